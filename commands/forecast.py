@@ -1,0 +1,330 @@
+#!/usr/bin/env python3
+"""Command line: JSON configs and flags in, capacity plans out.
+
+    python commands/forecast.py --generate-config inference
+    python commands/forecast.py --config inference_config.json --rps 20
+    python commands/forecast.py --mode inference --rps 10 --input-tokens 500 --output-tokens 200 \\
+        --model-size 70 --precision FP16 --gpu-type A100-80GB --cost --output inference_plan.json
+
+The parser definition is kept apart from the flow (``build_parser`` / ``run``); ``main(argv)``
+maps every error to an exit status in one place and returns it, so tests call it in-process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import enum
+import math
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from models import PlannerError  # noqa: E402
+
+
+class ExitStatus(enum.IntEnum):
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    INTERRUPTED = 130
+
+
+class UsageError(PlannerError):
+    """A command-line problem argparse found (unknown flag, missing value)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of printing usage and exiting, so every error is one line."""
+
+    def error(self, message: str):
+        raise UsageError(message)
+
+
+# --------------------------------------------------------------------------- value types
+
+
+def _number(kind, *, minimum: float = 0.0, inclusive: bool = False):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"got {text!r}; expected {'a whole number' if kind is int else 'a number'}")
+        too_low = value < minimum if inclusive else value <= minimum
+        if (kind is float and not math.isfinite(value)) or too_low:
+            bound = f">= {minimum:g}" if inclusive else f"> {minimum:g}"
+            raise argparse.ArgumentTypeError(f"got {text!r}; expected a finite number {bound}")
+        return value
+
+    parse.__name__ = "whole number" if kind is int else "number"
+    return parse
+
+
+POSITIVE = _number(float)
+POSITIVE_INT = _number(int)
+NON_NEGATIVE_INT = _number(int, minimum=0, inclusive=True)
+
+
+# --------------------------------------------------------------------------- definition
+
+# flag dest -> (section, key) in the config; a dict value maps by mode.
+FLAG_TARGETS: dict[str, tuple | dict] = {
+    "rps": ("workload", "requests_per_second"),
+    "input_tokens": ("workload", "avg_input_tokens"),
+    "output_tokens": ("workload", "avg_output_tokens"),
+    "peak_multiplier": ("workload", "peak_load_multiplier"),
+    "ttft_slo_ms": ("workload", "ttft_slo_ms"),
+    "itl_slo_ms": ("workload", "itl_slo_ms"),
+    "model": ("model", "model"),
+    "model_config": ("model", "model_config_path"),
+    "model_size": ("model", "model_size_billions"),
+    "precision": ("model", "precision"),
+    "kv_precision": ("model", "kv_precision"),
+    "context_window": ("model", "context_window"),
+    "batch_size": ("model", "batch_size"),
+    "gpu_type": ("gpu", "gpu_type"),
+    "tensor_parallel": {"training": ("training", "tensor_parallel"), None: ("gpu", "tensor_parallel")},
+    "target_utilization": ("gpu", "target_gpu_utilization"),
+    "gpu_memory_utilization": ("gpu", "gpu_memory_utilization"),
+    "dataset_size": ("training", "dataset_size_tokens"),
+    "sequence_length": ("training", "sequence_length"),
+    "epochs": ("training", "num_epochs"),
+    "global_batch_size": ("training", "global_batch_size"),
+    "micro_batch_size": ("training", "micro_batch_size"),
+    "optimizer": ("training", "optimizer_type"),
+    "gradient_checkpointing": ("training", "gradient_checkpointing"),
+    "lora_rank": ("training", "lora_rank"),
+    "zero_stage": ("training", "zero_stage"),
+    "pipeline_parallel": ("training", "pipeline_parallel"),
+    "mixed_precision": ("training", "mixed_precision"),
+    "mfu": ("training", "mfu"),
+    "deadline_hours": ("training", "deadline_hours"),
+    "num_gpus": ("training", "num_gpus"),
+    "method": {"training": ("training", "method"), "forecast": ("forecast", "method"), None: ("training", "method")},
+    "cost": ("options", "include_cost"),
+    "cloud": ("options", "cloud"),
+    "pricing": ("options", "pricing"),
+    "region": ("options", "region"),
+    "price_per_gpu_hour": ("options", "price_per_gpu_hour"),
+    "price_file": ("options", "price_file"),
+    "history": ("forecast", "history"),
+    "timestamp_column": ("forecast", "timestamp_column"),
+    "value_column": ("forecast", "value_column"),
+    "horizon_days": ("forecast", "horizon_days"),
+    "scenario": ("forecast", "scenario"),
+    "frequency": ("forecast", "frequency"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from config_loader import MODES
+
+    parser = _Parser(
+        prog="forecast.py",
+        description="LLM infrastructure capacity planner: inference, training, demand forecast, cost.",
+        epilog="Example: python commands/forecast.py --mode inference --rps 10 --input-tokens 500 "
+               "--output-tokens 200 --model llama-3.1-70b --gpu-type H100-80GB --cost",
+    )
+    # ---- mode and files
+    run = parser.add_argument_group("run")
+    run.add_argument("--mode", choices=MODES, help="what to plan (default: the config's mode, else inference)")
+    run.add_argument("--config", metavar="FILE", help="JSON config file; flags override its values")
+    run.add_argument("--generate-config", choices=("inference", "training", "forecast"),
+                     help="write <mode>_config.json in the current directory and exit")
+    run.add_argument("--output", metavar="FILE", help="write the plan as JSON to FILE")
+    run.add_argument("--format", choices=("table", "json"), default="table", help="stdout format (default table)")
+    run.add_argument("--plot", metavar="FILE.png", help="draw the plan or forecast to a PNG file")
+    run.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    # ---- workload
+    workload = parser.add_argument_group("inference workload")
+    workload.add_argument("--rps", type=POSITIVE, help="average requests per second")
+    workload.add_argument("--input-tokens", type=POSITIVE_INT, help="average prompt tokens per request")
+    workload.add_argument("--output-tokens", type=POSITIVE_INT, help="average generated tokens per request")
+    workload.add_argument("--peak-multiplier", type=_number(float, minimum=1, inclusive=True),
+                          help="peak / average load (default 1.5)")
+    workload.add_argument("--ttft-slo-ms", type=POSITIVE, help="time-to-first-token target, ms")
+    workload.add_argument("--itl-slo-ms", type=POSITIVE, help="inter-token latency target, ms")
+    # ---- model
+    model = parser.add_argument_group("model")
+    model.add_argument("--model", help="catalog id (llama-3.1-70b) or Hugging Face id")
+    model.add_argument("--model-config", metavar="PATH", help="a Hugging Face config.json")
+    model.add_argument("--model-size", type=POSITIVE, metavar="B", help="parameters in billions (derives a Llama-like shape)")
+    model.add_argument("--precision", type=str.upper, help="weights: FP32, FP16, BF16, FP8, INT8, INT4")
+    model.add_argument("--kv-precision", type=str.upper, help="KV cache: FP32, FP16, BF16, FP8, INT8")
+    model.add_argument("--context-window", type=POSITIVE_INT, help="longest sequence to plan for, tokens")
+    model.add_argument("--batch-size", type=POSITIVE_INT, help="fix the decode batch per replica")
+    # ---- hardware
+    gpu = parser.add_argument_group("hardware")
+    gpu.add_argument("--gpu-type", help="GPU (H100-80GB, A100-80GB, H200-141GB, L40S-48GB, ...); default: cheapest that fits")
+    gpu.add_argument("--tensor-parallel", type=POSITIVE_INT, help="tensor-parallel degree")
+    gpu.add_argument("--target-utilization", type=_number(float), help="planned share of sustainable load (default 0.7)")
+    gpu.add_argument("--gpu-memory-utilization", type=_number(float), help="share of GPU memory the engine takes (default 0.9)")
+    gpu.add_argument("--num-gpus", type=POSITIVE_INT, help="training: fix the GPU count")
+    # ---- training
+    training = parser.add_argument_group("training")
+    training.add_argument("--dataset-size", type=POSITIVE_INT, metavar="TOKENS", help="training tokens per epoch")
+    training.add_argument("--sequence-length", type=POSITIVE_INT, help="tokens per sequence")
+    training.add_argument("--epochs", type=POSITIVE, help="epochs")
+    training.add_argument("--global-batch-size", type=POSITIVE_INT, help="sequences per optimizer step")
+    training.add_argument("--micro-batch-size", type=POSITIVE_INT, help="sequences per GPU per forward pass")
+    training.add_argument("--optimizer", help="AdamW, Adam, Adafactor, SGD, AdamW-8bit")
+    training.add_argument("--gradient-checkpointing", action="store_true", default=None, help="recompute activations")
+    training.add_argument("--method", help="training: full, lora, qlora; forecast: auto, stl, arima, ets, seasonal_naive")
+    training.add_argument("--lora-rank", type=POSITIVE_INT, help="LoRA rank (default 16)")
+    training.add_argument("--zero-stage", type=NON_NEGATIVE_INT, help="ZeRO stage 0-3 (FSDP full shard = 3)")
+    training.add_argument("--pipeline-parallel", type=POSITIVE_INT, help="pipeline-parallel degree")
+    training.add_argument("--no-mixed-precision", dest="mixed_precision", action="store_false", default=None,
+                          help="keep everything in --precision (no fp32 master weights)")
+    training.add_argument("--mfu", type=_number(float), help="model FLOPs utilization to assume (0-1)")
+    training.add_argument("--deadline-hours", type=POSITIVE, help="finish within this many hours")
+    # ---- cost
+    cost = parser.add_argument_group("cost")
+    cost.add_argument("--cost", action="store_true", default=None, help="include cost estimates")
+    cost.add_argument("--cloud", type=str.lower, help="aws, gcp, azure, lambda, coreweave, runpod")
+    cost.add_argument("--pricing", type=str.lower, help="on-demand, spot, reserved-1y, reserved-3y")
+    cost.add_argument("--region", help="cloud region")
+    cost.add_argument("--price-per-gpu-hour", type=POSITIVE, metavar="USD", help="override the price")
+    cost.add_argument("--price-file", metavar="FILE", help="CSV or JSON price rows that win over the built-in ones")
+    # ---- forecast
+    forecast = parser.add_argument_group("demand forecast")
+    forecast.add_argument("--history", metavar="FILE", help="CSV of traffic history or a request log")
+    forecast.add_argument("--timestamp-column", help="timestamp column (default: detected)")
+    forecast.add_argument("--value-column", help="value column (default: first numeric)")
+    forecast.add_argument("--horizon-days", type=POSITIVE, help="days to forecast (default 30)")
+    forecast.add_argument("--scenario", help="optimistic, baseline, pessimistic")
+    forecast.add_argument("--frequency", help="aggregation frequency for request logs (pandas alias, e.g. h)")
+    return parser
+
+
+# --------------------------------------------------------------------------- flow
+
+
+def apply_overrides(config: dict, args: argparse.Namespace, mode: str) -> dict:
+    """Write every flag the user gave into its config section (flags win over the file)."""
+    for dest, target in FLAG_TARGETS.items():
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        section, key = target.get(mode, target[None]) if isinstance(target, dict) else target
+        config.setdefault(section, {})[key] = value
+    config["mode"] = mode
+    return config
+
+
+def _run_inference(config: dict, engine):
+    from config_loader import cost_options, section_input
+
+    include_cost, cost = cost_options(config)
+    return engine.generate_inference_plan(
+        section_input(config, "workload"), section_input(config, "model"), section_input(config, "gpu"),
+        include_cost=include_cost, cost=cost,
+    )
+
+
+def _run_training(config: dict, engine):
+    from config_loader import cost_options, section_input
+
+    include_cost, cost = cost_options(config)
+    return engine.generate_training_plan(
+        section_input(config, "training"), section_input(config, "model"), section_input(config, "gpu"),
+        include_cost=include_cost, cost=cost,
+    )
+
+
+def _run_compare(config: dict, engine):
+    from config_loader import cost_options, section_input
+
+    _, cost = cost_options(config)
+    return engine.compare_gpu_options(
+        section_input(config, "workload"), section_input(config, "model"), section_input(config, "gpu"), cost=cost,
+    )
+
+
+def _run_validate(config: dict, engine):
+    from calibration import validate
+
+    return validate()
+
+
+MODE_RUNNERS = {
+    "inference": _run_inference,
+    "training": _run_training,
+    "compare": _run_compare,
+    "validate": _run_validate,
+}
+
+
+def _payload(result):
+    return result.to_dict() if hasattr(result, "to_dict") else result
+
+
+def run(args: argparse.Namespace, stdout) -> ExitStatus:
+    """Carry out one parsed command (raises :class:`PlannerError` for user errors)."""
+    from config_loader import effective_config, load_config, template, write_json_atomic
+    from llm_forecast_engine import LLMForecastEngine
+
+    if args.generate_config:
+        path = write_json_atomic(f"{args.generate_config}_config.json", template(args.generate_config))
+        print(f"wrote {path}", file=stdout)
+        return ExitStatus.OK
+    config = load_config(args.config) if args.config else {}
+    mode = args.mode or config.get("mode") or "inference"
+    config = apply_overrides(effective_config(config), args, mode)
+    if mode not in MODE_RUNNERS:
+        raise UsageError(f"--mode {mode} is not available in this build")
+    result = MODE_RUNNERS[mode](config, LLMForecastEngine())
+    if args.plot:
+        from reports import plot
+
+        plot(result, args.plot)
+    if args.output:
+        write_json_atomic(args.output, _payload(result))
+    _print(result, args.format, stdout)
+    return ExitStatus.OK
+
+
+def _print(result, fmt: str, stdout) -> None:
+    import json
+
+    if fmt == "json":
+        print(json.dumps(_payload(result), indent=2, default=str, allow_nan=False), file=stdout)
+        return
+    from reports import render
+
+    render(result, stdout)
+
+
+def _start_wizard(stdout, stderr) -> ExitStatus:
+    if not sys.stdin.isatty():
+        build_parser().print_usage(stderr)
+        print("error: no arguments and no terminal: give flags or --config (see --help)", file=stderr)
+        return ExitStatus.USAGE
+    from llm_agent import run_wizard
+
+    return ExitStatus(run_wizard())
+
+
+def main(argv: list[str] | None = None, stdout=None, stderr=None) -> int:
+    """Run the CLI and return its exit status (0 ok, 1 internal error, 2 user error, 130 interrupted)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
+    debug = "--debug" in argv
+    try:
+        if not argv:
+            return _start_wizard(stdout, stderr)
+        return run(build_parser().parse_args(argv), stdout)
+    except PlannerError as exc:
+        print(f"error: {exc}", file=stderr)
+        return ExitStatus.USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=stderr)
+        return ExitStatus.INTERRUPTED
+    except Exception as exc:  # an internal error: short message, traceback only on request
+        if debug:
+            raise
+        print(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=stderr)
+        return ExitStatus.ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

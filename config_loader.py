@@ -1,0 +1,277 @@
+"""JSON config files <-> validated inputs, config templates, and atomic file writes.
+
+A config file has a ``mode`` and one section per input model::
+
+    {"mode": "inference", "workload": {...}, "model": {...}, "gpu": {...}, "options": {...}}
+
+Section keys are the field names of the models in ``models.py``; unknown sections or keys are
+refused with a close-match suggestion. CLI flags override keys before the inputs are built, so
+the effective configuration (``inputs`` in every plan) has the same shape as the file.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from models import CostOptions, GPUConfig, InputError, LLMWorkloadInput, ModelConfig, TrainingInput, UnknownKeyError
+
+MODES = ("inference", "training", "forecast", "compare", "validate")
+
+SECTION_MODELS = {
+    "workload": LLMWorkloadInput,
+    "model": ModelConfig,
+    "gpu": GPUConfig,
+    "training": TrainingInput,
+}
+EXTRA_SECTION_KEYS = {
+    "options": ("include_cost", *(f.name for f in dataclasses.fields(CostOptions))),
+    "forecast": ("history", "timestamp_column", "value_column", "horizon_days", "method", "scenario",
+                 "frequency", "plot"),
+}
+
+TEMPLATES: dict[str, dict] = {
+    "inference": {
+        "mode": "inference",
+        "workload": {"requests_per_second": 10.0, "avg_input_tokens": 500, "avg_output_tokens": 200,
+                     "peak_load_multiplier": 1.5, "ttft_slo_ms": None, "itl_slo_ms": None},
+        "model": {"model_size_billions": 70, "precision": "FP16", "context_window": 8192, "batch_size": None},
+        "gpu": {"gpu_type": "A100-80GB", "target_gpu_utilization": 0.7},
+        "options": {"include_cost": True},
+    },
+    "training": {
+        "mode": "training",
+        "training": {"dataset_size_tokens": 1_000_000_000, "sequence_length": 4096, "num_epochs": 3,
+                     "global_batch_size": 64, "optimizer_type": "AdamW", "gradient_checkpointing": True},
+        "model": {"model_size_billions": 70, "precision": "BF16"},
+        "gpu": {"gpu_type": "H100-80GB"},
+        "options": {"include_cost": True},
+    },
+    "forecast": {
+        "mode": "forecast",
+        "forecast": {"history": "traffic.csv", "horizon_days": 30, "method": "auto", "scenario": "pessimistic"},
+        "workload": {"requests_per_second": 10.0, "avg_input_tokens": 500, "avg_output_tokens": 200},
+        "model": {"model": "llama-3.1-70b", "precision": "FP16"},
+        "gpu": {"gpu_type": "H100-80GB"},
+    },
+}
+
+
+def section_keys(section: str) -> tuple[str, ...]:
+    """Keys a config section accepts."""
+    if section in SECTION_MODELS:
+        return tuple(f.name for f in dataclasses.fields(SECTION_MODELS[section]))
+    return EXTRA_SECTION_KEYS[section]
+
+
+def validate_structure(config: Any, where: str = "config") -> dict:
+    """Check sections and keys (not values); return the config unchanged."""
+    if not isinstance(config, dict):
+        raise InputError(where, type(config).__name__, "a JSON object with sections such as workload, model, gpu")
+    sections = ("mode", *SECTION_MODELS, *EXTRA_SECTION_KEYS)
+    for name, body in config.items():
+        if name not in sections:
+            raise UnknownKeyError(where, name, sections)
+        if name == "mode":
+            if body not in MODES:
+                raise InputError(f"{where}: mode", body, "one of " + ", ".join(MODES))
+            continue
+        if not isinstance(body, dict):
+            raise InputError(f"{where}: {name}", body, "a JSON object")
+        known = section_keys(name)
+        for key in body:
+            if key not in known:
+                raise UnknownKeyError(f"{where}: {name}", key, known)
+    return config
+
+
+def load_config(path: str) -> dict:
+    """Read and structurally validate a JSON config file."""
+    text = read_text_file(path, "--config")
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError("--config", path, f"valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    return validate_structure(config, where=path)
+
+
+def read_text_file(path: str, field_name: str, max_bytes: int = 200 * 2**20) -> str:
+    """The UTF-8 text of ``path``, or an :class:`InputError` that says what is wrong with it."""
+    file = Path(path)
+    if not file.exists():
+        raise InputError(field_name, path, "an existing file (no such file)")
+    if file.is_dir():
+        raise InputError(field_name, path, "a file, not a directory")
+    size = file.stat().st_size
+    if size == 0:
+        raise InputError(field_name, path, "a non-empty file")
+    if size > max_bytes:
+        raise InputError(field_name, path, f"a file under {max_bytes // 2**20} MiB")
+    try:
+        return file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(field_name, path, "a UTF-8 text file (this one is binary or another encoding)") from None
+    except OSError as exc:
+        raise InputError(field_name, path, f"a readable file ({exc.strerror})") from None
+
+
+def section_input(config: dict, section: str, model_type: type | None = None):
+    """Build the validated model of one config section (``None`` values mean 'use the default')."""
+    model_type = model_type or SECTION_MODELS[section]
+    values = {k: v for k, v in config.get(section, {}).items() if v is not None}
+    known = {f.name for f in dataclasses.fields(model_type)}
+    try:
+        return model_type(**{k: v for k, v in values.items() if k in known})
+    except TypeError as exc:  # a required field is missing
+        missing = str(exc).split("argument")[-1].strip(" :'")
+        raise InputError(f"{section}", f"missing {missing}", f"every required key of the {section} section") from None
+
+
+def cost_options(config: dict) -> tuple[bool, CostOptions]:
+    """``(include_cost, CostOptions)`` from the ``options`` section; a price file is validated here, up front."""
+    options = dict(config.get("options", {}))
+    include = options.pop("include_cost", False)
+    if not isinstance(include, bool):
+        raise InputError("options.include_cost", include, "true or false")
+    cost = section_input({"options": options}, "options", CostOptions)
+    if cost.price_file:
+        import pricing
+
+        pricing.load_price_file(cost.price_file)  # refuse a bad file before any planning (cached for the quote)
+    return include, cost
+
+
+def effective_config(config: dict) -> dict:
+    """A deep copy suitable for a plan's ``inputs`` (what was actually used)."""
+    return copy.deepcopy(config)
+
+
+def template(mode: str) -> dict:
+    """The config template for ``mode`` (what ``--generate-config`` writes)."""
+    if mode not in TEMPLATES:
+        raise InputError("--generate-config", mode, "one of " + ", ".join(TEMPLATES))
+    return copy.deepcopy(TEMPLATES[mode])
+
+
+def write_json_atomic(path: str | os.PathLike, payload: Any, field_name: str = "--output") -> Path:
+    """Write ``payload`` as JSON to ``path`` via a temp file in the same directory, fsync and rename."""
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    if not directory.is_dir():
+        raise InputError(field_name, str(path), "a path in an existing directory")
+    if target.is_dir():
+        raise InputError(field_name, str(path), "a file path, not a directory")
+    text = json.dumps(payload, indent=2, default=str, allow_nan=False) + "\n"
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise InputError(field_name, str(path), f"a writable location ({exc.strerror})") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+# --------------------------------------------------------------------------- model architectures
+
+_HF_ALIASES = {
+    "num_layers": ("num_hidden_layers", "n_layer", "num_layers"),
+    "hidden_size": ("hidden_size", "n_embd", "d_model"),
+    "num_attention_heads": ("num_attention_heads", "n_head"),
+    "intermediate_size": ("intermediate_size", "ffn_dim", "n_inner"),
+    "vocab_size": ("vocab_size",),
+}
+
+
+def _hf_value(hf: dict, name: str, path: str):
+    for key in _HF_ALIASES[name]:
+        if hf.get(key) is not None:
+            return hf[key]
+    raise InputError(f"{path}: {_HF_ALIASES[name][0]}", "missing", "a Hugging Face config.json with this field")
+
+
+def architecture_from_hf_config(hf: dict, path: str = "config.json"):
+    """A :class:`models.ModelArchitecture` from a Hugging Face ``config.json`` dict.
+
+    Reads Llama, Mistral, Mixtral, Qwen2, Gemma2, Phi-3, BLOOM and DeepSeek-V3 field names: explicit
+    ``head_dim``, ``num_key_value_heads`` (GQA), ``tie_word_embeddings``, MoE (``num_local_experts`` /
+    ``n_routed_experts``, ``num_experts_per_tok``, ``n_shared_experts``, ``moe_intermediate_size``,
+    ``first_k_dense_replace``) and MLA (``kv_lora_rank``, ``qk_rope_head_dim``...).
+    """
+    from models import ModelArchitecture
+
+    if not isinstance(hf, dict):
+        raise InputError("--model-config", path, "a JSON object (a Hugging Face config.json)")
+    hf = {**hf.get("text_config", {}), **hf}
+    layers, hidden, heads = (_hf_value(hf, k, path) for k in ("num_layers", "hidden_size", "num_attention_heads"))
+    model_type = str(hf.get("model_type", "")).lower()
+    mlp = "plain" if model_type in ("bloom", "gpt2", "gpt_neox", "opt", "falcon") else "gated"
+    intermediate = hf.get("intermediate_size") or hf.get("ffn_dim") or hf.get("n_inner") or 4 * hidden
+    experts = hf.get("num_local_experts") or hf.get("n_routed_experts") or hf.get("num_experts") or 0
+    arch = dict(
+        id=hf.get("_name_or_path") or Path(path).parent.name or "custom",
+        name=f"{hf.get('_name_or_path') or model_type or 'custom'} (from {path})",
+        num_layers=layers, hidden_size=hidden, num_attention_heads=heads,
+        num_kv_heads=hf.get("num_key_value_heads") or heads,
+        head_dim=hf.get("head_dim") or hidden // heads,
+        intermediate_size=intermediate,
+        vocab_size=_hf_value(hf, "vocab_size", path),
+        tie_word_embeddings=bool(hf.get("tie_word_embeddings", model_type in ("bloom", "gemma", "gemma2"))),
+        max_position_embeddings=hf.get("max_position_embeddings") or hf.get("seq_length") or 2048,
+        mlp=mlp,
+        attention_bias=bool(hf.get("attention_bias", model_type in ("qwen2", "bloom"))),
+        num_experts=experts,
+        experts_per_token=hf.get("num_experts_per_tok", 0) if experts else 0,
+        num_shared_experts=hf.get("n_shared_experts") or 0,
+        moe_intermediate_size=(hf.get("moe_intermediate_size") or intermediate) if experts else 0,
+        first_dense_layers=hf.get("first_k_dense_replace") or 0,
+        q_lora_rank=hf.get("q_lora_rank") or 0,
+        kv_lora_rank=hf.get("kv_lora_rank") or 0,
+        qk_rope_head_dim=hf.get("qk_rope_head_dim") or 0,
+        qk_nope_head_dim=hf.get("qk_nope_head_dim") or 0,
+        v_head_dim=hf.get("v_head_dim") or 0,
+        sliding_window=hf.get("sliding_window") or 0,
+        source=f"Hugging Face config {path}",
+    )
+    if arch["kv_lora_rank"]:
+        arch["head_dim"] = arch["qk_nope_head_dim"] + arch["qk_rope_head_dim"]
+    try:
+        return ModelArchitecture(**arch)
+    except TypeError as exc:
+        raise InputError("--model-config", path, f"numeric shape fields ({exc})") from None
+
+
+def resolve_architecture(model) -> tuple[Any, list[str]]:
+    """The architecture a :class:`models.ModelConfig` names, with the assumption it rests on."""
+    import architecture
+    import config
+
+    if model.model_config_path:
+        path = model.model_config_path
+        try:
+            hf = json.loads(read_text_file(path, "--model-config"))
+        except json.JSONDecodeError as exc:
+            raise InputError("--model-config", path, f"valid JSON ({exc.msg} at line {exc.lineno})") from None
+        arch = architecture_from_hf_config(hf, path)
+        return arch, [f"Model shape read from {path}."]
+    if model.model:
+        arch = config.get_model(model.model)
+        return arch, [f"Model {arch.name}: shape from the catalog ({arch.source})."]
+    arch = architecture.dense_shape_for_size(model.model_size_billions)
+    return arch, [
+        f"Only a size was given ({model.model_size_billions:g}B): planned as a dense Llama-style model with "
+        f"{arch.num_layers} layers, hidden {arch.hidden_size}, {arch.num_attention_heads} heads, "
+        f"{arch.num_kv_heads} KV heads (GQA), FFN {arch.intermediate_size}, vocabulary {arch.vocab_size}. "
+        "Pass --model or --model-config for the real architecture."
+    ]

@@ -1,0 +1,72 @@
+"""The integrated engine: one object composing the inference, training, forecasting, cost and
+service layers. It prints nothing and knows no exit codes (the CLI and the wizard do that).
+
+Example (SEED.md)::
+
+    engine = LLMForecastEngine()
+    plan = engine.generate_inference_plan(workload, model, include_cost=True)
+"""
+
+from __future__ import annotations
+
+from models import CostOptions, GPUConfig, LLMWorkloadInput, ModelConfig, TrainingInput
+
+
+class LLMForecastEngine:
+    """Facade over the planners; every method validates its inputs and returns a result object."""
+
+    def __init__(self, db_path: str | None = None):
+        self._db_path = db_path
+        self._registry = None
+
+    # ----------------------------------------------------------------- services
+
+    @property
+    def registry(self):
+        """The service registry (:class:`services.Registry`), opened on first use.
+
+        On ``db_path`` if given, else ``$LLM_CAPACITY_DB``, else ``services.db`` in the user's
+        data directory; a ``postgresql://`` URL works too.
+        """
+        if self._registry is None:
+            from services import Registry
+
+            self._registry = Registry(self._db_path)
+        return self._registry
+
+    def plan_service(self, name: str, horizon_days: float = 30, scenario: str = "pessimistic",
+                     request_by: str | None = None) -> dict:
+        """Capacity plan for a registered service; see :func:`services.plan_service`."""
+        from services import plan_service
+
+        return plan_service(self.registry, self, name, horizon_days=horizon_days, scenario=scenario,
+                            request_by=request_by)
+
+    # ----------------------------------------------------------------- inference
+
+    def generate_inference_plan(self, workload: LLMWorkloadInput, model: ModelConfig,
+                                gpu: GPUConfig | None = None, include_cost: bool = False,
+                                cost: CostOptions | None = None):
+        """Plan serving ``workload`` on ``model``; see :func:`inference_engine.plan_inference`."""
+        from inference_engine import plan_inference
+
+        return plan_inference(workload, model, gpu or GPUConfig(), include_cost=include_cost, cost=cost)
+
+    def compare_gpu_options(self, workload: LLMWorkloadInput, model: ModelConfig,
+                            gpu: GPUConfig | None = None, cost: CostOptions | None = None,
+                            gpu_types: list[str] | None = None, precisions: list[str] | None = None) -> list[dict]:
+        """GPU type x tensor parallel x precision options, cheapest first among those that meet the targets;
+        ``.rejected`` on the result lists the others with their reason."""
+        from inference_engine import compare_options
+
+        return compare_options(workload, model, gpu or GPUConfig(), cost=cost, gpu_types=gpu_types, precisions=precisions)
+
+    # ----------------------------------------------------------------- training
+
+    def generate_training_plan(self, training: TrainingInput, model: ModelConfig,
+                               gpu: GPUConfig | None = None, include_cost: bool = False,
+                               cost: CostOptions | None = None):
+        """Plan a training or fine-tuning job; see :func:`training_engine.plan_training`."""
+        from training_engine import plan_training
+
+        return plan_training(training, model, gpu or GPUConfig(), include_cost=include_cost, cost=cost)

@@ -1,0 +1,440 @@
+"""Typed, validated inputs and results shared by the engines, the CLI and the wizard.
+
+Inputs are frozen dataclasses validated at construction: every problem raises
+:class:`InputError` naming the field, the value given and what is accepted. Results are
+frozen dataclasses with ``to_dict()`` for JSON; the plan's JSON keys are these field names.
+Units are in the names: ``_gib`` (2**30 bytes), ``_ms``, ``_s``, ``_usd``, ``_b`` (1e9 params).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+# --------------------------------------------------------------------------- errors
+
+
+class PlannerError(Exception):
+    """Base class of every error the planner raises on purpose."""
+
+
+class InputError(PlannerError):
+    """Something the user can fix: a flag, a config key, a file, an API argument."""
+
+    def __init__(self, field_name: str, value: Any, accepted: str):
+        self.field = field_name
+        self.value = value
+        self.accepted = accepted
+        super().__init__(f"{field_name}: got {value!r}; expected {accepted}")
+
+
+class UnknownKeyError(InputError):
+    """A config section or key the planner does not know, with the closest known name."""
+
+    def __init__(self, where: str, key: str, known: Iterable[str]):
+        known = list(known)
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        InputError.__init__(self, where, key, "")
+        self.args = (f"{where}: unknown key {key!r}; {hint}known: {', '.join(known)}",)
+
+
+class InfeasibleError(PlannerError):
+    """The request is well-formed but no hardware configuration can serve it."""
+
+
+class NotFoundError(InputError):
+    """A name (GPU, model, service, request) that is not in its catalog or registry."""
+
+    def __init__(self, field_name: str, value: Any, known: Iterable[str], kind: str = "name"):
+        known = sorted(known)
+        close = difflib.get_close_matches(str(value), known, n=3, cutoff=0.5)
+        lower = {k.lower(): k for k in known}
+        close += [lower[c] for c in difflib.get_close_matches(str(value).lower(), list(lower), n=3, cutoff=0.5)]
+        close = list(dict.fromkeys(close))[:3]
+        hint = f"did you mean {' or '.join(close)}?" if close else f"one of: {', '.join(known[:12])}{' ...' if len(known) > 12 else ''}"
+        super().__init__(field_name, value, f"a known {kind} ({hint})")
+
+
+# --------------------------------------------------------------------------- validators
+
+
+def check_number(name: str, value: Any, *, minimum: float = 0.0, inclusive: bool = False,
+                 maximum: float | None = None, integer: bool = False) -> float | int:
+    """Return ``value`` if it is a finite number in range, else raise :class:`InputError`."""
+    kind = "a whole number" if integer else "a finite number"
+    bound = f">= {minimum:g}" if inclusive else f"> {minimum:g}"
+    accepted = f"{kind} {bound}" + (f" and <= {maximum:g}" if maximum is not None else "")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(name, value, accepted)
+    if not math.isfinite(value) or (integer and value != int(value)):
+        raise InputError(name, value, accepted)
+    too_low = value < minimum if inclusive else value <= minimum
+    if too_low or (maximum is not None and value > maximum):
+        raise InputError(name, value, accepted)
+    return int(value) if integer else float(value)
+
+
+def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
+    """Return the canonical spelling of ``value`` among ``choices`` (case-insensitive)."""
+    choices = list(choices)
+    by_lower = {c.lower(): c for c in choices}
+    if isinstance(value, str) and value.lower() in by_lower:
+        return by_lower[value.lower()]
+    raise InputError(name, value, "one of " + ", ".join(choices))
+
+
+def _optional(check, name: str, value: Any, **kwargs):
+    return None if value is None else check(name, value, **kwargs)
+
+
+PRECISIONS = ("FP32", "FP16", "BF16", "FP8", "INT8", "INT4")
+KV_PRECISIONS = ("FP32", "FP16", "BF16", "FP8", "INT8")
+TRAINING_METHODS = ("full", "lora", "qlora")
+OPTIMIZERS = ("AdamW", "Adam", "Adafactor", "SGD", "AdamW-8bit")
+CLOUDS = ("aws", "gcp", "azure", "lambda", "coreweave", "runpod")
+PRICING_MODELS = ("on-demand", "spot", "reserved-1y", "reserved-3y")
+
+# --------------------------------------------------------------------------- hardware and shapes
+
+
+@dataclass(frozen=True)
+class ModelArchitecture:
+    """A transformer's shape; parameter counts are derived from it (``architecture.py``)."""
+
+    id: str
+    name: str
+    num_layers: int
+    hidden_size: int
+    num_attention_heads: int
+    num_kv_heads: int
+    head_dim: int
+    intermediate_size: int
+    vocab_size: int
+    tie_word_embeddings: bool = False
+    max_position_embeddings: int = 131072
+    mlp: str = "gated"
+    """``gated`` (SwiGLU/GeGLU: gate, up, down) or ``plain`` (up, down)."""
+    attention_bias: bool = False
+    num_experts: int = 0
+    """Routed experts per MoE layer (0 for a dense model)."""
+    experts_per_token: int = 0
+    num_shared_experts: int = 0
+    moe_intermediate_size: int = 0
+    first_dense_layers: int = 0
+    """Leading layers with a dense MLP in an MoE (DeepSeek ``first_k_dense_replace``)."""
+    q_lora_rank: int = 0
+    kv_lora_rank: int = 0
+    """MLA compressed KV rank (DeepSeek-V2/V3); 0 for standard multi-head/grouped attention."""
+    qk_rope_head_dim: int = 0
+    qk_nope_head_dim: int = 0
+    v_head_dim: int = 0
+    sliding_window: int = 0
+    nominal_params_b: float | None = None
+    hf_id: str = ""
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("num_layers", "hidden_size", "num_attention_heads", "num_kv_heads", "head_dim",
+                     "intermediate_size", "vocab_size"):
+            check_number(f"model.{name}", getattr(self, name), integer=True)
+        check_choice("model.mlp", self.mlp, ("gated", "plain"))
+        if self.num_attention_heads % self.num_kv_heads:
+            raise InputError("model.num_key_value_heads", self.num_kv_heads,
+                             f"a divisor of num_attention_heads ({self.num_attention_heads})")
+        if self.num_experts and not 0 < self.experts_per_token <= self.num_experts:
+            raise InputError("model.experts_per_token", self.experts_per_token,
+                             f"between 1 and num_experts ({self.num_experts})")
+
+    @property
+    def is_moe(self) -> bool:
+        return self.num_experts > 0
+
+
+@dataclass(frozen=True)
+class GPUSpec:
+    """One accelerator's datasheet limits (dense FLOPS) from ``data/gpus.csv``."""
+
+    id: str
+    name: str
+    vendor: str
+    memory_gib: float
+    """Nominal memory as marketed (``80GB`` parts expose about 79 GiB to programs)."""
+    hbm_bandwidth_gb_s: float
+    tflops: dict
+    """Dense tensor TFLOPS by precision name (FP32 uses TF32 tensor cores where present)."""
+    interconnect: str
+    interconnect_gb_s: float
+    """One-way GPU-to-GPU bandwidth within a node (NVLink, xGMI, PCIe)."""
+    gpus_per_node: int
+    tdp_w: float
+    confidence: str
+    aliases: tuple = ()
+    source: str = ""
+
+    def peak_tflops(self, precision: str) -> float:
+        """Dense peak for ``precision``; falls back to the 16-bit rate where a type has no tensor path."""
+        return self.tflops.get(precision) or self.tflops["FP16"]
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True)
+class LLMWorkloadInput:
+    """Serving traffic and latency targets."""
+
+    requests_per_second: float
+    avg_input_tokens: int
+    avg_output_tokens: int
+    peak_load_multiplier: float = 1.5
+    """Peak over average load; replicas are sized for ``rps x peak_load_multiplier``."""
+    ttft_slo_ms: float | None = None
+    """Time-to-first-token target at the operating point (none = no target)."""
+    itl_slo_ms: float | None = None
+    """Inter-token latency (one decode step) target at the operating point."""
+
+    def __post_init__(self) -> None:
+        check_number("workload.requests_per_second", self.requests_per_second)
+        object.__setattr__(self, "avg_input_tokens", check_number("workload.avg_input_tokens", self.avg_input_tokens, integer=True))
+        object.__setattr__(self, "avg_output_tokens", check_number("workload.avg_output_tokens", self.avg_output_tokens, integer=True))
+        check_number("workload.peak_load_multiplier", self.peak_load_multiplier, minimum=1.0, inclusive=True)
+        _optional(check_number, "workload.ttft_slo_ms", self.ttft_slo_ms)
+        _optional(check_number, "workload.itl_slo_ms", self.itl_slo_ms)
+
+    @property
+    def peak_rps(self) -> float:
+        return self.requests_per_second * self.peak_load_multiplier
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which model and at which precision (catalog id, HF ``config.json`` path, or a size alone)."""
+
+    model_size_billions: float | None = None
+    precision: str = "FP16"
+    context_window: int | None = None
+    """Longest sequence (input + output) to plan for; defaults to the model's window."""
+    batch_size: int | None = None
+    """Fix the decode batch per replica (otherwise the planner chooses the operating point)."""
+    model: str | None = None
+    """Catalog id (``llama-3.1-70b``) or Hugging Face id (``meta-llama/Llama-3.1-70B``)."""
+    model_config_path: str | None = None
+    kv_precision: str | None = None
+    """KV-cache precision; defaults to FP8 for FP8 weights, else 16-bit."""
+
+    def __post_init__(self) -> None:
+        if self.model_size_billions is None and self.model is None and self.model_config_path is None:
+            raise InputError("model", None, "model_size_billions, a model id or a model config path")
+        _optional(check_number, "model.model_size_billions", self.model_size_billions, maximum=100_000)
+        object.__setattr__(self, "precision", check_choice("model.precision", self.precision, PRECISIONS))
+        if self.kv_precision is not None:
+            object.__setattr__(self, "kv_precision", check_choice("model.kv_precision", self.kv_precision, KV_PRECISIONS))
+        _optional(check_number, "model.context_window", self.context_window, integer=True)
+        _optional(check_number, "model.batch_size", self.batch_size, integer=True)
+
+    @property
+    def effective_kv_precision(self) -> str:
+        if self.kv_precision:
+            return self.kv_precision
+        return {"FP32": "FP32", "BF16": "BF16", "FP8": "FP8"}.get(self.precision, "FP16")
+
+
+@dataclass(frozen=True)
+class GPUConfig:
+    """Hardware choice and how hard to drive it."""
+
+    gpu_type: str | None = None
+    """GPU to plan on; ``None`` lets the planner choose the cheapest that meets the targets."""
+    target_gpu_utilization: float = 0.7
+    """Fraction of a replica's sustainable load to plan for (headroom for bursts)."""
+    tensor_parallel: int | None = None
+    gpu_memory_utilization: float = 0.9
+    """Share of GPU memory the serving engine takes (vLLM ``gpu_memory_utilization``)."""
+
+    def __post_init__(self) -> None:
+        check_number("gpu.target_gpu_utilization", self.target_gpu_utilization, maximum=1.0)
+        check_number("gpu.gpu_memory_utilization", self.gpu_memory_utilization, maximum=1.0)
+        _optional(check_number, "gpu.tensor_parallel", self.tensor_parallel, integer=True, maximum=64)
+
+
+@dataclass(frozen=True)
+class CostOptions:
+    """Where prices come from."""
+
+    cloud: str | None = None
+    """Provider to price on; ``None`` takes the cheapest listed on-demand price."""
+    pricing: str = "on-demand"
+    region: str | None = None
+    price_per_gpu_hour: float | None = None
+    """Direct override in USD per GPU-hour."""
+    price_file: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.cloud is not None:
+            object.__setattr__(self, "cloud", check_choice("options.cloud", self.cloud, CLOUDS))
+        object.__setattr__(self, "pricing", check_choice("options.pricing", self.pricing, PRICING_MODELS))
+        _optional(check_number, "options.price_per_gpu_hour", self.price_per_gpu_hour)
+
+
+@dataclass(frozen=True)
+class TrainingInput:
+    """A training or fine-tuning job."""
+
+    dataset_size_tokens: int
+    sequence_length: int
+    num_epochs: float
+    global_batch_size: int
+    """Sequences per optimizer step (gradient accumulation follows from it)."""
+    optimizer_type: str = "AdamW"
+    gradient_checkpointing: bool = False
+    micro_batch_size: int | None = None
+    method: str = "full"
+    lora_rank: int = 16
+    zero_stage: int | None = None
+    """ZeRO stage 0-3 (FSDP full shard = 3); ``None`` picks the lowest that fits."""
+    tensor_parallel: int = 1
+    pipeline_parallel: int = 1
+    mixed_precision: bool = True
+    mfu: float | None = None
+    deadline_hours: float | None = None
+    num_gpus: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("dataset_size_tokens", "sequence_length", "global_batch_size", "lora_rank",
+                     "tensor_parallel", "pipeline_parallel"):
+            object.__setattr__(self, name, check_number(f"training.{name}", getattr(self, name), integer=True))
+        check_number("training.num_epochs", self.num_epochs)
+        object.__setattr__(self, "optimizer_type", check_choice("training.optimizer_type", self.optimizer_type, OPTIMIZERS))
+        object.__setattr__(self, "method", check_choice("training.method", self.method, TRAINING_METHODS))
+        _optional(check_number, "training.micro_batch_size", self.micro_batch_size, integer=True)
+        _optional(check_number, "training.zero_stage", self.zero_stage, integer=True, minimum=0, inclusive=True, maximum=3)
+        _optional(check_number, "training.mfu", self.mfu, maximum=1.0)
+        _optional(check_number, "training.deadline_hours", self.deadline_hours)
+        _optional(check_number, "training.num_gpus", self.num_gpus, integer=True)
+        if not isinstance(self.gradient_checkpointing, bool) or not isinstance(self.mixed_precision, bool):
+            raise InputError("training.gradient_checkpointing", self.gradient_checkpointing, "true or false")
+
+
+# --------------------------------------------------------------------------- results
+
+
+class _Result:
+    """Shared verbs of result objects."""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class ModelSummary(_Result):
+    """The architecture a plan used."""
+
+    id: str
+    name: str
+    params_b: float
+    active_params_b: float
+    num_layers: int
+    hidden_size: int
+    num_attention_heads: int
+    num_kv_heads: int
+    head_dim: int
+    intermediate_size: int
+    vocab_size: int
+    num_experts: int
+    experts_per_token: int
+    kv_cache_kib_per_token: float
+    precision: str
+    kv_precision: str
+    source: str
+
+
+@dataclass(frozen=True)
+class PriceQuote(_Result):
+    """The price row a cost used."""
+
+    gpu_type: str
+    usd_per_gpu_hour: float
+    provider: str
+    instance_type: str
+    gpus_per_instance: int
+    usd_per_instance_hour: float
+    pricing: str
+    region: str
+    as_of_date: str
+    age_days: int
+    source: str
+    price_era: str = ""
+    """Price-change tag of the row (``pre_2025-06_cut`` / ``post_2025-06_cut`` for AWS P-family), or empty."""
+    selection: str = ""
+    """Which row this is (file and row) and why it was chosen among the others (``pricing.quote``)."""
+
+
+@dataclass(frozen=True)
+class GPUResources(_Result):
+    gpu_type: str
+    recommended_gpu: str
+    gpus_per_replica: int
+    tensor_parallel: int
+    memory_per_replica_gib: float
+    memory_breakdown_gib: dict
+    """``weights``, ``kv_cache``, ``activations``, ``overhead`` for one replica (all its GPUs)."""
+    gpu_memory_gib: float
+    max_concurrency_per_replica: int
+    replicas: int
+    replicas_min: int
+    replicas_max: int
+    total_gpus: int
+    nodes: int
+    gpus_per_node: int
+
+
+@dataclass(frozen=True)
+class Throughput(_Result):
+    batch_size: int
+    output_tokens_per_second_per_replica: float
+    max_output_tokens_per_second_per_replica: float
+    total_output_tokens_per_second: float
+    max_rps_per_replica: float
+    max_rps_capacity: float
+
+
+@dataclass(frozen=True)
+class Latency(_Result):
+    ttft_ms: float
+    itl_ms: float
+    e2e_ms: float
+    prefill_ms: float
+    queueing_ms: float
+
+
+@dataclass(frozen=True)
+class InferenceCost(_Result):
+    monthly_gpu_cost: float
+    cost_per_replica_month: float
+    cost_per_million_tokens: float
+    """USD per million output tokens at the planned load (the seed's ``Cost per 1M Tokens``)."""
+    cost_per_million_total_tokens: float
+    tokens_counted: str
+    usd_per_gpu_hour: float
+    whole_instance_monthly_cost: float
+    price: PriceQuote
+
+
+@dataclass(frozen=True)
+class InferencePlan(_Result):
+    """An inference capacity plan: ``to_dict()`` is the JSON contract."""
+
+    inputs: dict
+    model: ModelSummary
+    gpu_resources: GPUResources
+    throughput: Throughput
+    latency: Latency
+    cost: InferenceCost | None
+    assumptions: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+    alternatives: list = field(default_factory=list)
+    """Runners-up from the GPU comparison when the planner chose the GPU."""

@@ -1,0 +1,175 @@
+"""The command line: seed examples, config files and overrides, and one clean line for every bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED_FLAGS = ["--mode", "inference", "--rps", "10", "--input-tokens", "500", "--output-tokens", "200",
+              "--model-size", "70", "--precision", "FP16", "--gpu-type", "A100-80GB"]
+
+
+def test_seed_inference_example_writes_the_plan(cli, tmp_path):
+    out = tmp_path / "inference_plan.json"
+    result = cli(*SEED_FLAGS, "--cost", "--output", str(out), "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    plan = json.loads(out.read_text())
+    assert plan == json.loads(result.stdout)
+    for section in ("inputs", "model", "gpu_resources", "throughput", "latency", "cost", "assumptions", "warnings"):
+        assert section in plan
+    for key in ("gpu_type", "gpus_per_replica", "tensor_parallel", "memory_per_replica_gib", "memory_breakdown_gib",
+                "max_concurrency_per_replica", "replicas", "replicas_min", "replicas_max", "total_gpus"):
+        assert key in plan["gpu_resources"]
+    assert set(plan["gpu_resources"]["memory_breakdown_gib"]) == {"weights", "kv_cache", "activations", "overhead"}
+    assert {"ttft_ms", "itl_ms", "e2e_ms"} <= set(plan["latency"])
+    assert {"monthly_gpu_cost", "cost_per_million_tokens"} <= set(plan["cost"])
+    assert plan["model"]["params_b"] == pytest.approx(70, rel=0.02)
+
+
+def test_generate_config_then_run_with_override(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli("--generate-config", "inference").exit_code == 0
+    assert (tmp_path / "inference_config.json").exists()
+    result = cli("--config", "inference_config.json", "--rps", "20", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    plan = json.loads(result.stdout)
+    assert plan["inputs"]["workload"]["requests_per_second"] == 20.0
+    assert plan["inputs"]["workload"]["avg_input_tokens"] == 500
+
+
+def test_override_changes_the_plan(cli, tmp_path):
+    base = json.loads(cli(*SEED_FLAGS, "--format", "json").stdout)
+    more = json.loads(cli(*SEED_FLAGS, "--rps", "40", "--format", "json").stdout)
+    assert more["gpu_resources"]["total_gpus"] > base["gpu_resources"]["total_gpus"]
+
+
+def test_model_config_flag(cli):
+    path = ROOT / "tests" / "data" / "hf_configs" / "qwen2.5-7b.json"
+    result = cli("--rps", "5", "--input-tokens", "1000", "--output-tokens", "100", "--model-config", str(path),
+                 "--gpu-type", "L40S", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["model"]["num_kv_heads"] == 4
+
+
+def test_table_output_is_the_default(cli):
+    result = cli(*SEED_FLAGS, "--cost")
+    assert result.exit_code == 0, result.stderr
+    assert "GPU RESOURCES" in result.stdout.upper()
+
+
+def _write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+BAD_INPUTS = [
+    (["--rps", "-3"], "--rps"),
+    (["--rps", "nan"], "--rps"),
+    (["--rps", "inf"], "--rps"),
+    (["--input-tokens", "0"], "--input-tokens"),
+    (["--input-tokens", "1.5"], "--input-tokens"),
+    (["--gpu-type", "X900"], "X900"),
+    (["--model", "llama-3-7b"], "did you mean"),
+    (["--precision", "FP12"], "precision"),
+    (["--tensor-parallel", "3", "--gpu-type", "H100"], "tensor_parallel"),
+    (["--target-utilization", "1.5"], "target_gpu_utilization"),
+    (["--peak-multiplier", "0.5"], "--peak-multiplier"),
+    (["--model", "llama-3.1-405b", "--gpu-type", "T4", "--precision", "FP16"], "needs at least"),
+    (["--bogus-flag"], "unrecognized arguments"),
+    (["--mode", "nope"], "invalid choice"),
+    (["--config", "/nonexistent/config.json"], "no such file"),
+    (["--model-config", "/nonexistent/config.json"], "no such file"),
+    (["--itl-slo-ms", "0.1"], "latency targets"),
+    (["--input-tokens", "200000", "--model", "llama-3.1-8b"], "context window"),
+]
+
+
+@pytest.mark.parametrize("extra,message", BAD_INPUTS, ids=[" ".join(b[0])[:40] for b in BAD_INPUTS])
+def test_bad_input_is_one_line_exit_2_no_file(cli, tmp_path, extra, message):
+    out = tmp_path / "plan.json"
+    result = cli(*SEED_FLAGS, *extra, "--output", str(out))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+BAD_CONFIGS = [
+    ('{"mode": "inference", "workload": {"requests_per_secnd": 10}}', "did you mean 'requests_per_second'"),
+    ('{"mode": "inference", "workload": {"requests_per_second": "ten", "avg_input_tokens": 5, "avg_output_tokens": 5}, '
+     '"model": {"model_size_billions": 7}}', "workload.requests_per_second"),
+    ('{"mode": "inference", "workload": {"requests_per_second": 1}, "model": {"model_size_billions": 7}}', "missing"),
+    ('{"mode": "inference", "model": {"model_size_billions": 7, "precision": "FP16"}, "workload": '
+     '{"requests_per_second": 1, "avg_input_tokens": 10, "avg_output_tokens": 10}, "gpu": {"gpu_type": "H100", '
+     '"target_gpu_utilization": 0}}', "target_gpu_utilization"),
+    ("{not json", "valid JSON"),
+    ("", "non-empty"),
+    ("[]", "JSON object"),
+]
+
+
+@pytest.mark.parametrize("text,message", BAD_CONFIGS, ids=["typo", "string-number", "missing-key", "zero-util",
+                                                            "malformed", "empty", "array"])
+def test_bad_config_file(cli, tmp_path, text, message):
+    config = _write(tmp_path, "bad.json", text)
+    out = tmp_path / "plan.json"
+    result = cli("--config", config, "--output", str(out))
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith("error: ") and message in result.stderr, result.stderr
+    assert not out.exists()
+
+
+def test_binary_config_file(cli, tmp_path):
+    path = tmp_path / "bin.json"
+    path.write_bytes(b"\xff\xfe\x00\x01")
+    result = cli("--config", str(path))
+    assert result.exit_code == 2 and "UTF-8" in result.stderr
+
+
+def test_output_into_missing_directory(cli, tmp_path):
+    result = cli(*SEED_FLAGS, "--output", str(tmp_path / "missing" / "plan.json"))
+    assert result.exit_code == 2 and "existing directory" in result.stderr
+
+
+def test_no_arguments_without_a_terminal_prints_usage_and_exits_2():
+    proc = subprocess.run([sys.executable, str(ROOT / "commands" / "forecast.py")], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "usage" in proc.stderr and proc.stdout == ""
+
+
+def test_seed_programmatic_usage_runs_as_written():
+    """SEED.md's inference and comparison snippet, verbatim."""
+    code = '''
+from llm_forecast_engine import LLMForecastEngine
+from models import LLMWorkloadInput, TrainingInput, ModelConfig, GPUConfig
+
+engine = LLMForecastEngine()
+workload = LLMWorkloadInput(
+    requests_per_second=10.0,
+    avg_input_tokens=500,
+    avg_output_tokens=200
+)
+model = ModelConfig(
+    model_size_billions=70,
+    precision="FP16"
+)
+
+inference_plan = engine.generate_inference_plan(workload, model, include_cost=True)
+print(f"Total GPUs: {inference_plan.gpu_resources.total_gpus}")
+print(f"Cost/M tokens: ${inference_plan.cost.cost_per_million_tokens:.4f}")
+
+comparison = engine.compare_gpu_options(workload, model)
+for c in comparison:
+    print(f"{c['gpu_type']}: {c['total_gpus']} GPUs, ${c['monthly_gpu_cost']:,.0f}/month")
+'''
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "Total GPUs:" in proc.stdout and "/month" in proc.stdout

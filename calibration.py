@@ -141,6 +141,7 @@ def validate_inference(eff=None) -> list[dict]:
 
 FIT_BOUNDS = {
     "weight_bandwidth": (0.3, 1.0),
+    "quantized_weight_bandwidth": (0.2, 1.0),
     "kv_bandwidth": (0.2, 1.0),
     "matmul": (0.2, 1.0),
     "matmul_fp8": (0.2, 1.0),
@@ -152,6 +153,7 @@ FIT_BOUNDS = {
 # Weak priors (MAP fit): where the data say little about a parameter, it stays physical.
 FIT_PRIORS = {
     "weight_bandwidth": 0.75,  # H200 ceilings: decode-shaped GEMV 3182 GB/s of 4800 (0.66), D2D copy 0.88
+    "quantized_weight_bandwidth": 0.6,  # weight-only INT8/INT4 GEMV kernels dequantize in registers (gpt-fast, Marlin)
     "kv_bandwidth": 0.85,  # attention kernels stream KV near copy bandwidth at batch >= 32
     "matmul": 0.7,  # H200 ceiling: 8192^3 BF16 GEMM at 774 of 989 TFLOPS (0.78), minus non-GEMM work
     "matmul_fp8": 0.6,  # FP8 GEMMs reach a lower share of their doubled peak (scaling, quantization)

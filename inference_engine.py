@@ -35,7 +35,9 @@ class Efficiency:
     """Achieved fractions of the datasheet limits and fixed costs, fitted in ``calibration.py``."""
 
     weight_bandwidth: float
-    """Share of HBM bandwidth reached streaming weights through GEMV/GEMM kernels."""
+    """Share of HBM bandwidth reached streaming 16-bit or FP8 weights through GEMV/GEMM kernels."""
+    quantized_weight_bandwidth: float
+    """The same for weight-only INT8/INT4 weights, which are dequantized inside the kernel."""
     kv_bandwidth: float
     """Share of HBM bandwidth reached reading the KV cache in attention kernels."""
     matmul: float
@@ -52,6 +54,11 @@ class Efficiency:
     @classmethod
     def fitted(cls) -> "Efficiency":
         return cls(**config.efficiency())
+
+    def weight_share(self, precision: str, compute_precision: str) -> float:
+        """Achieved share of HBM bandwidth streaming weights stored in ``precision``."""
+        weight_only = precision in ("INT8", "INT4") and compute_precision != precision
+        return self.quantized_weight_bandwidth if weight_only else self.weight_bandwidth
 
     def matmul_share(self, compute_precision: str) -> float:
         """Achieved share of peak for matmuls at ``compute_precision``."""
@@ -177,7 +184,7 @@ def forward_pass_s(dep: Deployment, eff: Efficiency, decode_batch: float, decode
     """One forward pass serving ``decode_batch`` decodes at ``decode_context`` plus ``prefill_tokens``
     prompt tokens from prompts of ``prefill_length`` (a chunked-prefill step), in seconds."""
     tokens = decode_batch + prefill_tokens
-    t_weights = streamed_weight_bytes(dep, tokens) / (dep.bandwidth_bytes_s * eff.weight_bandwidth)
+    t_weights = streamed_weight_bytes(dep, tokens) / (dep.bandwidth_bytes_s * eff.weight_share(dep.precision, dep.compute_precision))
     prompts = prefill_tokens / prefill_length if prefill_tokens else 0.0
     flops = 2.0 * (dep.matmul_params - dep.lm_head_params) * tokens + 2.0 * dep.lm_head_params * (decode_batch + prompts)
     flops += attention_flops(dep, decode_batch, decode_context) + attention_flops(dep, prefill_tokens, prefill_length / 2)
@@ -444,12 +451,12 @@ def _ranking_key(option: Option):
     return (False, cost, option.total_gpus, option.tensor_parallel)
 
 
-def _price_quote(gpu_id: str, cost):
+def _price_quote(gpu_id: str, cost, gpus_per_replica: int):
     """The price row for ``gpu_id`` or ``None`` when none is listed (cost is then left out of the ranking)."""
     import pricing
 
     try:
-        return pricing.quote(gpu_id, cost)
+        return pricing.quote(gpu_id, cost, gpus_per_replica=gpus_per_replica)
     except InputError:
         return None
 
@@ -457,12 +464,13 @@ def _price_quote(gpu_id: str, cost):
 def _priced(option: Option, cost) -> Option:
     if not option.feasible:
         return option
-    quote = _price_quote(option.gpu_type, cost)
+    quote = _price_quote(option.gpu_type, cost, option.tensor_parallel)
     if quote is None:
         return option
-    hours = config.default("hours_per_month")
+    import pricing
+
     return replace(option, usd_per_gpu_hour=quote.usd_per_gpu_hour,
-                   monthly_gpu_cost=option.total_gpus * quote.usd_per_gpu_hour * hours)
+                   monthly_gpu_cost=pricing.monthly_cost_usd(option.total_gpus, quote))
 
 
 def evaluate_options(arch: ModelArchitecture, gpus: list[GPUSpec], precisions: list[str], workload: LLMWorkloadInput,
@@ -501,8 +509,9 @@ def comparison_precisions(model: ModelConfig) -> list[str]:
 
 def compare_options(workload: LLMWorkloadInput, model: ModelConfig, gpu_cfg: GPUConfig, cost=None,
                     gpu_types: list[str] | None = None, precisions: list[str] | None = None) -> GPUComparison:
-    """GPU type x tensor parallel x precision: the best TP per (GPU, precision) among priced options
-    that meet the targets, cheapest monthly cost first; the others in ``rejected`` with the reason."""
+    """GPU type x tensor parallel x precision x cloud: for each (GPU, precision) the tensor-parallel degree
+    that needs the fewest GPUs, priced on every cloud that lists the GPU (or the chosen one), cheapest
+    monthly cost first; options that fail are in ``rejected`` with the reason."""
     arch, _ = _resolve(model)
     _check_context(arch, workload, model)
     gpus = [config.get_gpu(g) for g in gpu_types] if gpu_types else _gpu_candidates(gpu_cfg)
@@ -510,10 +519,27 @@ def compare_options(workload: LLMWorkloadInput, model: ModelConfig, gpu_cfg: GPU
     best: dict[tuple, Option] = {}
     for option in options:
         best.setdefault((option.gpu_type, option.precision), option)
-    ok = [o for o in best.values() if o.feasible and o.monthly_gpu_cost is not None]
-    rejected = [o.to_dict() | {"reason": o.reason or "no price listed for this GPU"}
-                for o in best.values() if o not in ok]
-    return GPUComparison([o.to_dict() | {"meets_targets": True} for o in ok], rejected)
+    rows = [row for option in best.values() if option.feasible for row in _cloud_rows(option, cost)]
+    priced = {(r["gpu_type"], r["precision"]) for r in rows}
+    rejected = [o.to_dict() | {"reason": o.reason or "no price listed for this GPU and pricing model"}
+                for key, o in best.items() if key not in priced]
+    return GPUComparison(sorted(rows, key=lambda r: (r["monthly_gpu_cost"], r["total_gpus"])), rejected)
+
+
+def _cloud_rows(option: Option, cost) -> list[dict]:
+    """One comparison row per cloud offering ``option``'s GPU (instances large enough for a replica)."""
+    import pricing
+
+    rows = []
+    for quote in pricing.offers(option.gpu_type, cost, gpus_per_replica=option.tensor_parallel):
+        rows.append(option.to_dict() | {
+            "meets_targets": True, "cloud": quote.provider, "instance_type": quote.instance_type,
+            "pricing": quote.pricing, "usd_per_gpu_hour": quote.usd_per_gpu_hour,
+            "monthly_gpu_cost": round(pricing.monthly_cost_usd(option.total_gpus, quote), 2),
+            "whole_instance_monthly_cost": round(pricing.whole_instance_monthly_cost_usd(option.total_gpus, quote), 2),
+            "price_as_of": quote.as_of_date, "price_age_days": quote.age_days,
+        })
+    return rows
 
 
 def _chosen(options: list[Option], arch: ModelArchitecture) -> Option:
@@ -606,7 +632,7 @@ def _cost(chosen: Option, workload: LLMWorkloadInput, include_cost: bool, cost, 
         return None
     import pricing
 
-    quote = pricing.quote(chosen.gpu_type, cost)
+    quote = pricing.quote(chosen.gpu_type, cost, gpus_per_replica=chosen.tensor_parallel)
     warnings.extend(pricing.price_warnings(quote))
     output_rate = workload.requests_per_second * workload.avg_output_tokens
     total_rate = workload.requests_per_second * (workload.avg_input_tokens + workload.avg_output_tokens)

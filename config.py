@@ -44,6 +44,12 @@ def efficiency() -> dict:
     return json.loads((DATA_DIR / "efficiency_fit.json").read_text(encoding="utf-8"))["parameters"]
 
 
+@functools.lru_cache(maxsize=None)
+def training_fit() -> dict:
+    """Fitted training efficiencies (``data/training_fit.json``, written by ``calibration.write_training_fit``)."""
+    return json.loads((DATA_DIR / "training_fit.json").read_text(encoding="utf-8"))["parameters"]
+
+
 # --------------------------------------------------------------------------- precisions
 
 
@@ -123,6 +129,23 @@ def get_gpu(name: str, field_name: str = "gpu.gpu_type") -> GPUSpec:
     if gpu_id is None:
         raise NotFoundError(field_name, name, _gpus(), kind="GPU")
     return _gpus()[gpu_id]
+
+
+@functools.lru_cache(maxsize=None)
+def _matmul_ceilings() -> dict[tuple[str, str], float]:
+    return {(row["gpu_id"], row["precision"]): float(row["mamf_tflops"]) / float(row["peak_tflops"])
+            for row in _rows("gpu_matmul_ceilings.csv")}
+
+
+def matmul_ceiling(gpu_id: str, compute_precision: str) -> tuple[float, bool]:
+    """Measured maximum achievable matmul FLOPS as a share of the dense peak (MAMF, ``data/gpu_matmul_ceilings.csv``),
+    and whether it was measured; GPUs without a measurement get the median of the measured ones."""
+    key = "FP16" if compute_precision in ("FP16", "BF16") else compute_precision
+    table = _matmul_ceilings()
+    if (gpu_id, key) in table:
+        return table[(gpu_id, key)], True
+    same_precision = sorted(v for (_, p), v in table.items() if p == key) or sorted(table.values())
+    return same_precision[len(same_precision) // 2], False
 
 
 # --------------------------------------------------------------------------- models

@@ -41,9 +41,9 @@ class Efficiency:
     kv_bandwidth: float
     """Share of HBM bandwidth reached reading the KV cache in attention kernels."""
     matmul: float
-    """Share of dense 16-bit tensor-core FLOPS reached by large matmuls (prefill, big batches)."""
+    """Share of the GPU's measured 16-bit matmul ceiling (MAMF) reached by a whole forward pass's matmuls."""
     matmul_fp8: float
-    """The same for FP8 matmuls (activation quantization and scaling cost part of the doubled peak)."""
+    """The same for FP8 (activation quantization, scaling, and the attention and LM head left in 16-bit)."""
     step_overhead_us_per_layer: float
     """Fixed time per layer per forward pass (norms, rotary, kernel gaps) in microseconds."""
     allreduce_latency_us: float
@@ -90,6 +90,7 @@ class Deployment:
     kv_bytes_per_token: float
     """KV cache bytes per token on each GPU."""
     peak_flops: float
+    """Dense peak at the matmul precision times the GPU's measured matmul ceiling (MAMF share)."""
     compute_precision: str
     bandwidth_bytes_s: float
     link_bytes_s: float
@@ -135,7 +136,8 @@ def deployment(arch: ModelArchitecture, gpu: GPUSpec, precision: str, kv_precisi
         matmul_params=architecture.matmul_params_per_token(arch) / t,
         lm_head_params=arch.vocab_size * arch.hidden_size / t,
         kv_bytes_per_token=kv_bytes_per_token(arch, kv_precision) / kv_shards(arch, t),
-        peak_flops=gpu.peak_tflops(config.compute_precision(precision)) * 1e12,
+        peak_flops=gpu.peak_tflops(config.compute_precision(precision)) * 1e12
+        * config.matmul_ceiling(gpu.id, config.compute_precision(precision))[0],
         compute_precision=config.compute_precision(precision),
         bandwidth_bytes_s=gpu.hbm_bandwidth_gb_s * 1e9,
         link_bytes_s=gpu.interconnect_gb_s * 1e9,
@@ -689,7 +691,9 @@ def _assumptions(dep: Deployment, eff: Efficiency, workload: LLMWorkloadInput, g
         f"{gpu.id}: {gpu.hbm_bandwidth_gb_s:,.0f} GB/s HBM, {dep.peak_flops / 1e12:,.0f} dense TFLOPS at "
         f"{config.compute_precision(dep.precision)}, {gpu.interconnect_gb_s:,.0f} GB/s one-way interconnect; "
         f"fitted efficiencies: {eff.weight_bandwidth:.0%} of bandwidth streaming weights, {eff.kv_bandwidth:.0%} "
-        f"reading KV, {eff.matmul_share(dep.compute_precision):.0%} of peak FLOPS in matmuls, {eff.step_overhead_us_per_layer:.0f} us/layer per "
+        f"reading KV, {eff.matmul_share(dep.compute_precision):.0%} of the measured matmul ceiling "
+        f"({config.matmul_ceiling(gpu.id, dep.compute_precision)[0]:.0%} of peak"
+        f"{'' if config.matmul_ceiling(gpu.id, dep.compute_precision)[1] else ', median of measured GPUs'}) in matmuls, {eff.step_overhead_us_per_layer:.0f} us/layer per "
         f"step, {eff.allreduce_latency_us:.0f} us per tensor-parallel all-reduce (calibration.py; --mode validate).",
         f"Replicas are sized for peak load {workload.peak_rps:g} rps (average {workload.requests_per_second:g} x "
         f"peak multiplier {workload.peak_load_multiplier:g}) at {gpu_cfg.target_gpu_utilization:.0%} of the "

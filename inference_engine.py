@@ -279,16 +279,19 @@ class OperatingPoint:
 
 
 def operating_point(dep: Deployment, eff: Efficiency, concurrency: float, input_tokens: int, output_tokens: int) -> OperatingPoint:
-    """Latencies and arrival rate of a replica holding ``concurrency`` sequences (Little's law:
-    rate = N / E2E); TTFT = idle prefill + half a step + M/D/1 queueing for the prefill."""
+    """Latencies and arrival rate of a replica holding ``concurrency`` sequences.
+
+    Rate = N / E2E (Little's law); TTFT = idle prefill + half a step (the step in flight) + the mean
+    M/D/1 wait for the prefill (Pollaczek-Khinchine with deterministic service: rho / (2(1 - rho)) x S).
+    """
     step = serving_step_s(dep, eff, concurrency, input_tokens, output_tokens)
     prefill = prefill_s(dep, eff, input_tokens)
-    e2e = prefill + 0.5 * step + (output_tokens - 1) * step
-    rate = concurrency / e2e
-    rho = min(rate * prefill, 0.95)
+    unqueued_ttft = prefill + 0.5 * step
+    decode = (output_tokens - 1) * step
+    rho = min(concurrency / (unqueued_ttft + decode) * prefill, 0.95)
     queue = rho / (2.0 * (1.0 - rho)) * prefill
-    ttft = prefill + 0.5 * step + queue
-    return OperatingPoint(concurrency, step, ttft, prefill, queue, ttft + (output_tokens - 1) * step, concurrency / (ttft + (output_tokens - 1) * step))
+    e2e = unqueued_ttft + queue + decode
+    return OperatingPoint(concurrency, step, unqueued_ttft + queue, prefill, queue, e2e, concurrency / e2e)
 
 
 def _meets(point: OperatingPoint, workload: LLMWorkloadInput) -> bool:
@@ -395,14 +398,10 @@ def evaluate_option(arch, gpu: GPUSpec, precision: str, kv_precision: str, tp: i
         one = operating_point(dep, eff, 1, workload.avg_input_tokens, workload.avg_output_tokens)
         return Option(**base, feasible=False, reason=f"misses the latency targets even at one sequence per replica "
                       f"(best ITL {one.step_s * 1e3:.1f} ms, TTFT {one.ttft_s * 1e3:.0f} ms on {tp} x {gpu.id})")
-    rate = point.rps * _target_utilization(gpu_cfg)
+    rate = point.rps * gpu_cfg.target_gpu_utilization
     replicas = max(1, math.ceil(workload.peak_rps / rate - 1e-9))
     return Option(**base, feasible=True, reason="", replicas=replicas, total_gpus=replicas * tp,
                   max_rps_per_replica=point.rps, max_concurrency=limit)
-
-
-def _target_utilization(gpu_cfg: GPUConfig) -> float:
-    return gpu_cfg.target_gpu_utilization
 
 
 def _min_replica_gib(dep: Deployment, tokens: int) -> float:
@@ -591,7 +590,7 @@ def _build_plan(arch, assumptions, chosen: Option, recommended: Option, options,
     isl, osl = workload.avg_input_tokens, workload.avg_output_tokens
     tokens = isl + osl
     if model.batch_size:
-        point = operating_point(dep, eff, model.batch_size, isl, osl)
+        point = operating_point(dep, eff, min(model.batch_size, chosen.max_concurrency), isl, osl)
     else:
         point = point_at_rate(dep, eff, workload.peak_rps / chosen.replicas, workload, chosen.max_concurrency)
     saturated_step = serving_step_s(dep, eff, chosen.max_concurrency, isl, osl)
@@ -618,6 +617,9 @@ def _build_plan(arch, assumptions, chosen: Option, recommended: Option, options,
                       e2e_ms=round(point.e2e_s * 1e3, 1), prefill_ms=round(point.prefill_s * 1e3, 2),
                       queueing_ms=round(point.queueing_s * 1e3, 2))
     warnings = _warnings(workload, latency, chosen, recommended)
+    if model.batch_size and model.batch_size > chosen.max_concurrency:
+        warnings.append(f"Batch size {model.batch_size} does not fit in memory: one replica holds at most "
+                        f"{chosen.max_concurrency} sequences of {tokens} tokens; planned at {chosen.max_concurrency}.")
     plan_cost = _cost(chosen, workload, include_cost, cost, warnings)
     return InferencePlan(
         inputs=_inputs(workload, model, gpu_cfg, include_cost, cost),
@@ -688,7 +690,7 @@ def _assumptions(dep: Deployment, eff: Efficiency, workload: LLMWorkloadInput, g
         f"{gpu_cfg.gpu_memory_utilization:.0%} of GPU memory for the engine, the rest after weights and "
         f"a {config.default('max_num_batched_tokens')}-token activation workspace goes to the KV cache; "
         f"each sequence reserves input + output tokens; at most {config.default('max_num_seqs')} sequences per replica.",
-        f"{gpu.id}: {gpu.hbm_bandwidth_gb_s:,.0f} GB/s HBM, {dep.peak_flops / 1e12:,.0f} dense TFLOPS at "
+        f"{gpu.id}: {gpu.hbm_bandwidth_gb_s:,.0f} GB/s HBM, {gpu.peak_tflops(dep.compute_precision):,.0f} dense TFLOPS at "
         f"{config.compute_precision(dep.precision)}, {gpu.interconnect_gb_s:,.0f} GB/s one-way interconnect; "
         f"fitted efficiencies: {eff.weight_bandwidth:.0%} of bandwidth streaming weights, {eff.kv_bandwidth:.0%} "
         f"reading KV, {eff.matmul_share(dep.compute_precision):.0%} of the measured matmul ceiling "

@@ -1,0 +1,311 @@
+#!/usr/bin/env python3
+"""Command line of the service registry and the capacity-request workflow.
+
+    python commands/services.py add chat --owner alice --team core --model llama-3.1-70b --gpu-type H100 \\
+        --rps 5 --input-tokens 500 --output-tokens 200 --replicas 2 --gpus 8
+    python commands/services.py traffic import chat --csv traffic.csv
+    python commands/services.py plan chat --horizon-days 30 --request --by alice
+    python commands/services.py request create chat --gpus 8 --reason "launch" --by alice
+    python commands/services.py request approve 1 --by bob --note "budget ok"
+    python commands/services.py --format json fleet
+
+The database is ``--db PATH`` (a SQLite file or a ``postgresql://`` URL), else ``$LLM_CAPACITY_DB``,
+else ``services.db`` in the user's data directory. Every command takes ``--format json`` and then
+prints only JSON on stdout. Each command calls one :class:`services.Registry` method; ``main(argv)``
+maps errors to exit statuses in one place (0 ok, 1 internal error, 2 user error, 130 interrupted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from commands.forecast import NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, ExitStatus, UsageError, _Parser  # noqa: E402
+from models import PRECISIONS, PlannerError  # noqa: E402
+
+STATES = ("draft", "submitted", "approved", "rejected", "fulfilled", "cancelled")
+SCENARIOS = ("optimistic", "baseline", "pessimistic")
+
+# service flag dest -> Service field
+SERVICE_FIELDS = {
+    "owner": "owner", "team": "team", "model": "model", "precision": "precision", "gpu_type": "gpu_type",
+    "rps": "requests_per_second", "input_tokens": "avg_input_tokens", "output_tokens": "avg_output_tokens",
+    "ttft_slo_ms": "ttft_slo_ms", "itl_slo_ms": "itl_slo_ms", "replicas": "replicas", "gpus": "gpus", "tags": "tags",
+}
+
+
+def _tags(text: str) -> list[str]:
+    return [tag.strip() for tag in text.split(",") if tag.strip()]
+
+
+# --------------------------------------------------------------------------- definition
+
+
+def _common() -> argparse.ArgumentParser:
+    """Options every command accepts after its name too (``list --format json``)."""
+    common = _Parser(add_help=False)
+    common.add_argument("--format", choices=("table", "json"), default=argparse.SUPPRESS,
+                        help="stdout format: table (default) or json (only JSON on stdout)")
+    common.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS,
+                        help="SQLite file or postgresql:// URL (default: $LLM_CAPACITY_DB, else the user data dir)")
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks of internal errors")
+    return common
+
+
+def _service_flags(parser: argparse.ArgumentParser, *, adding: bool) -> None:
+    parser.add_argument("--owner", required=adding, help="person responsible for the service")
+    parser.add_argument("--team", help="owning team (groups the fleet report)")
+    parser.add_argument("--model", required=adding, help="catalog model id, e.g. llama-3.1-70b")
+    parser.add_argument("--gpu-type", required=adding, help="GPU the service runs on, e.g. H100-80GB")
+    parser.add_argument("--precision", type=str.upper, help=f"weights: {', '.join(PRECISIONS)} (default FP16)")
+    parser.add_argument("--rps", type=POSITIVE, help="average requests per second (with the token flags)")
+    parser.add_argument("--input-tokens", type=POSITIVE_INT, help="average prompt tokens per request")
+    parser.add_argument("--output-tokens", type=POSITIVE_INT, help="average generated tokens per request")
+    parser.add_argument("--ttft-slo-ms", type=POSITIVE, help="time-to-first-token target, ms")
+    parser.add_argument("--itl-slo-ms", type=POSITIVE, help="inter-token latency target, ms")
+    parser.add_argument("--replicas", type=NON_NEGATIVE_INT, help="replicas running now")
+    parser.add_argument("--gpus", type=NON_NEGATIVE_INT, help="GPUs held now, all replicas (default: one per replica)")
+    parser.add_argument("--tags", type=_tags, help="comma-separated tags (update: replaces them; '' clears)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = _Parser(prog="services.py", description="LLM service registry and capacity-request workflow.",
+                     epilog="Example: python commands/services.py --db services.db request list --state submitted")
+    parser.add_argument("--format", choices=("table", "json"), default="table", help="stdout format (default table)")
+    parser.add_argument("--db", metavar="PATH", help="SQLite file or postgresql:// URL (default: $LLM_CAPACITY_DB, "
+                                                     "else services.db in the user data dir)")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(group, name: str, help_text: str) -> argparse.ArgumentParser:
+        return group.add_parser(name, parents=[common], help=help_text, description=help_text)
+
+    # ---- services
+    add = command(commands, "add", "register a service")
+    add.add_argument("name", help="unique service name: lowercase letters, digits, '.', '_', '-'")
+    _service_flags(add, adding=True)
+    command(commands, "list", "list the services")
+    command(commands, "show", "one service with its traffic summary and requests").add_argument("name")
+    update = command(commands, "update", "change fields of a service")
+    update.add_argument("name")
+    _service_flags(update, adding=False)
+    command(commands, "remove", "delete a service, its traffic history and its closed requests").add_argument("name")
+    # ---- traffic and planning
+    traffic = command(commands, "traffic", "traffic history").add_subparsers(dest="traffic_command", required=True)
+    load = command(traffic, "import", "load a traffic CSV (timestamp, rps or requests, input_tokens, output_tokens)")
+    load.add_argument("name")
+    load.add_argument("--csv", required=True, metavar="FILE", help="CSV file of traffic history")
+    plan = command(commands, "plan", "capacity plan from the service's traffic history (or current traffic)")
+    plan.add_argument("name")
+    plan.add_argument("--horizon-days", type=POSITIVE, default=30.0, help="days to forecast (default 30)")
+    plan.add_argument("--scenario", choices=SCENARIOS, default="pessimistic",
+                      help="forecast scenario (default pessimistic)")
+    plan.add_argument("--request", action="store_true", help="open a draft request for the extra GPUs, plan attached")
+    plan.add_argument("--by", help="who opens the request (with --request)")
+    # ---- requests
+    requests = command(commands, "request", "capacity requests").add_subparsers(dest="request_command", required=True)
+    create = command(requests, "create", "open a draft request for more GPUs")
+    create.add_argument("name", help="service")
+    create.add_argument("--gpus", type=POSITIVE_INT, required=True, help="additional GPUs wanted")
+    create.add_argument("--gpu-type", help="GPU type (default: the service's)")
+    create.add_argument("--reason", required=True, help="why the GPUs are needed")
+    create.add_argument("--by", required=True, help="requester")
+    for action in ("submit", "approve", "reject", "fulfill", "cancel"):
+        step = command(requests, action, f"{action} a request")
+        step.add_argument("id", type=POSITIVE_INT, help="request id")
+        step.add_argument("--by", required=True, help="who acts")
+        step.add_argument("--note", help="comment recorded with the event")
+    listing = command(requests, "list", "list requests")
+    listing.add_argument("--state", choices=STATES, help="only requests in this state")
+    listing.add_argument("--service", help="only requests for this service")
+    command(requests, "show", "one request with its history").add_argument("id", type=POSITIVE_INT)
+    command(commands, "fleet", "GPUs in use, requested and approved, per GPU type and per team")
+    return parser
+
+
+# --------------------------------------------------------------------------- flow
+
+
+def _service_changes(args: argparse.Namespace) -> dict:
+    return {field: getattr(args, dest) for dest, field in SERVICE_FIELDS.items() if getattr(args, dest) is not None}
+
+
+def _update(registry, args):
+    changes = _service_changes(args)
+    if not changes:
+        raise UsageError("update: nothing to change; give at least one field flag (see update --help)")
+    return registry.update_service(args.name, **changes)
+
+
+def _show(registry, args):
+    history = registry.traffic_history(args.name)
+    return {**registry.get_service(args.name).to_dict(),
+            "traffic_history": {"points": len(history),
+                                "first": history[0].to_dict()["timestamp"] if history else None,
+                                "last": history[-1].to_dict()["timestamp"] if history else None},
+            "requests": [r.to_dict() for r in registry.list_requests(service=args.name)]}
+
+
+def _plan(registry, args):
+    from llm_forecast_engine import LLMForecastEngine
+    from services import plan_service
+
+    if args.request and not args.by:
+        raise UsageError("plan --request needs --by USER (who opens the request)")
+    engine = LLMForecastEngine()
+    return plan_service(registry, engine, args.name, horizon_days=args.horizon_days, scenario=args.scenario,
+                        request_by=args.by if args.request else None)
+
+
+def _transition(registry, args):
+    return registry.transition(args.id, args.request_command, by=args.by, note=args.note)
+
+
+COMMANDS = {
+    "add": lambda registry, args: registry.add_service(args.name, **_service_changes(args)),
+    "list": lambda registry, args: registry.list_services(),
+    "show": _show,
+    "update": _update,
+    "remove": lambda registry, args: registry.remove_service(args.name),
+    ("traffic", "import"): lambda registry, args: registry.import_traffic(args.name, args.csv),
+    "plan": _plan,
+    ("request", "create"): lambda registry, args: registry.create_request(
+        args.name, gpus=args.gpus, gpu_type=args.gpu_type, reason=args.reason, by=args.by),
+    **{("request", action): _transition for action in ("submit", "approve", "reject", "fulfill", "cancel")},
+    ("request", "list"): lambda registry, args: registry.list_requests(state=args.state, service=args.service),
+    ("request", "show"): lambda registry, args: registry.get_request(args.id),
+    "fleet": lambda registry, args: registry.fleet(),
+}
+
+
+def _key(args: argparse.Namespace):
+    sub = getattr(args, "traffic_command", None) or getattr(args, "request_command", None)
+    return (args.command, sub) if sub else args.command
+
+
+def run(args: argparse.Namespace, stdout) -> ExitStatus:
+    """Carry out one parsed command (raises :class:`PlannerError` for user errors)."""
+    from services import Registry
+
+    with Registry(args.db) as registry:
+        result = COMMANDS[_key(args)](registry, args)
+    payload = _payload(result)
+    if args.format == "json":
+        print(json.dumps(payload, indent=2, allow_nan=False), file=stdout)
+    else:
+        _render(_key(args), payload, stdout)
+    return ExitStatus.OK
+
+
+def _payload(result):
+    if isinstance(result, list):
+        return [_payload(item) for item in result]
+    return result.to_dict() if hasattr(result, "to_dict") else result
+
+
+# --------------------------------------------------------------------------- tables for people
+
+SERVICE_COLUMNS = (("name", "name"), ("owner", "owner"), ("team", "team"), ("model", "model"),
+                   ("gpu_type", "GPU"), ("requests_per_second", "rps"), ("replicas", "replicas"), ("gpus", "GPUs"))
+REQUEST_COLUMNS = (("id", "id"), ("service", "service"), ("state", "state"), ("gpus", "GPUs"), ("gpu_type", "GPU"),
+                   ("requested_by", "by"), ("updated_at", "updated (UTC)"), ("reason", "reason"))
+EVENT_COLUMNS = (("at", "at (UTC)"), ("action", "action"), ("from_state", "from"), ("to_state", "to"), ("by", "by"),
+                 ("note", "note"))
+FLEET_COLUMNS = (("key", ""), ("in_use", "in use"), ("draft", "draft"), ("requested", "submitted"),
+                 ("approved", "approved"))
+TIMESTAMP_KEYS = ("at", "updated_at", "created_at")
+
+
+def _cell(key: str, value) -> str:
+    if value is None:
+        return "-"
+    if key in TIMESTAMP_KEYS and isinstance(value, str):
+        return value[:16].replace("T", " ")  # ISO-8601 UTC to the minute
+    return str(value)
+
+
+def _table(rows: list[dict], columns: tuple[tuple[str, str], ...], title: str | None = None):
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", title_style="bold cyan", header_style="bold",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    for key, header in columns:
+        wraps = key in ("reason", "note", "value")
+        table.add_column(header, overflow="fold" if wraps else "ellipsis", no_wrap=not wraps)
+    for row in rows:
+        table.add_row(*(_cell(key, row.get(key)) for key, _ in columns))
+    return table
+
+
+def _fields_table(record: dict, title: str):
+    scalars = [{"field": k, "value": _cell(k, v)} for k, v in record.items() if not isinstance(v, (dict, list))]
+    scalars += [{"field": k, "value": ", ".join(map(str, v))} for k, v in record.items()
+                if isinstance(v, list) and all(not isinstance(i, (dict, list)) for i in v)]
+    return _table(scalars, (("field", "field"), ("value", "value")), title)
+
+
+def _blocks(key, payload) -> list:
+    """The rich renderables for one command's result."""
+    if key == "list":
+        return [_table(payload, SERVICE_COLUMNS, "SERVICES")]
+    if key == ("request", "list"):
+        return [_table(payload, REQUEST_COLUMNS, "CAPACITY REQUESTS")]
+    if key == "fleet":
+        return [_table([{"key": k, **v} for k, v in payload[group].items()] + [{"key": "total", **payload["total"]}],
+                       FLEET_COLUMNS, f"GPUS {group.replace('_', ' ').upper()}")
+                for group in ("by_gpu_type", "by_team")]
+    if key == "remove":
+        return [f"removed service {payload['name']}"]
+    title = {"plan": "CAPACITY PLAN", "show": "SERVICE", "add": "SERVICE", "update": "SERVICE"}.get(key, "REQUEST")
+    blocks = [_fields_table(payload, "RESULT" if key == ("traffic", "import") else title)]
+    if "history" in payload:
+        blocks.append(_table(payload["history"], EVENT_COLUMNS, "HISTORY"))
+    if payload.get("requests"):
+        blocks.append(_table(payload["requests"], REQUEST_COLUMNS, "REQUESTS"))
+    if key == "plan":
+        recommendations = (payload["plan"] or {}).get("scaling_recommendations") or []
+        blocks += [f"- {line}" for line in recommendations]
+    if isinstance(payload.get("request"), dict):
+        blocks.append(_fields_table(payload["request"], "REQUEST OPENED"))
+    return blocks
+
+
+def _render(key, payload, stdout) -> None:
+    from reports import make_console
+
+    console = make_console(stdout)
+    for block in _blocks(key, payload):
+        console.print(block)
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def main(argv: list[str] | None = None, stdout=None, stderr=None) -> int:
+    """Run the CLI and return its exit status (0 ok, 1 internal error, 2 user error, 130 interrupted)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
+    try:
+        return run(build_parser().parse_args(argv), stdout)
+    except PlannerError as exc:
+        print(f"error: {exc}", file=stderr)
+        return ExitStatus.USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=stderr)
+        return ExitStatus.INTERRUPTED
+    except Exception as exc:  # an internal error: short message, traceback only on request
+        if "--debug" in argv:
+            raise
+        print(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=stderr)
+        return ExitStatus.ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from commands.forecast import NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, ExitStatus, UsageError, _Parser  # noqa: E402
-from models import PRECISIONS, PlannerError  # noqa: E402
+from commands.common import NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, ExitStatus, Parser, UsageError, guarded  # noqa: E402
+from models import PRECISIONS  # noqa: E402
 
 STATES = ("draft", "submitted", "approved", "rejected", "fulfilled", "cancelled")
 SCENARIOS = ("optimistic", "baseline", "pessimistic")
@@ -47,7 +47,7 @@ def _tags(text: str) -> list[str]:
 
 def _common() -> argparse.ArgumentParser:
     """Options every command accepts after its name too (``list --format json``)."""
-    common = _Parser(add_help=False)
+    common = Parser(add_help=False)
     common.add_argument("--format", choices=("table", "json"), default=argparse.SUPPRESS,
                         help="stdout format: table (default) or json (only JSON on stdout)")
     common.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS,
@@ -75,7 +75,7 @@ def _service_flags(parser: argparse.ArgumentParser, *, adding: bool) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
-    parser = _Parser(prog="services.py", description="LLM service registry and capacity-request workflow.",
+    parser = Parser(prog="services.py", description="LLM service registry and capacity-request workflow.",
                      epilog="Example: python commands/services.py --db services.db request list --state submitted")
     parser.add_argument("--format", choices=("table", "json"), default="table", help="stdout format (default table)")
     parser.add_argument("--db", metavar="PATH", help="SQLite file or postgresql:// URL (default: $LLM_CAPACITY_DB, "
@@ -292,19 +292,7 @@ def main(argv: list[str] | None = None, stdout=None, stderr=None) -> int:
     """Run the CLI and return its exit status (0 ok, 1 internal error, 2 user error, 130 interrupted)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
-    try:
-        return run(build_parser().parse_args(argv), stdout)
-    except PlannerError as exc:
-        print(f"error: {exc}", file=stderr)
-        return ExitStatus.USAGE
-    except KeyboardInterrupt:
-        print("interrupted", file=stderr)
-        return ExitStatus.INTERRUPTED
-    except Exception as exc:  # an internal error: short message, traceback only on request
-        if "--debug" in argv:
-            raise
-        print(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=stderr)
-        return ExitStatus.ERROR
+    return guarded(lambda: run(build_parser().parse_args(argv), stdout), debug="--debug" in argv, stderr=stderr)
 
 
 if __name__ == "__main__":

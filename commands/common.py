@@ -1,0 +1,69 @@
+"""What every command line of the planner shares: exit statuses, an argparse that raises, value
+types that refuse bad numbers in one line, and the one place errors become exit statuses."""
+
+from __future__ import annotations
+
+import argparse
+import enum
+import math
+from typing import Callable
+
+from models import PlannerError
+
+
+class ExitStatus(enum.IntEnum):
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    INTERRUPTED = 130
+
+
+class UsageError(PlannerError):
+    """A command-line problem argparse found (unknown flag, missing value)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that raises instead of printing usage and exiting, so every error is one line."""
+
+    def error(self, message: str):
+        raise UsageError(message)
+
+
+def _number(kind, *, minimum: float = 0.0, inclusive: bool = False):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"got {text!r}; expected {'a whole number' if kind is int else 'a number'}")
+        too_low = value < minimum if inclusive else value <= minimum
+        if (kind is float and not math.isfinite(value)) or too_low:
+            bound = f">= {minimum:g}" if inclusive else f"> {minimum:g}"
+            raise argparse.ArgumentTypeError(f"got {text!r}; expected a finite number {bound}")
+        return value
+
+    parse.__name__ = "whole number" if kind is int else "number"
+    return parse
+
+
+number = _number
+POSITIVE = _number(float)
+POSITIVE_INT = _number(int)
+NON_NEGATIVE_INT = _number(int, minimum=0, inclusive=True)
+
+
+def guarded(action: Callable[[], int], *, debug: bool, stderr) -> int:
+    """Run ``action`` and map what it raises to an exit status: a user error is one ``error:`` line and 2,
+    Ctrl-C is 130, anything else is a short internal-error line and 1 (the traceback only with ``debug``)."""
+    try:
+        return action()
+    except PlannerError as exc:
+        print(f"error: {exc}", file=stderr)
+        return ExitStatus.USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=stderr)
+        return ExitStatus.INTERRUPTED
+    except Exception as exc:  # an internal error: short message, traceback only on request
+        if debug:
+            raise
+        print(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=stderr)
+        return ExitStatus.ERROR

@@ -1,7 +1,8 @@
 """Calibration: fit the planner's efficiencies to measurements, and validate predictions against them.
 
 ``python calibration.py fit`` refits the inference efficiencies on ``data/calibration`` and writes
-``data/efficiency_fit.json``; ``validate()`` (``commands/forecast.py --mode validate``) prints
+``data/efficiency_fit.json``; ``python calibration.py fit-training`` refits the training efficiencies and
+writes ``data/training_fit.json``; ``validate()`` (``commands/forecast.py --mode validate``) prints
 predicted vs measured for every calibration row. The engines never read calibration data.
 """
 
@@ -238,6 +239,220 @@ def write_fit(path: Path | None = None) -> dict:
 
 # --------------------------------------------------------------------------- training validation
 # (owned by the training engine's author: validate_training() -> list of error_row dicts)
+#
+# Each training row becomes a case: the job and layout it ran (data/calibration/training_runs.json)
+# and what was measured. ``fit_training`` fits the five TrainingEfficiency parameters: the two memory
+# ones on the H200 peak-reserved rows, the three time ones on H200 tokens/s, MosaicML tokens/s and
+# Megatron-LM TFLOP/s. Llama 2 GPU-hours, MosaicML MFU and torchtune peak memory are never fitted on.
+
+TRAINING_MEMORY_PARAMS = ("activation_scale", "reserved_over_allocated")
+TRAINING_TIME_PARAMS = ("matmul", "attention", "elementwise_traffic", "kernel_overhead_us")
+TRAINING_FIT_BOUNDS = {"activation_scale": (0.5, 2.0), "reserved_over_allocated": (1.0, 1.5),
+                       "matmul": (0.2, 1.0), "attention": (0.1, 1.0), "elementwise_traffic": (0.0, 40.0),
+                       "kernel_overhead_us": (0.0, 50.0)}
+TRAINING_FIT_PRIORS = {
+    "activation_scale": 1.0,  # the tensor-by-tensor count is right
+    "reserved_over_allocated": 1.05,  # PyTorch caching allocator: a few percent of fragmentation
+    "matmul": 0.7,  # training GEMMs near the MAMF shapes, minus attention and small GEMMs
+    "attention": 0.6,  # FlashAttention-2 forward+backward: 50-70% of A100 peak (Dao 2023, arXiv:2307.08691)
+    "elementwise_traffic": 4.0,  # each saved activation written once, read back a few times
+    "kernel_overhead_us": 5.0,  # CUDA launch latency and kernel tail, a few microseconds
+}
+TRAINING_FIT_KINDS = {"training_peak_memory_gib": TRAINING_MEMORY_PARAMS,
+                      "training_tokens_per_s": TRAINING_TIME_PARAMS,
+                      "training_tokens_per_s_per_gpu": TRAINING_TIME_PARAMS,
+                      "training_tflops_per_gpu": TRAINING_TIME_PARAMS}
+
+
+def load_training_runs() -> dict:
+    """How each training calibration row was run (``training_runs.json``)."""
+    return json.loads((CALIBRATION_DIR / "training_runs.json").read_text(encoding="utf-8"))
+
+
+def _training_arch(name: str, shapes: dict):
+    import config
+    from models import ModelArchitecture
+
+    if name not in shapes:
+        return config.get_model(name)
+    fields = {k: v for k, v in shapes[name].items() if k != "source"}
+    return ModelArchitecture(id=name, name=name, source=shapes[name]["source"], **fields)
+
+
+def _training_job(arch, run: dict, method: str = "full", optimizer: str = "AdamW"):
+    import training_engine as te
+
+    return te.Job(arch=arch, method=run.get("method", method), precision=run.get("precision", "BF16"),
+                  mixed_precision=run.get("mixed", True), optimizer=run.get("optimizer", optimizer),
+                  lora_rank=run.get("lora_rank", 16), sequence_length=run["seq"],
+                  global_batch_size=run.get("global_batch", run.get("micro", 1) * run.get("dp", 1)),
+                  loss_chunks=run.get("loss_chunks", 1))
+
+
+def _training_layout(run: dict):
+    import training_engine as te
+
+    return te.Layout(data_parallel=run.get("dp", 1), tensor_parallel=run.get("tp", 1),
+                     pipeline_parallel=run.get("pp", 1), zero_stage=run.get("zero", 0),
+                     micro_batch_size=run.get("micro", 1), gradient_checkpointing=run["ckpt"])
+
+
+def training_cases() -> list[dict]:
+    """Every training calibration row as a case: ``kind``, job, layout, GPU, measured value."""
+    runs = load_training_runs()
+    shapes = runs["shapes"]
+    cases = _h200_training_cases(runs["h200"], shapes)
+    published = {row["id"]: row for row in load_published()}
+    for row_id, run in runs["runs"].items():
+        row = published[row_id]
+        run = runs["runs"][run["same_as"]] if "same_as" in run else run
+        cases.append(dict(id=row_id, kind=_published_kind(row), job=_training_job(_training_arch(run["model"], shapes), run),
+                          layout=_training_layout(run), gpu=run["gpu"], measured=float(row["value"]), unit=row["unit"],
+                          source=f"published.csv {row_id} ({row['engine'][:40]}){_assumed(run)}"))
+    for row_id, run in runs["gpu_hours"].items():
+        cases.append(dict(id=row_id, kind="training_gpu_hours", job=_training_job(_training_arch(run["model"], shapes), run),
+                          gpu=run["gpu"], tokens=run["tokens"], measured=float(published[row_id]["value"]),
+                          unit="GPU-hours", source=f"published.csv {row_id}{_assumed(run)}"))
+    for row_id, run in runs["finetune_memory"].items():
+        if row_id.startswith("_"):
+            continue
+        row = published[row_id]
+        to_gib = 1e9 / 2**30 if row["unit"] == "GB" else 1.0
+        cases.append(dict(id=row_id, kind="finetune_peak_memory_gib", job=_training_job(_training_arch(run["model"], shapes), run),
+                          layout=_training_layout(run), measured=float(row["value"]) * to_gib, unit="GiB",
+                          source=f"published.csv {row_id} torchtune; not modeled: {run['not_modeled']}"))
+    return cases
+
+
+def _h200_training_cases(setup: dict, shapes: dict) -> list[dict]:
+    cases = []
+    for r in load_h200()["train"]:
+        run = dict(setup, method=r["mode"], seq=r["seq"], micro=r["micro_batch"], ckpt=r["grad_ckpt"],
+                   global_batch=r["micro_batch"])
+        job = _training_job(_training_arch(r["model"].replace("llama3-8b", "llama-3-8b"), shapes), run)
+        label = f"H200-train-{r['model']}-{r['mode']}-mb{r['micro_batch']}{'-ckpt' if r['grad_ckpt'] else ''}"
+        common = dict(job=job, layout=_training_layout(run), gpu=setup["gpu"], source="h200_measured.json train (HF transformers)")
+        cases.append(dict(common, id=label + "-memory", kind="training_peak_memory_gib",
+                          measured=r["peak_reserved_gib"], unit="GiB"))
+        cases.append(dict(common, id=label + "-speed", kind="training_tokens_per_s", measured=r["tok_per_s"],
+                          unit="tokens/s"))
+    return cases
+
+
+def _published_kind(row: dict) -> str:
+    if row["metric"].startswith("train_tokens_per_s_per_gpu"):
+        return "training_tokens_per_s_per_gpu"
+    return "training_mfu" if row["unit"] == "%" else "training_tflops_per_gpu"
+
+
+def _assumed(run: dict) -> str:
+    return f"; assumed: {run['assumed']}" if run.get("assumed") else ""
+
+
+def predict_training_case(case: dict, eff) -> float:
+    """The training engine's prediction for one case with efficiencies ``eff``."""
+    import config
+    import training_engine as te
+
+    job, kind = case["job"], case["kind"]
+    if kind.endswith("memory_gib"):
+        return te.memory_estimate(job, case["layout"], eff).reserved / config.BYTES_PER_GIB
+    gpu = config.get_gpu(case["gpu"])
+    if kind == "training_gpu_hours":
+        candidate = te.best_on(job, gpu, te.Constraints(), eff, case["tokens"])
+        return te.duration_hours(job, candidate, gpu, case["tokens"]) * candidate.layout.gpus
+    layout = case["layout"]
+    tokens_per_s = job.global_batch_size * job.sequence_length / te.step_time(job, layout, gpu, eff).total_s
+    if kind == "training_tokens_per_s":
+        return tokens_per_s
+    if kind == "training_tokens_per_s_per_gpu":
+        return tokens_per_s / layout.gpus
+    flops = te.training_flops_per_token(job.arch, job.sequence_length, job.method, job.lora_rank,
+                                        layout.gradient_checkpointing)
+    if kind == "training_mfu":  # MosaicML's MFU: model FLOPs over the BF16 peak, in percent
+        return 100 * flops.model * tokens_per_s / (layout.gpus * te.peak_flops(gpu, job.precision))
+    return flops.hardware * tokens_per_s / layout.gpus / 1e12  # Megatron-LM counts the recomputed forward
+
+
+def validate_training(eff=None) -> list[dict]:
+    """Predicted vs measured for every training calibration case."""
+    import training_engine as te
+
+    eff = eff or te.TrainingEfficiency.fitted()
+    return [error_row(c["id"], c["kind"], predict_training_case(c, eff), c["measured"], c["unit"], c["source"])
+            for c in training_cases()]
+
+
+def fit_training(cases: list[dict] | None = None):
+    """MAP fit of the training efficiencies: least squares on log(predicted / measured), each kind weighted
+    equally (1 / sqrt(rows)), plus weak log-priors; memory and time parameters are fitted apart (each
+    touches only its own predictions)."""
+    import numpy as np
+    from scipy.optimize import least_squares
+
+    import training_engine as te
+
+    cases = [c for c in (cases if cases is not None else training_cases()) if c["kind"] in TRAINING_FIT_KINDS]
+    values = dict(TRAINING_FIT_PRIORS)  # a group without data keeps its priors
+    for names in (TRAINING_MEMORY_PARAMS, TRAINING_TIME_PARAMS):
+        group = [c for c in cases if TRAINING_FIT_KINDS[c["kind"]] == names]
+        if not group:
+            continue
+        kinds = {c["kind"] for c in group}
+        weight = {k: 1 / math.sqrt(sum(c["kind"] == k for c in group)) for k in kinds}
+
+        def residuals(x, names=names, group=group, weight=weight):
+            eff = te.TrainingEfficiency(**{**values, **dict(zip(names, x))})
+            data = [weight[c["kind"]] * math.log(predict_training_case(c, eff) / c["measured"]) for c in group]
+            return data + [PRIOR_WEIGHT * math.log(max(v, 1e-3) / TRAINING_FIT_PRIORS[n]) for n, v in zip(names, x)]
+
+        low, high = (np.array([TRAINING_FIT_BOUNDS[n][i] for n in names]) for i in (0, 1))
+        start = np.array([TRAINING_FIT_PRIORS[n] for n in names])
+        result = least_squares(residuals, start, bounds=(low, high), loss="soft_l1", f_scale=0.1)
+        values.update({n: round(float(v), 4) for n, v in zip(names, result.x)})
+    return te.TrainingEfficiency(**values)
+
+
+TRAINING_HOLDOUT_GROUPS = {
+    "A100 (fit on H100/H200)": lambda c: c.get("gpu", "").startswith("A100"),
+    "H100/H200 (fit on A100)": lambda c: c.get("gpu", "").startswith(("H100", "H200")),
+    "H200 measurements (fit on published)": lambda c: c["id"].startswith("H200"),
+    "pure BF16 (fit on mixed precision)": lambda c: not c["job"].mixed_precision,
+    "LoRA (fit on full training)": lambda c: c["job"].method != "full",
+    "pipeline parallel (fit on the rest)": lambda c: "layout" in c and c["layout"].pipeline_parallel > 1,
+}
+
+
+def cross_validate_training(groups: dict | None = None) -> dict:
+    """Refit without each group of cases and report that group's errors (rows it was not fitted on)."""
+    cases = training_cases()
+    report = {}
+    for name, member in (groups or TRAINING_HOLDOUT_GROUPS).items():
+        held = [c for c in cases if member(c) and c["kind"] in TRAINING_FIT_KINDS]
+        eff = fit_training([c for c in cases if not member(c)])
+        errors = [abs(predict_training_case(c, eff) / c["measured"] - 1) * 100 for c in held]
+        report[name] = {"rows": len(held), "median_abs_error_pct": round(statistics.median(errors), 2),
+                        "max_abs_error_pct": round(max(errors), 2)}
+    return report
+
+
+def write_training_fit(path: Path | None = None) -> dict:
+    """Refit the training efficiencies and write ``data/training_fit.json`` with its provenance."""
+    import datetime
+
+    cases = training_cases()
+    eff = fit_training(cases)
+    payload = {
+        "parameters": eff.__dict__,
+        "fitted_on": sorted(c["id"] for c in cases if c["kind"] in TRAINING_FIT_KINDS),
+        "held_out": sorted(c["id"] for c in cases if c["kind"] not in TRAINING_FIT_KINDS),
+        "method": "scipy least_squares, soft-L1 loss on log(predicted/measured), calibration.py fit_training",
+        "fitted_at": datetime.date.today().isoformat(),
+        "summary": summarize(validate_training(eff)),
+    }
+    path = path or Path(__file__).resolve().parent / "data" / "training_fit.json"
+    path.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+    return payload
 
 
 # --------------------------------------------------------------------------- validate
@@ -258,5 +473,9 @@ if __name__ == "__main__":
         print(json.dumps(write_fit()["summary"], indent=1))
     elif command == "crossval":
         print(json.dumps(cross_validate(HOLDOUT_GROUPS), indent=1))
+    elif command == "fit-training":
+        print(json.dumps(write_training_fit()["summary"], indent=1))
+    elif command == "crossval-training":
+        print(json.dumps(cross_validate_training(), indent=1))
     else:
-        sys.exit(f"usage: python calibration.py [fit|crossval]")
+        sys.exit(f"usage: python calibration.py [fit|crossval|fit-training|crossval-training]")

@@ -17,7 +17,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Callable
 
 from models import CostOptions, GPUConfig, InputError, LLMWorkloadInput, ModelConfig, TrainingInput, UnknownKeyError
 
@@ -32,7 +32,7 @@ SECTION_MODELS = {
 EXTRA_SECTION_KEYS = {
     "options": ("include_cost", *(f.name for f in dataclasses.fields(CostOptions))),
     "forecast": ("history", "timestamp_column", "value_column", "horizon_days", "method", "scenario",
-                 "frequency", "plot"),
+                 "frequency", "plot", "current_replicas"),
 }
 
 TEMPLATES: dict[str, dict] = {
@@ -158,29 +158,51 @@ def template(mode: str) -> dict:
     return copy.deepcopy(TEMPLATES[mode])
 
 
-def write_json_atomic(path: str | os.PathLike, payload: Any, field_name: str = "--output") -> Path:
-    """Write ``payload`` as JSON to ``path`` via a temp file in the same directory, fsync and rename."""
+def check_output_path(path: str | os.PathLike, field_name: str = "--output", suffix: str | None = None) -> Path:
+    """``path`` as a file to write: in an existing directory, not a directory, ending in ``suffix`` if given."""
     target = Path(path)
+    if suffix and target.suffix.lower() != suffix:
+        raise InputError(field_name, str(path), f"a file name ending in {suffix}")
     directory = target.parent if str(target.parent) else Path(".")
     if not directory.is_dir():
         raise InputError(field_name, str(path), "a path in an existing directory")
     if target.is_dir():
         raise InputError(field_name, str(path), "a file path, not a directory")
-    text = json.dumps(payload, indent=2, default=str, allow_nan=False) + "\n"
+    return target
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], Any], field_name: str = "--output") -> Path:
+    """Write ``path`` through ``write(handle)`` on a temp file in the same directory, then fsync and rename:
+    a failure leaves the old file or none, never half of the new one."""
+    target = check_output_path(path, field_name)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:
         raise InputError(field_name, str(path), f"a writable location ({exc.strerror})") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the mode open() would
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+def write_json_atomic(path: str | os.PathLike, payload: Any, field_name: str = "--output") -> Path:
+    """Write ``payload`` as JSON to ``path`` atomically (:func:`write_atomic`)."""
+    check_output_path(path, field_name)
+    data = (json.dumps(payload, indent=2, default=str, allow_nan=False) + "\n").encode("utf-8")
+    return write_atomic(path, lambda handle: handle.write(data), field_name)
 
 
 # --------------------------------------------------------------------------- model architectures

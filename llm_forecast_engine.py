@@ -70,3 +70,32 @@ class LLMForecastEngine:
         from training_engine import plan_training
 
         return plan_training(training, model, gpu or GPUConfig(), include_cost=include_cost, cost=cost)
+
+    # ----------------------------------------------------------------- demand forecast
+
+    def forecast_future_needs(self, rps_history, model: ModelConfig | None = None, horizon_days: float = 30,
+                              scenario: str = "pessimistic", *, method: str = "auto",
+                              workload: LLMWorkloadInput | None = None, gpu: GPUConfig | None = None,
+                              current_replicas: int | None = None, timestamp_column: str | None = None,
+                              value_column: str | None = None, frequency: str | None = None) -> dict:
+        """Forecast demand from ``rps_history`` and, with a ``model``, the replicas and GPUs it needs.
+
+        ``rps_history`` is anything :func:`demand_history.load_history` reads (the seed's list of
+        ``(datetime, rps)``, a pandas Series/DataFrame, a CSV path). ``workload`` supplies token
+        averages and SLOs (its ``requests_per_second`` is not used); without a model the forecast
+        stands alone. See :func:`capacity_timeline.forecast_future_needs` for the returned keys.
+        """
+        from capacity_timeline import forecast_future_needs
+
+        return forecast_future_needs(rps_history, model, horizon_days, scenario, method=method, workload=workload,
+                                     gpu=gpu, current_replicas=current_replicas, timestamp_column=timestamp_column,
+                                     value_column=value_column, frequency=frequency)
+
+    def forecast_many(self, frame, service_column: str = "service", *, horizon_days: float = 30,
+                      method: str = "auto", timestamp_column: str | None = None, value_column: str | None = None,
+                      frequency: str | None = None, processes: int | None = None) -> dict[str, dict]:
+        """Forecast every service of a long frame in parallel; see :func:`forecasting.forecast_many`."""
+        from forecasting import forecast_many
+
+        return forecast_many(frame, service_column, timestamp_column=timestamp_column, value_column=value_column,
+                             horizon_days=horizon_days, method=method, frequency=frequency, processes=processes)

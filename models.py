@@ -290,13 +290,16 @@ class TrainingInput:
     global_batch_size: int
     """Sequences per optimizer step (gradient accumulation follows from it)."""
     optimizer_type: str = "AdamW"
-    gradient_checkpointing: bool = False
+    gradient_checkpointing: bool | None = None
+    """Recompute activations in the backward pass; ``None`` lets the planner turn it on only where it must to fit."""
     micro_batch_size: int | None = None
+    """Sequences per GPU per forward pass; ``None`` picks the fastest that fits."""
     method: str = "full"
     lora_rank: int = 16
     zero_stage: int | None = None
-    """ZeRO stage 0-3 (FSDP full shard = 3); ``None`` picks the lowest that fits."""
-    tensor_parallel: int = 1
+    """ZeRO stage 0-3 (FSDP full shard = 3); ``None`` picks the fastest that fits."""
+    tensor_parallel: int | None = None
+    """Tensor-parallel degree; ``None`` picks 1 unless a higher degree within a node is needed to fit."""
     pipeline_parallel: int = 1
     mixed_precision: bool = True
     mfu: float | None = None
@@ -304,19 +307,31 @@ class TrainingInput:
     num_gpus: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("dataset_size_tokens", "sequence_length", "global_batch_size", "lora_rank",
-                     "tensor_parallel", "pipeline_parallel"):
+        for name in ("dataset_size_tokens", "sequence_length", "global_batch_size", "lora_rank", "pipeline_parallel"):
             object.__setattr__(self, name, check_number(f"training.{name}", getattr(self, name), integer=True))
         check_number("training.num_epochs", self.num_epochs)
         object.__setattr__(self, "optimizer_type", check_choice("training.optimizer_type", self.optimizer_type, OPTIMIZERS))
         object.__setattr__(self, "method", check_choice("training.method", self.method, TRAINING_METHODS))
-        _optional(check_number, "training.micro_batch_size", self.micro_batch_size, integer=True)
+        for name in ("micro_batch_size", "tensor_parallel", "num_gpus"):
+            object.__setattr__(self, name, _optional(check_number, f"training.{name}", getattr(self, name), integer=True))
         _optional(check_number, "training.zero_stage", self.zero_stage, integer=True, minimum=0, inclusive=True, maximum=3)
         _optional(check_number, "training.mfu", self.mfu, maximum=1.0)
         _optional(check_number, "training.deadline_hours", self.deadline_hours)
-        _optional(check_number, "training.num_gpus", self.num_gpus, integer=True)
-        if not isinstance(self.gradient_checkpointing, bool) or not isinstance(self.mixed_precision, bool):
-            raise InputError("training.gradient_checkpointing", self.gradient_checkpointing, "true or false")
+        for name in ("gradient_checkpointing", "mixed_precision"):
+            value = getattr(self, name)
+            if not (isinstance(value, bool) or (value is None and name == "gradient_checkpointing")):
+                raise InputError(f"training.{name}", value, "true or false")
+        self._check_batch_and_gpus()
+
+    def _check_batch_and_gpus(self) -> None:
+        """Cross-field checks: the micro-batch divides the global batch; the GPU count holds whole model replicas."""
+        if self.micro_batch_size and self.global_batch_size % self.micro_batch_size:
+            raise InputError("training.global_batch_size", self.global_batch_size,
+                             f"a multiple of micro_batch_size ({self.micro_batch_size})")
+        model_parallel = (self.tensor_parallel or 1) * self.pipeline_parallel
+        if self.num_gpus and self.num_gpus % model_parallel:
+            raise InputError("training.num_gpus", self.num_gpus,
+                             f"a multiple of tensor_parallel x pipeline_parallel ({model_parallel})")
 
 
 # --------------------------------------------------------------------------- results
@@ -438,3 +453,91 @@ class InferencePlan(_Result):
     warnings: list = field(default_factory=list)
     alternatives: list = field(default_factory=list)
     """Runners-up from the GPU comparison when the planner chose the GPU."""
+
+
+# --------------------------------------------------------------------------- training results
+# (owned by training_engine.py's author; the plan's JSON keys are these field names)
+
+
+@dataclass(frozen=True)
+class TrainingGPUResources(_Result):
+    """Where a training job runs and how it is sharded."""
+
+    gpu_type: str
+    recommended_gpu: str
+    """Cheapest GPU type (total job cost) whose memory fits and that meets the deadline; may differ from ``gpu_type``."""
+    recommendation_reason: str
+    required_gpus: int
+    gpus_per_node: int
+    nodes: int
+    data_parallel: int
+    tensor_parallel: int
+    pipeline_parallel: int
+    zero_stage: int
+    gradient_checkpointing: bool
+    fits: bool
+    """Whether the predicted peak memory per GPU plus the CUDA context fits the GPU."""
+    sharding: str
+    """The layout in words (ZeRO stage, parallel degrees, checkpointing, micro-batch)."""
+    gpu_memory_gib: float
+    """Memory the training process can reserve on one GPU (device memory less the CUDA context)."""
+    memory_headroom_gib: float
+    min_gpus_for_memory: int
+    """Fewest GPUs whose memory holds the job on this GPU type (before any deadline)."""
+
+
+@dataclass(frozen=True)
+class TrainingMetrics(_Result):
+    """Work, speed and duration of a training job."""
+
+    total_tokens: int
+    total_flops: float
+    """Model FLOPs of the whole job (forward + backward, without recomputation)."""
+    model_flops_per_token: float
+    hardware_flops_per_token: float
+    """Model FLOPs plus the recomputed forward under activation checkpointing."""
+    tokens_per_second: float
+    tokens_per_second_per_gpu: float
+    mfu: float
+    """Model FLOPs per second over the GPUs' dense peak."""
+    hardware_flops_utilization: float
+    step_time_s: float
+    estimated_duration_hours: float
+    estimated_duration_days: float
+    gpu_hours: float
+    steps: int
+    micro_batch_size: int
+    gradient_accumulation_steps: int
+    global_batch_tokens: int
+    time_breakdown_s: dict
+    """One optimizer step: ``compute`` (with ``pipeline_bubble``), ``tensor_parallel``, ``data_parallel_exposed``, ``optimizer``."""
+    mfu_source: str
+
+
+@dataclass(frozen=True)
+class TrainingCost(_Result):
+    """Cost of a training job at the quoted price."""
+
+    total_training_cost: float
+    cost_per_epoch: float
+    usd_per_gpu_hour: float
+    whole_instance_total_cost: float
+    """Cost when only whole instances can be rented for the job's wall-clock hours."""
+    price: PriceQuote
+
+
+@dataclass(frozen=True)
+class TrainingPlan(_Result):
+    """A training or fine-tuning capacity plan: ``to_dict()`` is the JSON contract."""
+
+    inputs: dict
+    model: ModelSummary
+    memory_breakdown_gib: dict
+    """Per GPU after sharding: ``weights``, ``master_weights``, ``gradients``, ``optimizer_states``, ``activations``,
+    ``logits``, ``buffers``, ``not_resident_at_peak`` (<= 0), ``overhead`` (allocator), ``total_per_gpu`` (the peak
+    ``torch.cuda.max_memory_reserved``); the terms add up to the total."""
+    gpu_resources: TrainingGPUResources
+    training_metrics: TrainingMetrics
+    cost: TrainingCost | None
+    assumptions: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)

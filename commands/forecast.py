@@ -13,57 +13,14 @@ maps every error to an exit status in one place and returns it, so tests call it
 from __future__ import annotations
 
 import argparse
-import enum
-import math
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from models import PlannerError  # noqa: E402
-
-
-class ExitStatus(enum.IntEnum):
-    OK = 0
-    ERROR = 1
-    USAGE = 2
-    INTERRUPTED = 130
-
-
-class UsageError(PlannerError):
-    """A command-line problem argparse found (unknown flag, missing value)."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises instead of printing usage and exiting, so every error is one line."""
-
-    def error(self, message: str):
-        raise UsageError(message)
-
-
-# --------------------------------------------------------------------------- value types
-
-
-def _number(kind, *, minimum: float = 0.0, inclusive: bool = False):
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"got {text!r}; expected {'a whole number' if kind is int else 'a number'}")
-        too_low = value < minimum if inclusive else value <= minimum
-        if (kind is float and not math.isfinite(value)) or too_low:
-            bound = f">= {minimum:g}" if inclusive else f"> {minimum:g}"
-            raise argparse.ArgumentTypeError(f"got {text!r}; expected a finite number {bound}")
-        return value
-
-    parse.__name__ = "whole number" if kind is int else "number"
-    return parse
-
-
-POSITIVE = _number(float)
-POSITIVE_INT = _number(int)
-NON_NEGATIVE_INT = _number(int, minimum=0, inclusive=True)
-
+from commands.common import (  # noqa: E402
+    NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, ExitStatus, Parser, UsageError, guarded, number,
+)
 
 # --------------------------------------------------------------------------- definition
 
@@ -113,13 +70,14 @@ FLAG_TARGETS: dict[str, tuple | dict] = {
     "horizon_days": ("forecast", "horizon_days"),
     "scenario": ("forecast", "scenario"),
     "frequency": ("forecast", "frequency"),
+    "current_replicas": ("forecast", "current_replicas"),
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
     from config_loader import MODES
 
-    parser = _Parser(
+    parser = Parser(
         prog="forecast.py",
         description="LLM infrastructure capacity planner: inference, training, demand forecast, cost.",
         epilog="Example: python commands/forecast.py --mode inference --rps 10 --input-tokens 500 "
@@ -140,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     workload.add_argument("--rps", type=POSITIVE, help="average requests per second")
     workload.add_argument("--input-tokens", type=POSITIVE_INT, help="average prompt tokens per request")
     workload.add_argument("--output-tokens", type=POSITIVE_INT, help="average generated tokens per request")
-    workload.add_argument("--peak-multiplier", type=_number(float, minimum=1, inclusive=True),
+    workload.add_argument("--peak-multiplier", type=number(float, minimum=1, inclusive=True),
                           help="peak / average load (default 1.5)")
     workload.add_argument("--ttft-slo-ms", type=POSITIVE, help="time-to-first-token target, ms")
     workload.add_argument("--itl-slo-ms", type=POSITIVE, help="inter-token latency target, ms")
@@ -157,8 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     gpu = parser.add_argument_group("hardware")
     gpu.add_argument("--gpu-type", help="GPU (H100-80GB, A100-80GB, H200-141GB, L40S-48GB, ...); default: cheapest that fits")
     gpu.add_argument("--tensor-parallel", type=POSITIVE_INT, help="tensor-parallel degree")
-    gpu.add_argument("--target-utilization", type=_number(float), help="planned share of sustainable load (default 0.7)")
-    gpu.add_argument("--gpu-memory-utilization", type=_number(float), help="share of GPU memory the engine takes (default 0.9)")
+    gpu.add_argument("--target-utilization", type=number(float), help="planned share of sustainable load (default 0.7)")
+    gpu.add_argument("--gpu-memory-utilization", type=number(float), help="share of GPU memory the engine takes (default 0.9)")
     gpu.add_argument("--num-gpus", type=POSITIVE_INT, help="training: fix the GPU count")
     # ---- training
     training = parser.add_argument_group("training")
@@ -175,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--pipeline-parallel", type=POSITIVE_INT, help="pipeline-parallel degree")
     training.add_argument("--no-mixed-precision", dest="mixed_precision", action="store_false", default=None,
                           help="keep everything in --precision (no fp32 master weights)")
-    training.add_argument("--mfu", type=_number(float), help="model FLOPs utilization to assume (0-1)")
+    training.add_argument("--mfu", type=number(float), help="model FLOPs utilization to assume (0-1)")
     training.add_argument("--deadline-hours", type=POSITIVE, help="finish within this many hours")
     # ---- cost
     cost = parser.add_argument_group("cost")
@@ -193,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     forecast.add_argument("--horizon-days", type=POSITIVE, help="days to forecast (default 30)")
     forecast.add_argument("--scenario", help="optimistic, baseline, pessimistic")
     forecast.add_argument("--frequency", help="aggregation frequency for request logs (pandas alias, e.g. h)")
+    forecast.add_argument("--current-replicas", type=POSITIVE_INT,
+                          help="replicas running now (default: those the planner sizes for the history's recent peak)")
     return parser
 
 
@@ -246,11 +206,33 @@ def _run_validate(config: dict, engine):
     return validate()
 
 
+def _run_forecast(config: dict, engine):
+    from config_loader import section_input
+    from models import InputError
+
+    options = config.get("forecast", {})
+    if not options.get("history"):
+        raise InputError("forecast.history", None, "a traffic history CSV (--history FILE)")
+    has_model = any(v is not None for k, v in config.get("model", {}).items() if k != "precision")
+    workload = dict(config.get("workload", {}))
+    tokens_given = bool(workload.get("avg_input_tokens") and workload.get("avg_output_tokens"))
+    workload["requests_per_second"] = workload.get("requests_per_second") or 1.0  # unused: the forecast is the load
+    return engine.forecast_future_needs(
+        options["history"], section_input(config, "model") if has_model else None,
+        horizon_days=options.get("horizon_days", 30), scenario=options.get("scenario", "pessimistic"),
+        method=options.get("method", "auto"), gpu=section_input(config, "gpu"),
+        workload=section_input({"workload": workload}, "workload") if tokens_given else None,
+        current_replicas=options.get("current_replicas"), timestamp_column=options.get("timestamp_column"),
+        value_column=options.get("value_column"), frequency=options.get("frequency"),
+    )
+
+
 MODE_RUNNERS = {
     "inference": _run_inference,
     "training": _run_training,
     "compare": _run_compare,
     "validate": _run_validate,
+    "forecast": _run_forecast,
 }
 
 
@@ -272,11 +254,12 @@ def run(args: argparse.Namespace, stdout) -> ExitStatus:
     config = apply_overrides(effective_config(config), args, mode)
     if mode not in MODE_RUNNERS:
         raise UsageError(f"--mode {mode} is not available in this build")
-    result = MODE_RUNNERS[mode](config, LLMForecastEngine())
-    if args.plot:
-        from reports import plot
+    from reports import plot, working
 
-        plot(result, args.plot)
+    with working(f"planning ({mode})"):  # a spinner on a terminal's stderr after a second; nothing otherwise
+        result = MODE_RUNNERS[mode](config, LLMForecastEngine())
+        if args.plot:
+            plot(result, args.plot)
     if args.output:
         write_json_atomic(args.output, _payload(result))
     _print(result, args.format, stdout)
@@ -301,29 +284,20 @@ def _start_wizard(stdout, stderr) -> ExitStatus:
         return ExitStatus.USAGE
     from llm_agent import run_wizard
 
-    return ExitStatus(run_wizard())
+    return ExitStatus(run_wizard(stdout=stdout, stderr=stderr))
 
 
 def main(argv: list[str] | None = None, stdout=None, stderr=None) -> int:
     """Run the CLI and return its exit status (0 ok, 1 internal error, 2 user error, 130 interrupted)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
-    debug = "--debug" in argv
-    try:
+
+    def action() -> int:
         if not argv:
             return _start_wizard(stdout, stderr)
         return run(build_parser().parse_args(argv), stdout)
-    except PlannerError as exc:
-        print(f"error: {exc}", file=stderr)
-        return ExitStatus.USAGE
-    except KeyboardInterrupt:
-        print("interrupted", file=stderr)
-        return ExitStatus.INTERRUPTED
-    except Exception as exc:  # an internal error: short message, traceback only on request
-        if debug:
-            raise
-        print(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=stderr)
-        return ExitStatus.ERROR
+
+    return guarded(action, debug="--debug" in argv, stderr=stderr)
 
 
 if __name__ == "__main__":

@@ -468,11 +468,8 @@ def usable_memory_gib(gpu: GPUSpec) -> float:
 
 
 def achievable_matmul_fraction(gpu: GPUSpec) -> float:
-    """Measured best matmul rate over the datasheet peak (MAMF; ``data/planner_defaults.json``)."""
-    measured = config.default("matmul_achievable_bf16_tflops").get(gpu.id)
-    if measured is None:
-        return config.default("matmul_achievable_fraction_default")
-    return min(1.0, measured / gpu.peak_tflops("BF16"))
+    """Measured best BF16 matmul rate over the datasheet peak (MAMF, ``data/gpu_matmul_ceilings.csv``)."""
+    return config.matmul_ceiling(gpu.id, "BF16")[0]
 
 
 def peak_flops(gpu: GPUSpec, precision: str) -> float:

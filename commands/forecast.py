@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--micro-batch-size", type=POSITIVE_INT, help="sequences per GPU per forward pass")
     training.add_argument("--optimizer", help="AdamW, Adam, Adafactor, SGD, AdamW-8bit")
     training.add_argument("--gradient-checkpointing", action="store_true", default=None, help="recompute activations")
-    training.add_argument("--method", help="training: full, lora, qlora; forecast: auto, stl, arima, ets, seasonal_naive")
+    training.add_argument("--method", help="training: full, lora, qlora; forecast: auto, stl, arima, ets, seasonal_naive, ensemble")
     training.add_argument("--lora-rank", type=POSITIVE_INT, help="LoRA rank (default 16)")
     training.add_argument("--zero-stage", type=NON_NEGATIVE_INT, help="ZeRO stage 0-3 (FSDP full shard = 3)")
     training.add_argument("--pipeline-parallel", type=POSITIVE_INT, help="pipeline-parallel degree")
@@ -210,7 +210,7 @@ def _run_forecast(config: dict, engine):
     from config_loader import section_input
     from models import InputError
 
-    options = config.get("forecast", {})
+    options = {k: v for k, v in config.get("forecast", {}).items() if v is not None}
     if not options.get("history"):
         raise InputError("forecast.history", None, "a traffic history CSV (--history FILE)")
     has_model = any(v is not None for k, v in config.get("model", {}).items() if k != "precision")

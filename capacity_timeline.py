@@ -1,0 +1,257 @@
+"""Forecast demand -> replicas and GPUs per period -> what to add by when.
+
+``capacity_timeline(timestamps, demand_rps, plan, gpu)`` sizes every forecast period with the
+inference planner. The planner is called once at the peak demand (which fixes the GPU type and
+tensor-parallel degree), once for the current capacity, and once per distinct replica count, not
+once per period: replicas per period follow the planner's own rule,
+``ceil(demand / (max_rps_per_replica x target_gpu_utilization))``, and every distinct count is
+confirmed by a planner call at the highest demand that needs it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from models import GPUConfig, check_number
+
+MIN_PLANNED_RPS = 1e-6
+"""Demand floor handed to the planner (a period forecast at zero still runs one replica)."""
+
+
+@dataclass(frozen=True)
+class ReplicaShape:
+    """What one replica is and serves, from the planner."""
+
+    gpu_type: str
+    gpus_per_replica: int
+    tensor_parallel: int
+    planned_rps_per_replica: float
+    """Requests per second one replica is planned for (its maximum x target utilization)."""
+
+
+def replica_shape(plan: Any, gpu: GPUConfig) -> ReplicaShape:
+    """The replica of ``plan`` (an :class:`models.InferencePlan`) at the utilization ``gpu`` targets."""
+    res = plan.gpu_resources
+    return ReplicaShape(res.gpu_type, res.gpus_per_replica, res.tensor_parallel,
+                        round(plan.throughput.max_rps_per_replica * gpu.target_gpu_utilization, 6))
+
+
+def replicas_for(demand_rps: float, shape: ReplicaShape) -> int:
+    """Replicas for ``demand_rps`` by the planner's rule (at least one)."""
+    return max(1, math.ceil(demand_rps / shape.planned_rps_per_replica - 1e-9))
+
+
+def _planned_replicas(demand, plan: Callable, fixed: GPUConfig, shape: ReplicaShape) -> list[int]:
+    """Replicas per period: one planner call per distinct count, at the highest demand needing it."""
+    estimate = [replicas_for(d, shape) for d in demand]
+    top = {}
+    for level, d in zip(estimate, demand):
+        top[level] = max(top.get(level, 0.0), d)
+    confirmed = {level: plan(max(d, MIN_PLANNED_RPS), fixed).gpu_resources.replicas for level, d in top.items()}
+    return [confirmed[level] for level in estimate]
+
+
+def capacity_timeline(timestamps, demand_rps, plan: Callable, gpu: GPUConfig, *, label: str,
+                      current_replicas: int | None = None, recent_peak_rps: float | None = None) -> dict:
+    """Replicas and GPUs per forecast period and recommendations in words.
+
+    Parameters
+    ----------
+    timestamps : sequence of pandas.Timestamp
+    demand_rps : sequence of float
+        Demand per period at the chosen scenario, requests per second.
+    plan : callable ``(rps, GPUConfig) -> InferencePlan``
+        The inference planner with the model, tokens and SLOs bound (``peak_load_multiplier`` 1).
+    gpu : GPUConfig
+        The user's hardware choice (``gpu_type`` None lets the planner choose at the peak).
+    label : str
+        How to name the demand in sentences (``p90``, ``median``, ``p10``).
+    current_replicas : int, optional
+        Replicas running now; by default those the planner sizes for ``recent_peak_rps``.
+    recent_peak_rps : float, optional
+        Peak of the recent history, the basis of the current capacity when none is given.
+
+    Returns
+    -------
+    dict
+        ``timeline`` (records per period), ``current`` (replicas and its basis), ``replica``
+        (the shape), ``recommendations`` (sentences) and ``planner_calls``.
+    """
+    demand = [float(d) for d in demand_rps]
+    calls = {"n": 0}
+
+    def counted(rps: float, cfg: GPUConfig):
+        calls["n"] += 1
+        return plan(rps, cfg)
+
+    reference = counted(max(max(demand), MIN_PLANNED_RPS), gpu)
+    shape = replica_shape(reference, gpu)
+    fixed = dataclasses.replace(gpu, gpu_type=shape.gpu_type, tensor_parallel=shape.tensor_parallel)
+    replicas = _planned_replicas(demand, counted, fixed, shape)
+    current, basis = _current(current_replicas, recent_peak_rps, counted, fixed)
+    timeline = [{"timestamp": t.isoformat(), "demand_rps": round(d, 4), "replicas": r,
+                 "gpus_needed": r * shape.gpus_per_replica, "gpu_type": shape.gpu_type}
+                for t, d, r in zip(timestamps, demand, replicas)]
+    return {
+        "timeline": timeline,
+        "replica": dataclasses.asdict(shape),
+        "current": {"replicas": current, "gpus": current * shape.gpus_per_replica, "basis": basis,
+                    "capacity_rps": round(current * shape.planned_rps_per_replica, 4)},
+        "recommendations": recommendations(list(timestamps), demand, replicas, current, shape, label),
+        "planner_calls": calls["n"],
+    }
+
+
+def _current(current_replicas, recent_peak_rps, plan: Callable, fixed: GPUConfig) -> tuple[int, str]:
+    if current_replicas is not None:
+        return check_number("current_replicas", current_replicas, integer=True), "given"
+    peak = max(float(recent_peak_rps or 0.0), MIN_PLANNED_RPS)
+    replicas = plan(peak, fixed).gpu_resources.replicas
+    return replicas, (f"assumed: the replicas the planner sizes for the recent history's peak of {peak:.4g} rps "
+                      "(pass current_replicas / --current-replicas for the real count)")
+
+
+def _when(t) -> str:
+    return t.strftime("%Y-%m-%d %H:%M") if (t.hour or t.minute) else t.strftime("%Y-%m-%d")
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _replica_words(count: int, shape: ReplicaShape) -> str:
+    return f"{_plural(count, 'replica')} ({shape.gpus_per_replica}x {shape.gpu_type} each)"
+
+
+def recommendations(timestamps: list, demand: list[float], replicas: list[int], current: int, shape: ReplicaShape,
+                    label: str) -> list[str]:
+    """Sentences: when current capacity runs out, what to add by when, or how long it lasts."""
+    capacity = current * shape.planned_rps_per_replica
+    peak_i = max(range(len(demand)), key=demand.__getitem__)
+    need = max(replicas)
+    short = next((i for i, r in enumerate(replicas) if r > current), None)
+    if short is None:
+        lines = [f"Current capacity, {_plural(current, 'replica')} ({current * shape.gpus_per_replica}x {shape.gpu_type}, "
+                 f"{capacity:.4g} rps), covers {label} demand through {_when(timestamps[-1])}: its peak is "
+                 f"{demand[peak_i]:.4g} rps on {_when(timestamps[peak_i])}, "
+                 f"{100 * demand[peak_i] / capacity:.0f}% of capacity."]
+        if need < current:
+            lines.append(f"{current - need} of {current} replicas stay idle even at the {label} peak: "
+                         f"{need} would do ({need * shape.gpus_per_replica} GPUs).")
+        return lines
+    lead = timestamps[short] - timestamps[0]
+    lines = [f"{label} demand reaches {demand[short]:.4g} rps on {_when(timestamps[short])}, beyond the "
+             f"{capacity:.4g} rps of the current {_plural(current, 'replica')}; add {_replica_words(replicas[short] - current, shape)} "
+             f"before then (within {lead.days} days {lead.seconds // 3600} hours of the forecast start)."]
+    if need > replicas[short]:
+        lines.append(f"By {_when(timestamps[peak_i])} {label} demand peaks at {demand[peak_i]:.4g} rps: "
+                     f"{need} replicas ({need * shape.gpus_per_replica}x {shape.gpu_type}) in total, "
+                     f"{need - current} more than now.")
+    return lines
+
+
+# --------------------------------------------------------------------------- history -> forecast -> GPUs
+
+DEFAULT_TOKENS_TRACE = "azure2023_conv"
+"""Token averages used when neither the history nor the workload gives them (``data/traces/token_stats.csv``)."""
+
+
+def default_tokens() -> tuple[int, int, str]:
+    """Mean input and output tokens of the default trace, and where they come from."""
+    import csv
+
+    from config import DATA_DIR
+
+    with open(DATA_DIR / "traces" / "token_stats.csv", newline="", encoding="utf-8") as handle:
+        row = next(r for r in csv.DictReader(handle) if r["trace"] == DEFAULT_TOKENS_TRACE)
+    return (round(float(row["input_mean"])), round(float(row["output_mean"])),
+            f"the {DEFAULT_TOKENS_TRACE} trace's means (data/traces/token_stats.csv)")
+
+
+def _tokens(history, workload) -> tuple[int, int, str]:
+    if history.avg_input_tokens and history.avg_output_tokens:
+        return (max(1, round(history.avg_input_tokens)), max(1, round(history.avg_output_tokens)),
+                "the history's token columns")
+    if workload is not None:
+        return workload.avg_input_tokens, workload.avg_output_tokens, "the workload section"
+    return default_tokens()
+
+
+def _demand_only(frame_index, demand_rps, recent_peak_rps: float, label: str) -> list[str]:
+    peak_i = max(range(len(demand_rps)), key=lambda i: demand_rps[i])
+    change = 100 * (demand_rps[peak_i] / recent_peak_rps - 1) if recent_peak_rps > 0 else float("nan")
+    return [f"{label} demand peaks at {demand_rps[peak_i]:.4g} rps on {_when(frame_index[peak_i])} "
+            f"({change:+.0f}% against the recent peak of {recent_peak_rps:.4g} rps).",
+            "No model given: add --model (or --model-size) and --gpu-type to turn the forecast into replicas and GPUs."]
+
+
+def forecast_future_needs(source, model=None, horizon_days: float = 30, scenario: str = "pessimistic", *,
+                          method: str = "auto", workload=None, gpu: GPUConfig | None = None,
+                          current_replicas: int | None = None, timestamp_column: str | None = None,
+                          value_column: str | None = None, frequency: str | None = None) -> dict:
+    """Forecast demand and, with a model, the capacity timeline and scaling recommendations.
+
+    Returns
+    -------
+    dict
+        The keys of :meth:`forecasting.ForecastResults.to_dict` (``method``, ``backtest``,
+        ``forecast`` records with ``timestamp``, ``mean``, ``lower_80``, ``upper_80``, ``lower_95``,
+        ``upper_95``, ``history``, ``warnings``, ``assumptions``...) plus ``scenario``,
+        ``horizon_days``, ``capacity`` (replica shape and current capacity, or why it is left out),
+        ``capacity_timeline`` (records per period with ``demand_rps``, ``replicas``, ``gpus_needed``;
+        ``None`` without a model) and ``scaling_recommendations`` (a non-empty list of sentences).
+    """
+    from demand_history import load_history
+    from forecasting import SCENARIO_LABELS, SCENARIOS, Forecaster, season_periods, usable_periods, window_points
+    from models import check_choice
+
+    scenario = check_choice("forecast.scenario", scenario, SCENARIOS)
+    check_number("forecast.horizon_days", horizon_days, maximum=3660)
+    history = load_history(source, timestamp_column=timestamp_column, value_column=value_column, frequency=frequency)
+    results = Forecaster(history, method, horizon_days).fit()
+    seasons = season_periods(history.step_s)
+    out = results.to_dict(history_points=window_points(seasons))
+    out.update(scenario=scenario, scenario_column=SCENARIOS[scenario], horizon_days=horizon_days)
+    demand = [float(v) * history.rps_per_unit for v in results.scenario(scenario)]
+    recent = max(usable_periods(len(history.series), seasons, cycles=1), default=len(history.series))
+    recent_peak = float(history.series.iloc[-recent:].max()) * history.rps_per_unit
+    label = SCENARIO_LABELS[scenario]
+    if model is None:
+        out.update(capacity={"included": False, "reason": "no model given: the forecast stands alone"},
+                   capacity_timeline=None, scaling_recommendations=_demand_only(results.frame.index, demand,
+                                                                                recent_peak, label))
+        return out
+    input_tokens, output_tokens, token_source = _tokens(history, workload)
+    plan = _planner(model, input_tokens, output_tokens, workload)
+    capacity = capacity_timeline(results.frame.index, demand, plan, gpu or GPUConfig(), label=label,
+                                 current_replicas=current_replicas, recent_peak_rps=recent_peak)
+    out.update(capacity={"included": True, "replica": capacity["replica"], "current": capacity["current"],
+                         "avg_input_tokens": input_tokens, "avg_output_tokens": output_tokens,
+                         "planner_calls": capacity["planner_calls"]},
+               capacity_timeline=capacity["timeline"], scaling_recommendations=capacity["recommendations"])
+    out["assumptions"] = out["assumptions"] + [
+        f"tokens per request {input_tokens} in / {output_tokens} out, from {token_source}",
+        f"current capacity {_plural(capacity['current']['replicas'], 'replica')}: {capacity['current']['basis']}",
+        f"each period is sized for its {label} demand with peak_load_multiplier 1 (the forecast is the load then)",
+    ]
+    return out
+
+
+def _planner(model, input_tokens: int, output_tokens: int, workload) -> Callable:
+    """``(rps, GPUConfig) -> InferencePlan`` with the model, tokens and SLOs bound."""
+    from inference_engine import plan_inference
+    from models import LLMWorkloadInput
+
+    ttft = workload.ttft_slo_ms if workload is not None else None
+    itl = workload.itl_slo_ms if workload is not None else None
+
+    def plan(rps: float, gpu: GPUConfig):
+        load = LLMWorkloadInput(requests_per_second=rps, avg_input_tokens=input_tokens,
+                                avg_output_tokens=output_tokens, peak_load_multiplier=1.0,
+                                ttft_slo_ms=ttft, itl_slo_ms=itl)
+        return plan_inference(load, model, gpu)
+
+    return plan

@@ -1,0 +1,782 @@
+"""Reports people read: rich text of every planner result, and matplotlib pictures.
+
+``render(result, stdout)`` writes a report of an inference plan, a training plan, a demand
+forecast, a GPU comparison, a registered service's plan or a calibration check, with the seed's
+sections, a unit on every number, and the plan's assumptions and warnings; anything else renders
+as a key/value table with units read from the keys' suffixes.
+``plot(result, path)`` draws an inference plan (ITL and throughput against batch size) or a
+forecast (history, median, bands, capacity) to a PNG. ``working(text)`` shows a spinner on a
+terminal's stderr for work that runs longer than a second.
+
+Colour follows rich: none when the output is not a terminal, none under ``NO_COLOR``. rich and
+matplotlib are imported inside the functions that use them, so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from models import InferencePlan, InputError
+
+INDENT = 3
+"""Spaces before a section's rows (the seed's reports indent them by three)."""
+SPINNER_DELAY_S = 1.0
+"""Work that finishes sooner shows no spinner."""
+
+# --------------------------------------------------------------------------- number formats
+
+
+def _num(value: float, decimals: int = 2) -> str:
+    return f"{value:,.{decimals}f}"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def _usd(value: float, decimals: int = 2) -> str:
+    return f"${value:,.{decimals}f}"
+
+
+def _gib(value: float) -> str:
+    return f"{value:,.2f} GiB"
+
+
+def _ms(value: float) -> str:
+    return f"{value:,.1f} ms"
+
+
+# Key suffix -> unit, for fields rendered from their names (the project's names carry units). Pure unit
+# suffixes (``_gib``) leave the label; words that read as part of the name (``tokens_per_second``) stay.
+_SUFFIX_UNITS = (
+    ("_gib", "GiB"), ("_gb_s", "GB/s"), ("_gb", "GB"), ("_ms", "ms"), ("_hours", "h"), ("_days", "days"),
+    ("_pct", "%"), ("_tflops", "TFLOPS"), ("_usd", "USD"), ("_s", "s"), ("_b", "B"), ("_w", "W"),
+)
+_NAME_UNITS = (("tokens_per_second", "tokens/s"), ("tokens_per_s", "tokens/s"), ("_tokens", "tokens"),
+               ("_rps", "req/s"), ("requests_per_second", "req/s"))
+
+
+def split_unit(key: str) -> tuple[str, str]:
+    """``("estimated_duration", "h")`` from ``estimated_duration_hours``; ``(key, "")`` without a unit."""
+    lower = key.lower()
+    named = next((unit for suffix, unit in _NAME_UNITS if lower.endswith(suffix)), None)
+    if named:
+        return key, named
+    for suffix, unit in _SUFFIX_UNITS:
+        if lower.endswith(suffix) and len(key) > len(suffix):
+            return key[: -len(suffix)], unit
+    return key, ""
+
+
+def value_text(key: str, value: Any) -> str:
+    """``value`` as text with the unit its key names (``itl_ms`` -> ``12.3 ms``, ``*_cost`` -> ``$``)."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {value_text(k, v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(value_text(key, v) for v in value)
+    if not isinstance(value, (int, float)):
+        return str(value)
+    name = key.lower()
+    if "usd" in name or "cost" in name or "price" in name:
+        return _usd(value, 4 if abs(value) < 1 else 2)
+    text = f"{value:,}" if isinstance(value, int) else _num(value, 4 if 0 < abs(value) < 0.01 else 2)
+    unit = split_unit(key)[1]
+    return f"{text} {unit}" if unit else text
+
+
+_ACRONYMS = {"kv": "KV", "gpu": "GPU", "gpus": "GPUs", "rps": "RPS", "tps": "TPS", "ttft": "TTFT", "itl": "ITL",
+             "mfu": "MFU", "usd": "USD", "gib": "GiB", "ms": "ms", "lora": "LoRA", "zero": "ZeRO", "tp": "TP",
+             "pp": "PP"}
+
+
+def label_text(key: str) -> str:
+    """A field name as a label: ``max_rps_capacity`` -> ``Max RPS capacity``."""
+    words = [_ACRONYMS.get(w, w) for w in key.split("_") if w]
+    return " ".join(words)[:1].upper() + " ".join(words)[1:] if words else key
+
+
+# --------------------------------------------------------------------------- building blocks
+
+
+def _section(title: str, rows: list[tuple[str, str]]):
+    """A titled block of ``label: value`` rows, indented as in the seed's reports."""
+    from rich.console import Group
+    from rich.padding import Padding
+    from rich.table import Table
+    from rich.text import Text
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    for label, value in rows:
+        grid.add_row(f"{label}:", value)
+    return Group(Text(title, style="bold cyan"), Padding(grid, (0, 0, 1, INDENT), expand=False))
+
+
+def _bullets(title: str, lines: list[str], style: str = ""):
+    """A titled list (assumptions, warnings, recommendations) with hanging indents; nothing when empty."""
+    from rich.console import Group
+    from rich.padding import Padding
+    from rich.table import Table
+    from rich.text import Text
+
+    if not lines:
+        return Group()
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column(style=style or None)
+    for line in lines:
+        grid.add_row("-", str(line))
+    return Group(Text(title, style=f"bold {style or 'cyan'}"), Padding(grid, (0, 0, 1, INDENT), expand=False))
+
+
+def _fields(obj: Any) -> dict:
+    if dataclasses.is_dataclass(obj):
+        return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+    return dict(obj) if isinstance(obj, dict) else {}
+
+
+def _generic_rows(obj: Any, skip: tuple = ()) -> list[tuple[str, str]]:
+    """Every scalar field of a dataclass or dict as ``(label, value with unit)``."""
+    return [(label_text(split_unit(k)[0]), value_text(k, v)) for k, v in _fields(obj).items()
+            if k not in skip and not dataclasses.is_dataclass(v)]
+
+
+def _title(text: str):
+    from rich.text import Text
+
+    return Text(text + "\n", style="bold")
+
+
+def _with_defaults(values: dict, model_type: type) -> dict:
+    """A config section with the model's defaults filled in (no validation: the plan was made)."""
+    out = {f.name: f.default for f in dataclasses.fields(model_type) if f.default is not dataclasses.MISSING}
+    out.update({k: v for k, v in (values or {}).items() if v is not None})
+    return out
+
+
+# --------------------------------------------------------------------------- tables
+
+
+COMPARE_COLUMNS = (
+    ("gpu_type", "GPU"), ("tensor_parallel", "TP"), ("precision", "Precision"), ("replicas", "Replicas"),
+    ("total_gpus", "GPUs"), ("monthly_gpu_cost", "$/month"), ("cost_per_million_tokens", "$/1M out tok"),
+    ("max_rps_per_replica", "RPS/replica"), ("ttft_ms", "TTFT ms"), ("itl_ms", "ITL ms"), ("feasible", "OK"),
+    ("meets_targets", "Meets targets"), ("reason", "Note"),
+)
+
+
+def _compare_cell(key: str, value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float) and key in ("monthly_gpu_cost", "cost_per_million_tokens"):
+        return _usd(value, 0 if value >= 100 else 2)
+    if isinstance(value, float):
+        return _num(value, 1)
+    return value_text(key, value) if isinstance(value, (bool, int)) else str(value)
+
+
+def _informative(records: list[dict], key: str) -> bool:
+    """False for a column with no values, or a yes/no column that says the same on every row."""
+    values = [r.get(key) for r in records]
+    if all(v in (None, "") for v in values):
+        return False
+    return not (all(isinstance(v, bool) for v in values) and len(set(values)) == 1)
+
+
+def _records_table(records: list[dict], columns: tuple = (), title: str | None = None, cell=None):
+    """A compact table of dict rows: the named columns that say something, else every scalar key."""
+    from rich import box
+    from rich.table import Table
+
+    present = [(k, h) for k, h in columns if any(k in r for r in records)]
+    if not present:
+        keys = dict.fromkeys(k for r in records for k, v in r.items() if not isinstance(v, (dict, list)))
+        present = [(k, label_text(k)) for k in keys]
+    present = [(k, h) for k, h in present if _informative(records, k)]
+    table = Table(title=title, title_justify="left", title_style="bold cyan", header_style="bold",
+                  box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True)
+    for index, (key, header) in enumerate(present):
+        numeric = any(isinstance(r.get(key), (int, float)) and not isinstance(r.get(key), bool) for r in records)
+        last_text = index == len(present) - 1 and not numeric
+        table.add_column(header, justify="right" if numeric else "left", no_wrap=not last_text,
+                         overflow="fold" if last_text else "ellipsis")
+    for record in records:
+        table.add_row(*((cell or _compare_cell)(k, _shown(record, k)) for k, _ in present))
+    return table
+
+
+def _shown(record: dict, key: str) -> Any:
+    """A row's value, with the zeros of an option that is not feasible shown as absent."""
+    value = record.get(key)
+    if record.get("feasible") is False and not isinstance(value, bool) and value == 0:
+        return None
+    return value
+
+
+# --------------------------------------------------------------------------- inference
+
+
+def _latency_text(value_ms: float, slo_ms: float | None) -> str:
+    if slo_ms is None:
+        return _ms(value_ms)
+    verdict = "met" if value_ms <= slo_ms else "MISSED"
+    return f"{_ms(value_ms)} (target <= {_ms(slo_ms)}: {verdict})"
+
+
+def inference_report(plan: InferencePlan) -> list:
+    """The renderables of an inference plan, in the seed's section order."""
+    from models import LLMWorkloadInput
+
+    work = _with_defaults(plan.inputs.get("workload"), LLMWorkloadInput)
+    model, res, tput, lat = plan.model, plan.gpu_resources, plan.throughput, plan.latency
+    peak = work["requests_per_second"] * work["peak_load_multiplier"]
+    blocks = [
+        _title("LLM INFERENCE CAPACITY PLAN"),
+        _section("INPUT SUMMARY", [
+            ("Requests per Second", f"{_num(work['requests_per_second'])} req/s "
+                                    f"(peak {_num(peak)} req/s at {work['peak_load_multiplier']:g}x)"),
+            ("Input Tokens", f"{work['avg_input_tokens']:,} tokens per request"),
+            ("Output Tokens", f"{work['avg_output_tokens']:,} tokens per request"),
+            ("Model", f"{model.name} ({model.id})"),
+            ("Model Size", f"{_num(model.params_b)}B params ({_num(model.active_params_b)}B active per token)"),
+            ("Precision", f"{model.precision} weights, {model.kv_precision} KV cache "
+                          f"({_num(model.kv_cache_kib_per_token, 1)} KiB per token)"),
+        ]),
+        _section("GPU RESOURCES", [
+            ("GPU Memory per Replica", _gib(res.memory_per_replica_gib)),
+            *((f"  {label_text(k)}", _gib(v)) for k, v in res.memory_breakdown_gib.items()),
+            ("GPUs per Replica", f"{res.gpus_per_replica} x {res.gpu_type} ({_gib(res.gpu_memory_gib)} each), "
+                                 f"tensor parallel {res.tensor_parallel}"),
+            ("Recommended GPU", res.recommended_gpu),
+            ("Max Concurrency", f"{res.max_concurrency_per_replica:,} sequences per replica"),
+            ("Replicas", f"{res.replicas} (range {res.replicas_min} - {res.replicas_max})"),
+            ("Total GPUs", f"{res.total_gpus} ({_plural(res.nodes, 'node')} x "
+                           f"{_plural(res.gpus_per_node, 'GPU')} per node)"),
+        ]),
+        _section("THROUGHPUT", [
+            ("Batch Size", f"{tput.batch_size} sequences per decode step (operating point)"),
+            ("TPS per Replica", f"{_num(tput.output_tokens_per_second_per_replica)} output tokens/s "
+                                f"(max {_num(tput.max_output_tokens_per_second_per_replica)} at "
+                                f"{res.max_concurrency_per_replica:,} sequences)"),
+            ("Total TPS Capacity", f"{_num(tput.total_output_tokens_per_second)} output tokens/s"),
+            ("Max RPS per Replica", f"{_num(tput.max_rps_per_replica)} req/s"),
+            ("Max RPS Capacity", f"{_num(tput.max_rps_capacity)} req/s (peak load {_num(peak)} req/s)"),
+        ]),
+        _section("LATENCY", [
+            ("Est. TTFT", _latency_text(lat.ttft_ms, work.get("ttft_slo_ms"))),
+            ("Est. ITL", _latency_text(lat.itl_ms, work.get("itl_slo_ms"))),
+            ("Prefill", _ms(lat.prefill_ms)),
+            ("Queueing", _ms(lat.queueing_ms)),
+            ("End to End", f"{_ms(lat.e2e_ms)} per request"),
+        ]),
+    ]
+    if plan.cost is not None:
+        blocks.append(_inference_cost(plan.cost))
+    if plan.alternatives:
+        blocks += [_records_table(plan.alternatives, COMPARE_COLUMNS, title="OTHER OPTIONS (runners-up, best first)"),
+                   _blank()]
+    return blocks + _notes(plan.assumptions, plan.warnings)
+
+
+def _price_text(price) -> str:
+    where = ", ".join(p for p in (price.provider, price.instance_type, price.pricing, price.region) if p)
+    age = f"as of {price.as_of_date}, {price.age_days} days old" if price.as_of_date else "no date"
+    return f"{_usd(price.usd_per_gpu_hour)} per GPU-hour ({where}; {age})"
+
+
+def _inference_cost(cost) -> Any:
+    return _section("COST ESTIMATES", [
+        ("Monthly GPU Cost", f"{_usd(cost.monthly_gpu_cost)} per month "
+                             f"({_usd(cost.cost_per_replica_month)} per replica)"),
+        ("Whole Instances", f"{_usd(cost.whole_instance_monthly_cost)} per month"),
+        ("Cost per 1M Tokens", f"{_usd(cost.cost_per_million_tokens, 4)} per 1M output tokens"),
+        ("Cost per 1M All Tokens", f"{_usd(cost.cost_per_million_total_tokens, 4)} per 1M input + output tokens"),
+        ("Price", _price_text(cost.price)),
+    ])
+
+
+def _blank():
+    from rich.text import Text
+
+    return Text("")
+
+
+def _notes(assumptions, warnings) -> list:
+    return [_bullets("ASSUMPTIONS", list(assumptions or [])),
+            _bullets("WARNINGS", list(warnings or []), style="yellow")]
+
+
+# --------------------------------------------------------------------------- training
+
+_TRAINING_INPUT_LABELS = (
+    ("dataset_size_tokens", "Dataset Size", lambda v: f"{v:,} tokens"),
+    ("sequence_length", "Sequence Length", lambda v: f"{v:,} tokens"),
+    ("num_epochs", "Epochs", lambda v: f"{v:g}"),
+    ("global_batch_size", "Global Batch Size", lambda v: f"{v:,} sequences per step"),
+    ("method", "Method", str),
+    ("optimizer_type", "Optimizer", str),
+    ("gradient_checkpointing", "Gradient Checkpointing", lambda v: "yes" if v else "no"),
+)
+
+
+def training_report(plan: Any) -> list:
+    """The renderables of a training plan, in the seed's section order."""
+    from models import TrainingInput
+
+    train = _with_defaults(plan.inputs.get("training"), TrainingInput)
+    model = plan.model
+    inputs = [(label, fmt(train[key])) for key, label, fmt in _TRAINING_INPUT_LABELS if key in train]
+    inputs += [("Model", f"{model.name} ({_num(model.params_b)}B params)"), ("Precision", model.precision)]
+    memory = [(label_text(k), _gib(v)) for k, v in plan.memory_breakdown_gib.items()]
+    blocks = [
+        _title("LLM TRAINING CAPACITY PLAN"),
+        _section("INPUT SUMMARY", inputs),
+        _section("GPU MEMORY BREAKDOWN (per GPU)", memory),
+        _section("GPU REQUIREMENTS", _training_gpu_rows(plan.gpu_resources)),
+        _section("TRAINING ESTIMATES", _training_metric_rows(plan.training_metrics)),
+    ]
+    if plan.cost is not None:
+        cost = plan.cost
+        blocks.append(_section("COST ESTIMATES", [
+            ("Total Training Cost", _usd(cost.total_training_cost)),
+            ("Cost per Epoch", _usd(cost.cost_per_epoch)),
+            ("Whole Instances", f"{_usd(cost.whole_instance_total_cost)} for the job's wall-clock hours"),
+            ("Price", _price_text(cost.price)),
+        ]))
+    return blocks + _notes(plan.assumptions, plan.warnings)
+
+
+def _training_gpu_rows(res) -> list[tuple[str, str]]:
+    fits = "fits" if res.fits else "DOES NOT FIT"
+    return [
+        ("Required GPUs", f"{res.required_gpus:,} x {res.gpu_type} (memory alone needs {res.min_gpus_for_memory:,})"),
+        ("Recommended GPU", f"{res.recommended_gpu} ({res.recommendation_reason})" if res.recommendation_reason
+         else res.recommended_gpu),
+        ("Nodes", f"{_plural(res.nodes, 'node')} x {_plural(res.gpus_per_node, 'GPU')} per node"),
+        ("Parallelism", f"data {res.data_parallel} x tensor {res.tensor_parallel} x pipeline {res.pipeline_parallel}, "
+                        f"ZeRO stage {res.zero_stage}"),
+        ("Layout", res.sharding),
+        ("Memory per GPU", f"{fits}: {_gib(res.memory_headroom_gib)} headroom of {_gib(res.gpu_memory_gib)} usable"),
+    ]
+
+
+def _training_metric_rows(m) -> list[tuple[str, str]]:
+    step = ", ".join(f"{k.replace('_', ' ')} {v:,.3f} s" for k, v in m.time_breakdown_s.items())
+    return [
+        ("Duration", f"{_num(m.estimated_duration_hours, 1)} hours ({_num(m.estimated_duration_days, 1)} days)"),
+        ("GPU Hours", f"{_num(m.gpu_hours, 0)} GPU-hours"),
+        ("Total Tokens", f"{m.total_tokens:,} tokens in {m.steps:,} steps of {m.global_batch_tokens:,} tokens"),
+        ("Throughput", f"{_num(m.tokens_per_second, 0)} tokens/s ({_num(m.tokens_per_second_per_gpu, 0)} per GPU)"),
+        ("MFU", f"{m.mfu * 100:.1f}% of dense peak ({m.mfu_source})"),
+        ("Step Time", f"{m.step_time_s:,.3f} s ({step})" if step else f"{m.step_time_s:,.3f} s"),
+        ("Batching", f"micro-batch {m.micro_batch_size} sequences x "
+                     f"{m.gradient_accumulation_steps} accumulation steps"),
+        ("Compute", f"{m.total_flops:.3e} FLOPs ({m.model_flops_per_token:.3e} FLOPs per token)"),
+    ]
+
+
+# --------------------------------------------------------------------------- forecast, validate, generic
+
+
+FORECAST_COLUMNS = (("timestamp", "Peak at"), ("mean", "Median"), ("lower_80", "80% low"), ("upper_80", "80% high"),
+                    ("lower_95", "95% low"), ("upper_95", "95% high"))
+TIMELINE_COLUMNS = (("timestamp", "Peak at"), ("demand_rps", "Demand req/s"), ("replicas", "Replicas"),
+                    ("gpus_needed", "GPUs"), ("gpu_type", "GPU"))
+MAX_DAILY_ROWS = 21
+"""Forecast tables show the peak of each day up to this many days, of each week beyond."""
+
+
+def forecast_report(result: dict) -> list:
+    """The renderables of a demand forecast: method and scores, capacity, forecast, timeline, recommendations."""
+    unit = result.get("unit") or result.get("value_column") or "demand"
+    blocks = [_title("DEMAND FORECAST"), _section("SUMMARY", _forecast_summary_rows(result, unit))]
+    backtest = result.get("backtest") or {}
+    if backtest:
+        scores = ", ".join(f"{m} {v:.3f}" for m, v in (backtest.get("scores") or {}).items())
+        blocks.append(_section("BACKTEST", [
+            ("Metric", str(backtest.get("metric", "-"))),
+            ("Origins", f"{backtest.get('origins', '-')} windows of {backtest.get('horizon_periods', '-')} periods"),
+            ("Scores", scores or "-"),
+            ("Selection", str(backtest.get("selection", "-"))),
+        ]))
+    capacity = result.get("capacity") or {}
+    if capacity:
+        blocks.append(_section("CAPACITY", _capacity_rows(capacity)))
+    for key, columns, what in (("forecast", FORECAST_COLUMNS, f"FORECAST ({unit})"),
+                               ("capacity_timeline", TIMELINE_COLUMNS, "CAPACITY TIMELINE")):
+        records = result.get(key) or []
+        if records:
+            rows, period = _peaks(records, "mean" if key == "forecast" else "demand_rps")
+            blocks += [_records_table(rows, columns, title=f"{what}: the peak of each {period}", cell=_forecast_cell),
+                       _blank()]
+    blocks.append(_bullets("SCALING RECOMMENDATIONS", [str(r) for r in result.get("scaling_recommendations") or []]))
+    return blocks + _notes(result.get("assumptions"), result.get("warnings"))
+
+
+def _forecast_summary_rows(result: dict, unit: str) -> list[tuple[str, str]]:
+    method = str(result.get("method", "-"))
+    requested = result.get("requested_method")
+    rows = [("Method", f"{method} (asked for {requested})" if requested and requested != method else method)]
+    if result.get("horizon_days") is not None:
+        rows.append(("Horizon", f"{result['horizon_days']:g} days ({result.get('horizon_periods', '-')} periods of "
+                                f"{result.get('frequency', '-')})"))
+    if result.get("seasonal_periods"):
+        rows.append(("Seasons", ", ".join(f"{p} periods" for p in result["seasonal_periods"])))
+    rows.append(("Demand", f"{result.get('value_column', '-')} ({unit})"))
+    if result.get("scenario"):
+        rows.append(("Scenario", f"{result['scenario']} ({result.get('scenario_column', '-')} of the forecast)"))
+    return rows
+
+
+def _capacity_rows(capacity: dict) -> list[tuple[str, str]]:
+    if not capacity.get("included"):
+        return [("Capacity", str(capacity.get("reason", "not planned")))]
+    replica, now = capacity.get("replica") or {}, capacity.get("current") or {}
+    return [
+        ("Replica", f"{replica.get('gpus_per_replica')} x {replica.get('gpu_type')}, tensor parallel "
+                    f"{replica.get('tensor_parallel')}, planned for "
+                    f"{_num(replica.get('planned_rps_per_replica', 0))} req/s"),
+        ("Now", f"{now.get('replicas')} replicas = {now.get('gpus')} GPUs, {_num(now.get('capacity_rps', 0))} req/s "
+                f"({now.get('basis')})"),
+        ("Tokens per Request", f"{capacity.get('avg_input_tokens')} in / {capacity.get('avg_output_tokens')} out"),
+    ]
+
+
+def _forecast_cell(key: str, value: Any) -> str:
+    if key == "timestamp":
+        return str(value)[:16].replace("T", " ")
+    if isinstance(value, float):
+        return _compact(value)
+    return _compare_cell(key, value)
+
+
+def _compact(value: float) -> str:
+    """Three significant figures with k/M/B: ``7.19M``."""
+    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g}{suffix}"
+    return f"{value:.3g}"
+
+
+def _peaks(records: list[dict], key: str) -> tuple[list[dict], str]:
+    """The record with the highest ``key`` in each day (each week past ``MAX_DAILY_ROWS`` days), in time order."""
+    from datetime import date, timedelta
+
+    days = {str(r["timestamp"])[:10] for r in records}
+    period = "week" if len(days) > MAX_DAILY_ROWS else "day"
+    peaks: dict = {}
+    for record in records:
+        day = date.fromisoformat(str(record["timestamp"])[:10])
+        group = day - timedelta(days=day.weekday()) if period == "week" else day
+        if group not in peaks or record[key] > peaks[group][key]:
+            peaks[group] = record
+    return [peaks[g] for g in sorted(peaks)], period
+
+
+VALIDATE_COLUMNS = (("id", "Case"), ("quantity", "Quantity"), ("predicted", "Predicted"), ("measured", "Measured"),
+                    ("unit", "Unit"), ("error_pct", "Error %"), ("source", "Source"))
+
+
+def validate_report(result: dict) -> list:
+    """Predicted against measured, row by row, then the error summary per quantity."""
+    summary = [{"quantity": q, **s} for q, s in result.get("summary", {}).items()]
+    return [
+        _title("CALIBRATION CHECK: PREDICTED VS MEASURED"),
+        _records_table(result.get("rows", []), VALIDATE_COLUMNS),
+        _blank(),
+        _records_table(summary, (("quantity", "Quantity"), ("rows", "Rows"),
+                                 ("median_abs_error_pct", "Median |error| %"), ("max_abs_error_pct", "Max |error| %")),
+                       title="SUMMARY"),
+    ]
+
+
+def compare_report(result: list) -> list:
+    """GPU options that meet the targets (cheapest first), then the rejected ones with their reasons."""
+    blocks = [_title("GPU COMPARISON"),
+              _records_table(list(result), COMPARE_COLUMNS, title="OPTIONS THAT MEET THE TARGETS (cheapest first)")
+              if result else _bullets("OPTIONS THAT MEET THE TARGETS", ["none"]), _blank()]
+    rejected = list(getattr(result, "rejected", []) or [])
+    if rejected:
+        columns = (("gpu_type", "GPU"), ("tensor_parallel", "TP"), ("precision", "Precision"), ("reason", "Reason"))
+        blocks += [_records_table(rejected, columns, title="REJECTED"), _blank()]
+    return blocks
+
+
+def generic_report(result: Any) -> list:
+    """Any other result: a list of dicts as a table, anything else as ``key: value`` rows."""
+    if isinstance(result, list) and result and all(isinstance(r, dict) for r in result):
+        return [_records_table(result, COMPARE_COLUMNS)]
+    if isinstance(result, list):
+        return [_bullets("RESULT", [str(r) for r in result])]
+    rows = _generic_rows(result) or [("Result", str(result))]
+    nested = [(k, v) for k, v in _fields(result).items() if dataclasses.is_dataclass(v)]
+    return [_section("RESULT", rows)] + [_section(label_text(k).upper(), _generic_rows(v)) for k, v in nested]
+
+
+def service_report(result: dict) -> list:
+    """A registered service's plan: what it holds and needs, then the forecast or inference plan behind it."""
+    held, needed = result.get("current_gpus"), result.get("required_gpus")
+    horizon = f", {result['horizon_days']:g} days ahead" if result.get("horizon_days") else ""
+    rows = [("Service", str(result.get("service"))), ("Basis", f"{result.get('basis')}{horizon}"),
+            ("GPU", str(result.get("gpu_type"))), ("GPUs Held", _plural(held or 0, "GPU")),
+            ("GPUs Needed", _plural(needed or 0, "GPU")),
+            ("To Add", _plural(result.get("additional_gpus") or 0, "GPU")),
+            ("Spare", _plural(result.get("spare_gpus") or 0, "GPU"))]
+    blocks = [_title("SERVICE CAPACITY PLAN"), _section("SERVICE", rows)]
+    if result.get("note"):
+        blocks.append(_bullets("NOTE", [result["note"]]))
+    plan = result.get("plan") or {}
+    if "forecast" in plan:
+        blocks += forecast_report(plan)
+    elif "gpu_resources" in plan:
+        blocks += inference_report(inference_plan_from_dict(plan))
+    request = result.get("request")
+    if isinstance(request, dict):
+        blocks.append(_section("REQUEST OPENED", [(label_text(k), value_text(k, v)) for k, v in request.items()
+                                                  if not isinstance(v, (dict, list))]))
+    return blocks
+
+
+def inference_plan_from_dict(data: dict) -> InferencePlan:
+    """An :class:`InferencePlan` back from its ``to_dict()`` JSON."""
+    from models import GPUResources, InferenceCost, Latency, ModelSummary, PriceQuote, Throughput
+
+    cost = data.get("cost")
+    return InferencePlan(
+        inputs=data["inputs"], model=ModelSummary(**data["model"]), gpu_resources=GPUResources(**data["gpu_resources"]),
+        throughput=Throughput(**data["throughput"]), latency=Latency(**data["latency"]),
+        cost=InferenceCost(**{**cost, "price": PriceQuote(**cost["price"])}) if cost else None,
+        assumptions=data.get("assumptions", []), warnings=data.get("warnings", []),
+        alternatives=data.get("alternatives", []),
+    )
+
+
+def _is_training_plan(result: Any) -> bool:
+    parts = ("memory_breakdown_gib", "training_metrics")
+    return dataclasses.is_dataclass(result) and all(hasattr(result, a) for a in parts)
+
+
+def report(result: Any) -> list:
+    """The renderables for ``result``, chosen by its type (see the module docstring)."""
+    if isinstance(result, InferencePlan):
+        return inference_report(result)
+    if _is_training_plan(result):
+        return training_report(result)
+    if isinstance(result, dict) and "service" in result and "required_gpus" in result:
+        return service_report(result)
+    if isinstance(result, dict) and "forecast" in result:
+        return forecast_report(result)
+    if isinstance(result, dict) and "rows" in result and "summary" in result:
+        return validate_report(result)
+    if isinstance(result, list) and (hasattr(result, "rejected") or all(isinstance(r, dict) and "gpu_type" in r
+                                                                        for r in result)):
+        return compare_report(result)
+    return generic_report(result)
+
+
+def make_console(stdout=None, width: int | None = None):
+    """A rich console on ``stdout``: colour only on a terminal and never under ``NO_COLOR``."""
+    from rich.console import Console
+
+    return Console(file=stdout or sys.stdout, width=width, highlight=False, emoji=False, soft_wrap=False)
+
+
+def render(result: Any, stdout=None, *, width: int | None = None, console=None) -> None:
+    """Write the report of ``result`` to ``stdout`` (or to ``console`` when one is given)."""
+    console = console or make_console(stdout, width)
+    for block in report(result):
+        console.print(block)
+
+
+# --------------------------------------------------------------------------- progress
+
+
+@contextmanager
+def working(description: str, stream=None, delay_s: float = SPINNER_DELAY_S):
+    """A spinner with elapsed time on ``stream`` (stderr) once the work runs past ``delay_s``.
+
+    Nothing is shown when ``stream`` is not a terminal, so piped output and ``--format json``
+    stay clean.
+    """
+    stream = stream or sys.stderr
+    if not (hasattr(stream, "isatty") and stream.isatty()):
+        yield
+        return
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                        console=Console(file=stream), transient=True)
+    progress.add_task(description, total=None)
+    lock, state = threading.Lock(), {"started": False, "done": False}
+
+    def start() -> None:
+        with lock:
+            if not state["done"]:
+                progress.start()
+                state["started"] = True
+
+    timer = threading.Timer(delay_s, start)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        with lock:
+            state["done"] = True
+            if state["started"]:
+                progress.stop()
+
+
+# --------------------------------------------------------------------------- plots
+
+PLOT_SIZE_IN = (11.0, 4.5)
+PLOT_DPI = 100
+
+
+def check_png_path(path: str | os.PathLike, field_name: str = "--plot") -> Path:
+    """``path`` as a PNG target in an existing directory, or an :class:`InputError`."""
+    from config_loader import check_output_path
+
+    return check_output_path(path, field_name, suffix=".png")
+
+
+def save_figure_atomic(figure, target: Path, field_name: str = "--plot") -> Path:
+    """Save a matplotlib figure as PNG atomically (``config_loader.write_atomic``)."""
+    from config_loader import write_atomic
+
+    return write_atomic(target, lambda handle: figure.savefig(handle, format="png", dpi=PLOT_DPI), field_name)
+
+
+def _figure(ncols: int):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=PLOT_SIZE_IN, layout="constrained")
+    return figure, figure.subplots(1, ncols, squeeze=False)[0]
+
+
+def plot(result: Any, path: str | os.PathLike) -> Path:
+    """Draw ``result`` (an inference plan or a forecast) to the PNG file ``path``."""
+    target = check_png_path(path)
+    if isinstance(result, InferencePlan):
+        return plot_inference(result, target)
+    if isinstance(result, dict) and "forecast" in result:
+        return plot_forecast(result, target)
+    raise InputError("--plot", str(path), "an inference plan or a forecast to draw (this mode has no picture)")
+
+
+def batch_sweep(plan: InferencePlan) -> list[dict]:
+    """ITL and throughput per replica at batch sizes up to the plan's max concurrency."""
+    import inference_engine
+    from config_loader import section_input
+
+    res = plan.gpu_resources
+    gpu = dataclasses.replace(section_input(plan.inputs, "gpu"), gpu_type=res.gpu_type,
+                              tensor_parallel=res.tensor_parallel)
+    model = dataclasses.replace(section_input(plan.inputs, "model"), precision=plan.model.precision)
+    top = max(res.max_concurrency_per_replica, plan.throughput.batch_size, 1)
+    sizes = sorted({*(2**i for i in range(top.bit_length()) if 2**i <= top), top, plan.throughput.batch_size})
+    return inference_engine.sweep_batch_sizes(section_input(plan.inputs, "workload"), model, gpu, sizes)
+
+
+def plot_inference(plan: InferencePlan, target: Path) -> Path:
+    """ITL and output throughput per replica against batch size, operating point and SLO marked."""
+    points = batch_sweep(plan)
+    batch = [p["batch_size"] for p in points]
+    figure, (itl_ax, tps_ax) = _figure(2)
+    op = plan.throughput.batch_size
+    itl_ax.plot(batch, [p["itl_ms"] for p in points], marker="o", label="ITL (one decode step)")
+    tps_ax.plot(batch, [p["output_tokens_per_second"] for p in points], marker="o", color="tab:green",
+                label="output tokens/s per replica")
+    itl_ax.plot([op], [plan.latency.itl_ms], marker="*", markersize=16, color="tab:red", linestyle="none",
+                label=f"operating point (batch {op})")
+    tps_ax.plot([op], [plan.throughput.output_tokens_per_second_per_replica], marker="*", markersize=16,
+                color="tab:red", linestyle="none", label=f"operating point (batch {op})")
+    slo = (plan.inputs.get("workload") or {}).get("itl_slo_ms")
+    if slo:
+        itl_ax.axhline(slo, color="tab:orange", linestyle="--", label=f"ITL target {slo:g} ms")
+    res = plan.gpu_resources
+    for ax, ylabel in ((itl_ax, "inter-token latency (ms)"), (tps_ax, "output tokens/s per replica")):
+        ax.axvline(res.max_concurrency_per_replica, color="grey", linestyle=":",
+                   label=f"KV-cache limit ({res.max_concurrency_per_replica} sequences)")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("decode batch size (sequences)")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="best", fontsize="small")
+    figure.suptitle(f"{plan.model.name} {plan.model.precision} on {res.gpus_per_replica} x {res.gpu_type} "
+                    f"(tensor parallel {res.tensor_parallel})")
+    return save_figure_atomic(figure, target)
+
+
+def plot_forecast(result: dict, target: Path) -> Path:
+    """History, median forecast, 80%/95% bands and GPU capacity steps; ``forecasting.plot_forecast`` when present."""
+    try:
+        import forecasting
+    except ImportError:
+        forecasting = None
+    if forecasting is not None and hasattr(forecasting, "plot_forecast"):
+        forecasting.plot_forecast(result, str(target))
+        return target
+    return _draw_forecast(result, target)
+
+
+def _series(records: list[dict], key: str):
+    import numpy as np
+
+    when = np.array([np.datetime64(str(r["timestamp"])[:19]) for r in records])
+    return when, np.array([float(r[key]) for r in records])
+
+
+def _draw_forecast(result: dict, target: Path) -> Path:
+    from matplotlib.ticker import EngFormatter
+
+    figure, (ax,) = _figure(1)
+    history = result.get("history") or []
+    if history:
+        ax.plot(*_series(history, "value"), color="black", linewidth=1, label="history")
+    records = result["forecast"]
+    when, mean = _series(records, "mean")
+    for low, high, alpha in (("lower_95", "upper_95", 0.15), ("lower_80", "upper_80", 0.3)):
+        if low in records[0]:
+            ax.fill_between(when, _series(records, low)[1], _series(records, high)[1], alpha=alpha, color="tab:blue",
+                            label=f"{low[-2:]}% interval")
+    ax.plot(when, mean, color="tab:blue", label="median forecast")
+    ax.set_ylabel(str(result.get("unit") or result.get("value_column") or "demand"))
+    ax.yaxis.set_major_formatter(EngFormatter())
+    ax.set_ylim(bottom=0)
+    _draw_capacity(ax, result.get("capacity_timeline") or [], (result.get("capacity") or {}).get("current") or {})
+    ax.set_title(f"Demand forecast ({result.get('method', 'model')}"
+                 + (f", capacity for the {result['scenario']} scenario)" if result.get("scenario") else ")"))
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="upper left", fontsize="small")
+    return save_figure_atomic(figure, target)
+
+
+def _draw_capacity(ax, timeline: list[dict], current: dict) -> None:
+    """GPUs needed per period as steps on a second axis, and the GPUs running now."""
+    if not timeline or "gpus_needed" not in timeline[0]:
+        return
+    when, gpus = _series(timeline, "gpus_needed")
+    twin = ax.twinx()
+    twin.step(when, gpus, where="post", color="tab:red", linewidth=1, label="GPUs needed")
+    if current.get("gpus"):
+        twin.axhline(current["gpus"], color="tab:red", linestyle=":", label=f"GPUs now ({current['gpus']})")
+    twin.set_ylim(bottom=0)
+    twin.set_ylabel("GPUs")
+    twin.legend(loc="upper right", fontsize="small")

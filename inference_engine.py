@@ -358,7 +358,8 @@ class Option:
     """One way to serve the workload: a GPU type, TP degree and precision, and what it achieves."""
 
     gpu_type: str
-    tensor_parallel: int
+    tensor_parallel: int | None
+    """``None`` when no degree was evaluated (the GPU cannot run the precision at all)."""
     precision: str
     feasible: bool
     reason: str
@@ -447,7 +448,7 @@ def _tp_candidates(arch: ModelArchitecture, gpu: GPUSpec, gpu_cfg: GPUConfig) ->
 def _ranking_key(option: Option):
     """Feasible first, then cheapest, fewest GPUs, smallest TP; failures by largest TP (their reason is the most telling)."""
     if not option.feasible:
-        return (True, 0.0, 0, -option.tensor_parallel)
+        return (True, 0.0, 0, -(option.tensor_parallel or 0))
     cost = option.monthly_gpu_cost if option.monthly_gpu_cost is not None else math.inf
     return (False, cost, option.total_gpus, option.tensor_parallel)
 
@@ -483,7 +484,7 @@ def evaluate_options(arch: ModelArchitecture, gpus: list[GPUSpec], precisions: l
         for precision in precisions:
             kv = model.kv_precision or ModelConfig(model="x", precision=precision).effective_kv_precision
             if precision == "FP8" and "FP8" not in gpu.tflops:
-                options.append(Option(gpu.id, 0, precision, False, f"{gpu.id} has no FP8 tensor cores"))
+                options.append(Option(gpu.id, None, precision, False, f"{gpu.id} has no FP8 tensor cores"))
                 continue
             for tp in _tp_candidates(arch, gpu, gpu_cfg):
                 option = evaluate_option(arch, gpu, precision, kv, tp, workload, model, gpu_cfg, eff)
@@ -550,7 +551,7 @@ def _chosen(options: list[Option], arch: ModelArchitecture) -> Option:
         return feasible[0]
     latency = [o for o in options if o.reason.startswith("misses")]
     candidates = latency or options
-    reason = max(candidates, key=lambda o: o.tensor_parallel).reason
+    reason = max(candidates, key=lambda o: o.tensor_parallel or 0).reason
     raise InfeasibleError(f"no configuration serves {arch.name}: {reason}")
 
 

@@ -219,22 +219,31 @@ HOLDOUT_GROUPS = {
 }
 
 
-def write_fit(path: Path | None = None) -> dict:
-    """Refit on every case and write ``data/efficiency_fit.json`` with its provenance."""
+def _write_fit_file(name: str, eff, fitter: str, summary: dict, fitted_on: list[str], path: Path | None,
+                    **extra) -> dict:
+    """Write a fit's parameters and provenance to ``data/<name>`` atomically; return the payload."""
     import datetime
 
-    cases = inference_cases(fitted_only=True)
-    eff = fit_efficiency(cases)
+    from config_loader import write_json_atomic
+
     payload = {
         "parameters": eff.__dict__,
-        "fitted_on": sorted({c["id"] for c in cases}),
-        "method": "scipy least_squares, soft-L1 loss on log(predicted/measured), calibration.py fit_efficiency",
+        "fitted_on": fitted_on,
+        **extra,
+        "method": f"scipy least_squares, soft-L1 loss on log(predicted/measured), calibration.py {fitter}",
         "fitted_at": datetime.date.today().isoformat(),
-        "summary": summarize(validate_inference(eff)),
+        "summary": summary,
     }
-    path = path or Path(__file__).resolve().parent / "data" / "efficiency_fit.json"
-    path.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+    write_json_atomic(path or Path(__file__).resolve().parent / "data" / name, payload, "calibration")
     return payload
+
+
+def write_fit(path: Path | None = None) -> dict:
+    """Refit on every case and write ``data/efficiency_fit.json`` with its provenance."""
+    cases = inference_cases(fitted_only=True)
+    eff = fit_efficiency(cases)
+    return _write_fit_file("efficiency_fit.json", eff, "fit_efficiency", summarize(validate_inference(eff)),
+                           sorted({c["id"] for c in cases}), path)
 
 
 # --------------------------------------------------------------------------- training validation
@@ -438,21 +447,11 @@ def cross_validate_training(groups: dict | None = None) -> dict:
 
 def write_training_fit(path: Path | None = None) -> dict:
     """Refit the training efficiencies and write ``data/training_fit.json`` with its provenance."""
-    import datetime
-
     cases = training_cases()
     eff = fit_training(cases)
-    payload = {
-        "parameters": eff.__dict__,
-        "fitted_on": sorted(c["id"] for c in cases if c["kind"] in TRAINING_FIT_KINDS),
-        "held_out": sorted(c["id"] for c in cases if c["kind"] not in TRAINING_FIT_KINDS),
-        "method": "scipy least_squares, soft-L1 loss on log(predicted/measured), calibration.py fit_training",
-        "fitted_at": datetime.date.today().isoformat(),
-        "summary": summarize(validate_training(eff)),
-    }
-    path = path or Path(__file__).resolve().parent / "data" / "training_fit.json"
-    path.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
-    return payload
+    return _write_fit_file("training_fit.json", eff, "fit_training", summarize(validate_training(eff)),
+                           sorted(c["id"] for c in cases if c["kind"] in TRAINING_FIT_KINDS), path,
+                           held_out=sorted(c["id"] for c in cases if c["kind"] not in TRAINING_FIT_KINDS))
 
 
 # --------------------------------------------------------------------------- validate

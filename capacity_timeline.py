@@ -64,7 +64,7 @@ def capacity_timeline(timestamps, demand_rps, plan: Callable, gpu: GPUConfig, *,
     demand_rps : sequence of float
         Demand per period at the chosen scenario, requests per second.
     plan : callable ``(rps, GPUConfig) -> InferencePlan``
-        The inference planner with the model, tokens and SLOs bound (``peak_load_multiplier`` 1).
+        The inference planner with the model, tokens, SLOs and the workload's peak multiplier bound (1 without a workload).
     gpu : GPUConfig
         The user's hardware choice (``gpu_type`` None lets the planner choose at the peak).
     label : str
@@ -235,7 +235,9 @@ def forecast_future_needs(source, model=None, horizon_days: float = 30, scenario
     out["assumptions"] = out["assumptions"] + [
         f"tokens per request {input_tokens} in / {output_tokens} out, from {token_source}",
         f"current capacity {_plural(capacity['current']['replicas'], 'replica')}: {capacity['current']['basis']}",
-        f"each period is sized for its {label} demand with peak_load_multiplier 1 (the forecast is the load then)",
+        f"each period is sized for its {label} demand x peak_load_multiplier "
+        f"{workload.peak_load_multiplier if workload is not None else 1:g} (bursts within a period; "
+        "1 = the forecast is the load then)",
     ]
     return out
 
@@ -247,10 +249,11 @@ def _planner(model, input_tokens: int, output_tokens: int, workload) -> Callable
 
     ttft = workload.ttft_slo_ms if workload is not None else None
     itl = workload.itl_slo_ms if workload is not None else None
+    peak = workload.peak_load_multiplier if workload is not None else 1.0
 
     def plan(rps: float, gpu: GPUConfig):
         load = LLMWorkloadInput(requests_per_second=rps, avg_input_tokens=input_tokens,
-                                avg_output_tokens=output_tokens, peak_load_multiplier=1.0,
+                                avg_output_tokens=output_tokens, peak_load_multiplier=peak,
                                 ttft_slo_ms=ttft, itl_slo_ms=itl)
         return plan_inference(load, model, gpu)
 

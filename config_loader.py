@@ -15,11 +15,14 @@ import copy
 import dataclasses
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
-from models import CostOptions, GPUConfig, InputError, LLMWorkloadInput, ModelConfig, TrainingInput, UnknownKeyError
+from models import (
+    CostOptions, GPUConfig, InputError, LLMWorkloadInput, ModelConfig, TrainingInput, UnknownKeyError, check_number,
+)
 
 MODES = ("inference", "training", "forecast", "compare", "validate")
 
@@ -92,22 +95,29 @@ def validate_structure(config: Any, where: str = "config") -> dict:
 
 def load_config(path: str) -> dict:
     """Read and structurally validate a JSON config file."""
-    text = read_text_file(path, "--config")
-    try:
-        config = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError("--config", path, f"valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    config = parse_json(read_text_file(path, "--config"), "--config", path)
     return validate_structure(config, where=path)
+
+
+def parse_json(text: str, field_name: str, value: Any) -> Any:
+    """``json.loads(text)``, or an :class:`InputError` (``field_name``, ``value``) saying where the JSON breaks."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(field_name, value, f"valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    except ValueError as exc:  # a number past Python's 4300-digit limit for int()
+        raise InputError(field_name, value, f"valid JSON ({exc})") from None
 
 
 def read_text_file(path: str, field_name: str, max_bytes: int = 200 * 2**20) -> str:
     """The UTF-8 text of ``path``, or an :class:`InputError` that says what is wrong with it."""
     file = Path(path)
-    if not file.exists():
+    info = _stat(file, field_name, path)
+    if info is None:
         raise InputError(field_name, path, "an existing file (no such file)")
-    if file.is_dir():
+    if stat.S_ISDIR(info.st_mode):
         raise InputError(field_name, path, "a file, not a directory")
-    size = file.stat().st_size
+    size = info.st_size
     if size == 0:
         raise InputError(field_name, path, "a non-empty file")
     if size > max_bytes:
@@ -120,16 +130,31 @@ def read_text_file(path: str, field_name: str, max_bytes: int = 200 * 2**20) -> 
         raise InputError(field_name, path, f"a readable file ({exc.strerror})") from None
 
 
+def _stat(file: Path, field_name: str, value: Any) -> os.stat_result | None:
+    """``file``'s status, ``None`` when it does not exist; a path the system refuses (a name too long, no
+    permission to look) is an :class:`InputError`, where ``Path.exists`` would raise."""
+    try:
+        return file.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise InputError(field_name, value, f"a usable path ({exc.strerror})") from None
+
+
 def section_input(config: dict, section: str, model_type: type | None = None):
     """Build the validated model of one config section (``None`` values mean 'use the default')."""
     model_type = model_type or SECTION_MODELS[section]
     values = {k: v for k, v in config.get(section, {}).items() if v is not None}
-    known = {f.name for f in dataclasses.fields(model_type)}
-    try:
-        return model_type(**{k: v for k, v in values.items() if k in known})
-    except TypeError as exc:  # a required field is missing
-        missing = str(exc).split("argument")[-1].strip(" :'")
-        raise InputError(f"{section}", f"missing {missing}", f"every required key of the {section} section") from None
+    fields = dataclasses.fields(model_type)
+    required = [f.name for f in fields
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    missing = [name for name in required if name not in values]
+    if missing:
+        flags = {"workload": "--rps, --input-tokens, --output-tokens",
+                 "training": "--dataset-size, --sequence-length, --epochs, --global-batch-size"}
+        hint = f" (flags {flags[section]})" if section in flags else ""
+        raise InputError(section, f"missing {', '.join(missing)}", f"every required key of the {section} section{hint}")
+    return model_type(**{k: v for k, v in values.items() if k in {f.name for f in fields}})
 
 
 def cost_options(config: dict) -> tuple[bool, CostOptions]:
@@ -164,9 +189,11 @@ def check_output_path(path: str | os.PathLike, field_name: str = "--output", suf
     if suffix and target.suffix.lower() != suffix:
         raise InputError(field_name, str(path), f"a file name ending in {suffix}")
     directory = target.parent if str(target.parent) else Path(".")
-    if not directory.is_dir():
+    parent = _stat(directory, field_name, str(path))
+    if parent is None or not stat.S_ISDIR(parent.st_mode):
         raise InputError(field_name, str(path), "a path in an existing directory")
-    if target.is_dir():
+    existing = _stat(target, field_name, str(path))
+    if existing is not None and stat.S_ISDIR(existing.st_mode):
         raise InputError(field_name, str(path), "a file path, not a directory")
     return target
 
@@ -233,16 +260,17 @@ def architecture_from_hf_config(hf: dict, path: str = "config.json"):
     """
     from models import ModelArchitecture
 
-    if not isinstance(hf, dict):
+    if not isinstance(hf, dict) or not isinstance(hf.get("text_config", {}), dict):
         raise InputError("--model-config", path, "a JSON object (a Hugging Face config.json)")
     hf = {**hf.get("text_config", {}), **hf}
-    layers, hidden, heads = (_hf_value(hf, k, path) for k in ("num_layers", "hidden_size", "num_attention_heads"))
+    layers, hidden, heads = (check_number(f"{path}: {_HF_ALIASES[k][0]}", _hf_value(hf, k, path), integer=True)
+                             for k in ("num_layers", "hidden_size", "num_attention_heads"))
     model_type = str(hf.get("model_type", "")).lower()
     mlp = "plain" if model_type in ("bloom", "gpt2", "gpt_neox", "opt", "falcon") else "gated"
     intermediate = hf.get("intermediate_size") or hf.get("ffn_dim") or hf.get("n_inner") or 4 * hidden
     experts = hf.get("num_local_experts") or hf.get("n_routed_experts") or hf.get("num_experts") or 0
     arch = dict(
-        id=hf.get("_name_or_path") or Path(path).parent.name or "custom",
+        id=str(hf.get("_name_or_path") or Path(path).parent.name or "custom"),
         name=f"{hf.get('_name_or_path') or model_type or 'custom'} (from {path})",
         num_layers=layers, hidden_size=hidden, num_attention_heads=heads,
         num_kv_heads=hf.get("num_key_value_heads") or heads,
@@ -266,10 +294,12 @@ def architecture_from_hf_config(hf: dict, path: str = "config.json"):
         sliding_window=hf.get("sliding_window") or 0,
         source=f"Hugging Face config {path}",
     )
-    if arch["kv_lora_rank"]:
-        arch["head_dim"] = arch["qk_nope_head_dim"] + arch["qk_rope_head_dim"]
     try:
+        if arch["kv_lora_rank"]:
+            arch["head_dim"] = sum(check_number(f"model.{k}", arch[k], integer=True) for k in ("qk_nope_head_dim", "qk_rope_head_dim"))
         return ModelArchitecture(**arch)
+    except InputError as exc:  # name the file: "config.json: model.vocab_size: got ..."
+        raise InputError(f"{path}: {exc.field}", exc.value, exc.accepted) from None
     except TypeError as exc:
         raise InputError("--model-config", path, f"numeric shape fields ({exc})") from None
 
@@ -281,19 +311,31 @@ def resolve_architecture(model) -> tuple[Any, list[str]]:
 
     if model.model_config_path:
         path = model.model_config_path
-        try:
-            hf = json.loads(read_text_file(path, "--model-config"))
-        except json.JSONDecodeError as exc:
-            raise InputError("--model-config", path, f"valid JSON ({exc.msg} at line {exc.lineno})") from None
+        hf = parse_json(read_text_file(path, "--model-config"), "--model-config", path)
         arch = architecture_from_hf_config(hf, path)
         return arch, [f"Model shape read from {path}."]
     if model.model:
         arch = config.get_model(model.model)
         return arch, [f"Model {arch.name}: shape from the catalog ({arch.source})."]
     arch = architecture.dense_shape_for_size(model.model_size_billions)
+    _check_derived_size(arch, model.model_size_billions)
     return arch, [
         f"Only a size was given ({model.model_size_billions:g}B): planned as a dense Llama-style model with "
         f"{arch.num_layers} layers, hidden {arch.hidden_size}, {arch.num_attention_heads} heads, "
         f"{arch.num_kv_heads} KV heads (GQA), FFN {arch.intermediate_size}, vocabulary {arch.vocab_size}. "
         "Pass --model or --model-config for the real architecture."
     ]
+
+
+def _check_derived_size(arch, size_b: float) -> None:
+    """Refuse a size the dense recipe cannot reach: below about 0.3B its vocabulary alone outweighs the request."""
+    import architecture
+    import config
+
+    derived_b = architecture.total_params(arch) / 1e9
+    if derived_b > size_b * (1 + config.default("derived_size_tolerance")):
+        embedding_b = architecture.embedding_params(arch) / 1e9
+        raise InputError("model.model_size_billions", size_b,
+                         f"a size the Llama-3 shape recipe can derive (it gives {derived_b:.2f}B here: its "
+                         f"{arch.vocab_size}-token vocabulary alone holds {embedding_b:.2f}B); pass --model or "
+                         "--model-config for a model this small")

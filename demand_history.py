@@ -29,6 +29,10 @@ UNIX_SECONDS_FLOOR = 1e8
 UNIX_MS_FLOOR = 1e11
 MIN_POINTS = 3
 """Fewest values a forecast is made from."""
+MAX_DEMAND = 1e12
+"""Largest demand value accepted (per second or per period): past it a value is a slip, and the bands overflow."""
+MAX_PERIODS = 1_000_000
+"""Most periods a history's regular grid may hold (two years of minutes): more is a slip in the timestamps."""
 SECONDS_PER_DAY = 86_400
 MAX_GAP_S = SECONDS_PER_DAY
 """Longest run of missing periods filled by interpolation (one day; at least two periods)."""
@@ -268,6 +272,9 @@ def _numeric_values(frame, column: str):
         raise InputError(f"history: {column}", "inf", "finite numbers")
     if (finite < 0).any():
         raise InputError(f"history: {column}", float(finite[finite < 0].iloc[0]), "demand values >= 0")
+    if (finite > MAX_DEMAND).any():
+        raise InputError(f"history: {column}", float(finite[finite > MAX_DEMAND].iloc[0]),
+                         f"demand values <= {MAX_DEMAND:g}")
     return values.astype(float)
 
 
@@ -298,13 +305,19 @@ def _numeric_timestamps(values, column: str, notes: list):
     if numbers.isna().any():
         raise InputError(f"history: {column}", "empty timestamp", "a timestamp on every row")
     top = float(numbers.max())
-    if top >= UNIX_MS_FLOOR:
-        return pd.DatetimeIndex(pd.to_datetime(numbers, unit="ms", utc=True))
-    if float(numbers.min()) >= UNIX_SECONDS_FLOOR:
-        return pd.DatetimeIndex(pd.to_datetime(numbers, unit="s", utc=True))
+    try:
+        if top >= UNIX_MS_FLOOR:
+            return pd.DatetimeIndex(pd.to_datetime(numbers, unit="ms", utc=True))
+        if float(numbers.min()) >= UNIX_SECONDS_FLOOR:
+            return pd.DatetimeIndex(pd.to_datetime(numbers, unit="s", utc=True))
+        index = pd.DatetimeIndex(pd.Timestamp(RELATIVE_EPOCH) + pd.to_timedelta(numbers, unit="s")).as_unit("ns")
+    except (OverflowError, ValueError):  # pandas' OutOfBoundsDatetime: inf, or past the years 1677-2262
+        extreme = float(numbers[numbers.abs().idxmax()])
+        raise InputError(f"history: {column}", extreme, f"Unix seconds or milliseconds, or seconds after "
+                         f"{RELATIVE_EPOCH[:10]}, that fall within the years 1677-2262") from None
     notes.append(f"integer timestamps in '{column}' read as seconds after {RELATIVE_EPOCH[:10]} 00:00 UTC "
                  "(an arbitrary start: weekdays and dates in the output are relative)")
-    return pd.DatetimeIndex(pd.Timestamp(RELATIVE_EPOCH) + pd.to_timedelta(numbers, unit="s"))
+    return index
 
 
 def _text_timestamps(values, column: str):
@@ -328,9 +341,12 @@ def _step(index, frequency: str | None, column: str):
 
     if frequency is not None:
         try:
-            return pd.tseries.frequencies.to_offset(frequency)
+            offset = pd.tseries.frequencies.to_offset(frequency)
         except ValueError:
-            raise InputError("--frequency", frequency, "a pandas frequency alias such as h, D, 15min") from None
+            offset = None
+        if offset is None or offset.n <= 0:  # "0h" parses: a zero step divides by zero when resampling
+            raise InputError("--frequency", frequency, "a pandas frequency alias such as h, D, 15min")
+        return offset
     diffs = index.to_series().diff().dropna()
     diffs = diffs[diffs > pd.Timedelta(0)]
     if diffs.empty:
@@ -406,6 +422,7 @@ def _from_request_log(frame, index, source: str, frequency: str | None, notes: l
     if frequency is None and span < offset * MIN_LOG_PERIODS:
         offset = pd.tseries.frequencies.to_offset("min")
         notes.append(f"request log spans {span}: counted per minute (give --frequency to choose)")
+    _check_grid(index.sort_values(), offset, "timestamp")
     counts = pd.Series(1.0, index=index).sort_index().resample(offset).sum()
     if len(counts) > MIN_POINTS + 2:
         counts = counts.iloc[1:-1]
@@ -431,11 +448,24 @@ def _regular(values, frequency: str | None, columns: tuple[str, str], is_count: 
         notes.append(f"{duplicated} rows repeat a timestamp: their values were averaged")
         values = values.groupby(level=0).mean()
     offset = _step(values.index, frequency, columns[0])
+    _check_grid(values.index, offset, columns[0])
     if frequency is not None:
         grid = values.resample(offset).sum(min_count=1) if is_count else values.resample(offset).mean()
     else:
         grid = _snap(values, offset, notes)
     return _fill_gaps(grid.asfreq(offset), columns[1], notes)
+
+
+def _check_grid(index, offset, column: str) -> None:
+    """Refuse a grid of more than :data:`MAX_PERIODS` periods before building it (a 1 s step over years)."""
+    try:
+        step_ns = offset.nanos
+    except ValueError:  # a calendar offset (months, years): never that many periods
+        return
+    periods = (index[-1] - index[0]).value / step_ns + 1
+    if periods > MAX_PERIODS:
+        raise InputError(f"history: {column}", f"{periods:.0f} periods of {offset.freqstr} from {index[0]} to "
+                         f"{index[-1]}", f"at most {MAX_PERIODS} (check the timestamps, or a coarser --frequency)")
 
 
 def _snap(values, offset, notes: list):

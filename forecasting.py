@@ -71,6 +71,10 @@ LOG_OFFSET_SHARE = 0.01
 BAND_SCALE_SHARE = 0.5
 """Error normalizer: |forecast| + this share of the window mean."""
 SIMULATION_DRAWS = 4_000
+MAX_HORIZON_PERIODS = 100_000
+"""Most periods one forecast covers (10 years of hours); past it a coarser --frequency is the answer."""
+QUANTILE_CHUNK_PERIODS = 512
+"""Periods whose simulated draws are held at once (512 x 4,000 floats, 16 MB)."""
 
 
 # --------------------------------------------------------------------------- seasons and windows
@@ -332,8 +336,9 @@ def calibrated_quantiles(errors, horizon: int, test_horizon: int, independent_or
     shift_draws = spread * rng.standard_t(max(k - 1, 1.0), SIMULATION_DRAWS)
     within_draws = rng.choice(within, SIMULATION_DRAWS)
     growth = np.sqrt(np.maximum(1.0, np.arange(1, horizon + 1) / max(test_horizon, 1)))
-    draws = float(shifts.mean()) + shift_draws[None, :] * growth[:, None] + within_draws[None, :]
-    return np.quantile(draws, list(BAND_LEVELS.values()), axis=1)
+    chunks = np.array_split(growth, max(1, math.ceil(horizon / QUANTILE_CHUNK_PERIODS)))  # memory bounded by the chunk
+    return np.concatenate([np.quantile(float(shifts.mean()) + shift_draws[None, :] * g[:, None] + within_draws[None, :],
+                                       list(BAND_LEVELS.values()), axis=1) for g in chunks], axis=1)
 
 
 @dataclass(frozen=True)
@@ -508,6 +513,9 @@ class Forecaster:
         self.method = _check_method(method)
         self.horizon_days = check_number("forecast.horizon_days", horizon_days, maximum=3660)
         self.origins = check_number("forecast.origins", origins, integer=True, maximum=50)
+        if self.horizon > MAX_HORIZON_PERIODS:
+            raise InputError("forecast.horizon_days", horizon_days, f"at most {MAX_HORIZON_PERIODS} periods of the "
+                             f"history's {history.step_s:g} s step (a shorter horizon or a coarser --frequency)")
 
     @property
     def horizon(self) -> int:

@@ -20,8 +20,8 @@ import architecture
 import config
 from config import BYTES_PER_GIB
 from models import (
-    GPUConfig, GPUResources, GPUSpec, InfeasibleError, InferencePlan, InputError, Latency, LLMWorkloadInput,
-    ModelArchitecture, ModelConfig, ModelSummary, Throughput,
+    PRECISIONS, GPUConfig, GPUResources, GPUSpec, InfeasibleError, InferencePlan, InputError, Latency, LLMWorkloadInput,
+    ModelArchitecture, ModelConfig, ModelSummary, Throughput, check_choice,
 )
 
 ACTIVATION_BYTES = 2  # activations in 16-bit during inference
@@ -256,7 +256,7 @@ def memory_breakdown_gib(dep: Deployment, concurrency: int, tokens_per_sequence:
     t = dep.tensor_parallel
     return {
         "weights": dep.resident_weight_bytes * t / BYTES_PER_GIB,
-        "kv_cache": concurrency * tokens_per_sequence * dep.kv_bytes_per_token * kv_shards(dep.arch, t) / BYTES_PER_GIB,
+        "kv_cache": concurrency * tokens_per_sequence * dep.kv_bytes_per_token * t / BYTES_PER_GIB,
         "activations": workspace_bytes(dep) * t / BYTES_PER_GIB,
         "overhead": config.default("cuda_context_gib") * t,
     }
@@ -400,7 +400,13 @@ def evaluate_option(arch, gpu: GPUSpec, precision: str, kv_precision: str, tp: i
         return Option(**base, feasible=False, reason=f"misses the latency targets even at one sequence per replica "
                       f"(best ITL {one.step_s * 1e3:.1f} ms, TTFT {one.ttft_s * 1e3:.0f} ms on {tp} x {gpu.id})")
     rate = point.rps * gpu_cfg.target_gpu_utilization
-    replicas = max(1, math.ceil(workload.peak_rps / rate - 1e-9))
+    needed = workload.peak_rps / rate
+    replicas = max(1, math.ceil(needed - 1e-9)) if math.isfinite(needed) else math.inf
+    fleet = config.default("max_inference_gpus")
+    if replicas * tp > fleet:
+        return Option(**base, feasible=False, reason=f"needs more GPUs than the {fleet:,}-GPU fleet limit: one replica "
+                      f"({tp} x {gpu.id}) is planned for {rate:.4g} rps, so at most "
+                      f"{fleet // tp * rate / workload.peak_load_multiplier:.4g} average rps fit")
     return Option(**base, feasible=True, reason="", replicas=replicas, total_gpus=replicas * tp,
                   max_rps_per_replica=point.rps, max_concurrency=limit)
 
@@ -514,6 +520,10 @@ def compare_options(workload: LLMWorkloadInput, model: ModelConfig, gpu_cfg: GPU
     """GPU type x tensor parallel x precision x cloud: for each (GPU, precision) the tensor-parallel degree
     that needs the fewest GPUs, priced on every cloud that lists the GPU (or the chosen one), cheapest
     monthly cost first; options that fail are in ``rejected`` with the reason."""
+    for name, names in (("gpu_types", gpu_types), ("precisions", precisions)):
+        if names is not None and not isinstance(names, (list, tuple)):
+            raise InputError(name, names, "a list of names")
+    precisions = [check_choice("precisions", p, PRECISIONS) for p in precisions] if precisions else None
     arch, _ = _resolve(model)
     _check_context(arch, workload, model)
     gpus = [config.get_gpu(g) for g in gpu_types] if gpu_types else _gpu_candidates(gpu_cfg)
@@ -571,8 +581,9 @@ def plan_inference(workload: LLMWorkloadInput, model: ModelConfig, gpu_cfg: GPUC
 
 
 def _recommended(arch, workload, model, gpu_cfg, cost, chosen: Option) -> Option:
-    """The cheapest option over every priced GPU (the user's choice when nothing is cheaper)."""
-    if gpu_cfg.gpu_type is None:
+    """The cheapest option over every priced GPU (the user's choice when nothing is cheaper, or when
+    --price-per-gpu-hour prices only the user's GPU)."""
+    if gpu_cfg.gpu_type is None or (cost is not None and cost.price_per_gpu_hour is not None):
         return chosen
     free = replace(gpu_cfg, gpu_type=None, tensor_parallel=None)
     others = [o for o in evaluate_options(arch, config.list_gpus(), [model.precision], workload, model, free, cost)

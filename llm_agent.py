@@ -11,7 +11,6 @@ are written (atomically) only after the user says so at the end.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -74,19 +73,16 @@ def parse_model(text: str) -> tuple[str, Any]:
         raise InputError("model", text, "a catalog model id, a size in billions (70) or a path to config.json")
     if re.fullmatch(r"[\d.,_]+\s*[bB]?", answer):
         return "model_size_billions", parse_number(answer.rstrip("bB "), "model.model_size_billions", maximum=100_000)
-    if answer.endswith(".json") or ("/" in answer and Path(answer).exists()):
+    if answer.endswith(".json") or ("/" in answer and os.path.exists(answer)):  # False for a name too long
         return "model_config_path", _model_config_path(answer)
     return "model", config.get_model(answer).id
 
 
 def _model_config_path(text: str) -> str:
-    from config_loader import architecture_from_hf_config, read_text_file
+    from config_loader import architecture_from_hf_config, parse_json, read_text_file
 
     path = Path(text).expanduser()
-    try:
-        hf = json.loads(read_text_file(str(path), "model.model_config_path"))
-    except json.JSONDecodeError as exc:
-        raise InputError("model.model_config_path", text, f"valid JSON ({exc.msg} at line {exc.lineno})") from None
+    hf = parse_json(read_text_file(str(path), "model.model_config_path"), "model.model_config_path", text)
     architecture_from_hf_config(hf, str(path))
     return str(path.resolve())
 
@@ -97,9 +93,9 @@ def parse_history(text: str) -> str:
     Its contents are checked when the forecast reads it; a problem there is shown and this is asked again.
     """
     path = Path(text.strip()).expanduser()
-    if not text.strip() or not path.exists():
+    if not text.strip() or not os.path.exists(path):  # os.path: False, not OSError, for a name too long
         raise InputError("forecast.history", text, "an existing file (no such file)")
-    if not path.is_file():
+    if not os.path.isfile(path):
         raise InputError("forecast.history", text, "a file, not a directory")
     if path.stat().st_size == 0 or not os.access(path, os.R_OK):
         raise InputError("forecast.history", text, "a readable, non-empty file")

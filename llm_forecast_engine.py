@@ -9,7 +9,15 @@ Example (SEED.md)::
 
 from __future__ import annotations
 
-from models import CostOptions, GPUConfig, LLMWorkloadInput, ModelConfig, TrainingInput
+from models import CostOptions, GPUConfig, InputError, LLMWorkloadInput, ModelConfig, TrainingInput
+
+
+def _checked(name: str, value, kind: type, *, optional: bool = True):
+    """``value`` if it is a ``kind`` (or ``None`` where optional); an :class:`InputError` otherwise, so a dict or a
+    string where a model object belongs is one clear error, not an AttributeError deep in a planner."""
+    if (value is None and optional) or isinstance(value, kind):
+        return value
+    raise InputError(name, value, f"a models.{kind.__name__}" + (" or None" if optional else ""))
 
 
 class LLMForecastEngine:
@@ -50,6 +58,8 @@ class LLMForecastEngine:
         """Plan serving ``workload`` on ``model``; see :func:`inference_engine.plan_inference`."""
         from inference_engine import plan_inference
 
+        _check_inputs(workload=(workload, LLMWorkloadInput), model=(model, ModelConfig))
+        _check_options(gpu, include_cost, cost)
         return plan_inference(workload, model, gpu or GPUConfig(), include_cost=include_cost, cost=cost)
 
     def compare_gpu_options(self, workload: LLMWorkloadInput, model: ModelConfig,
@@ -59,6 +69,8 @@ class LLMForecastEngine:
         ``.rejected`` on the result lists the others with their reason."""
         from inference_engine import compare_options
 
+        _check_inputs(workload=(workload, LLMWorkloadInput), model=(model, ModelConfig))
+        _check_options(gpu, False, cost)
         return compare_options(workload, model, gpu or GPUConfig(), cost=cost, gpu_types=gpu_types, precisions=precisions)
 
     # ----------------------------------------------------------------- training
@@ -69,6 +81,8 @@ class LLMForecastEngine:
         """Plan a training or fine-tuning job; see :func:`training_engine.plan_training`."""
         from training_engine import plan_training
 
+        _check_inputs(training=(training, TrainingInput), model=(model, ModelConfig))
+        _check_options(gpu, include_cost, cost)
         return plan_training(training, model, gpu or GPUConfig(), include_cost=include_cost, cost=cost)
 
     # ----------------------------------------------------------------- demand forecast
@@ -87,6 +101,9 @@ class LLMForecastEngine:
         """
         from capacity_timeline import forecast_future_needs
 
+        _checked("model", model, ModelConfig)
+        _checked("workload", workload, LLMWorkloadInput)
+        _checked("gpu", gpu, GPUConfig)
         return forecast_future_needs(rps_history, model, horizon_days, scenario, method=method, workload=workload,
                                      gpu=gpu, current_replicas=current_replicas, timestamp_column=timestamp_column,
                                      value_column=value_column, frequency=frequency)
@@ -99,3 +116,15 @@ class LLMForecastEngine:
 
         return forecast_many(frame, service_column, timestamp_column=timestamp_column, value_column=value_column,
                              horizon_days=horizon_days, method=method, frequency=frequency, processes=processes)
+
+
+def _check_inputs(**required) -> None:
+    for name, (value, kind) in required.items():
+        _checked(name, value, kind, optional=False)
+
+
+def _check_options(gpu, include_cost, cost) -> None:
+    _checked("gpu", gpu, GPUConfig)
+    _checked("cost", cost, CostOptions)
+    if not isinstance(include_cost, bool):
+        raise InputError("include_cost", include_cost, "True or False")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -28,7 +29,19 @@ class InputError(PlannerError):
         self.field = field_name
         self.value = value
         self.accepted = accepted
-        super().__init__(f"{field_name}: got {value!r}; expected {accepted}")
+        super().__init__(f"{field_name}: got {_shown(value)}; expected {accepted}")
+
+
+MAX_SHOWN_CHARS = 240
+"""Longest quoted value in an error line (a pasted file or a 100 KB flag stays one readable line)."""
+
+
+def _shown(value: Any) -> str:
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's 4300-digit limit for str()
+        text = "a number too long to print"
+    return text if len(text) <= MAX_SHOWN_CHARS else f"{text[:MAX_SHOWN_CHARS - 3]}... ({len(text)} characters)"
 
 
 class UnknownKeyError(InputError):
@@ -66,16 +79,24 @@ def check_number(name: str, value: Any, *, minimum: float = 0.0, inclusive: bool
                  maximum: float | None = None, integer: bool = False) -> float | int:
     """Return ``value`` if it is a finite number in range, else raise :class:`InputError`."""
     kind = "a whole number" if integer else "a finite number"
-    bound = f">= {minimum:g}" if inclusive else f"> {minimum:g}"
-    accepted = f"{kind} {bound}" + (f" and <= {maximum:g}" if maximum is not None else "")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    bound = f">= {_limit(minimum)}" if inclusive else f"> {_limit(minimum)}"
+    accepted = f"{kind} {bound}" + (f" and <= {_limit(maximum)}" if maximum is not None else "")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):  # numpy scalars are Real, Decimal is not
         raise InputError(name, value, accepted)
-    if not math.isfinite(value) or (integer and value != int(value)):
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an int past the float range (a 400-digit JSON number)
+        finite = False
+    if not finite or (integer and value != int(value)):
         raise InputError(name, value, accepted)
     too_low = value < minimum if inclusive else value <= minimum
     if too_low or (maximum is not None and value > maximum):
         raise InputError(name, value, accepted)
     return int(value) if integer else float(value)
+
+
+def _limit(bound: float) -> str:
+    return str(int(bound)) if float(bound).is_integer() and abs(bound) < 1e16 else f"{bound:g}"
 
 
 def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
@@ -85,6 +106,13 @@ def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
     if isinstance(value, str) and value.lower() in by_lower:
         return by_lower[value.lower()]
     raise InputError(name, value, "one of " + ", ".join(choices))
+
+
+def check_name(name: str, value: Any, example: str) -> str:
+    """Return ``value`` if it is a non-empty string (a GPU, model, path or region name), else raise :class:`InputError`."""
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(name, value, f"a non-empty name such as {example}")
+    return value
 
 
 def _optional(check, name: str, value: Any, **kwargs):
@@ -97,6 +125,14 @@ TRAINING_METHODS = ("full", "lora", "qlora")
 OPTIMIZERS = ("AdamW", "Adam", "Adafactor", "SGD", "AdamW-8bit")
 CLOUDS = ("aws", "gcp", "azure", "lambda", "coreweave", "runpod")
 PRICING_MODELS = ("on-demand", "spot", "reserved-1y", "reserved-3y")
+MAX_SHAPE_DIM = 2**20
+"""Plausibility limit on one architecture dimension (layers, widths, heads, vocabulary, experts): published models stay under 2**18."""
+MAX_CONTEXT_TOKENS = 2**30
+"""Plausibility limit on a model's context window (published windows reach 10M tokens, about 2**23)."""
+MAX_USD_PER_GPU_HOUR = 1000.0
+"""Plausibility limit on a GPU-hour price: listed prices are $0.1-$15 (data/cloud_prices.csv); more is a slip such as a monthly price."""
+MIN_MFU = 0.01
+"""Lowest model FLOPs utilization accepted: measured runs reach 0.2-0.6; below 1% a job's duration is no longer a plan."""
 
 # --------------------------------------------------------------------------- hardware and shapes
 
@@ -140,7 +176,17 @@ class ModelArchitecture:
     def __post_init__(self) -> None:
         for name in ("num_layers", "hidden_size", "num_attention_heads", "num_kv_heads", "head_dim",
                      "intermediate_size", "vocab_size"):
-            check_number(f"model.{name}", getattr(self, name), integer=True)
+            object.__setattr__(self, name, check_number(f"model.{name}", getattr(self, name), integer=True,
+                                                        maximum=MAX_SHAPE_DIM))
+        for name in ("num_experts", "experts_per_token", "num_shared_experts", "moe_intermediate_size", "q_lora_rank",
+                     "kv_lora_rank", "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim", "sliding_window"):
+            object.__setattr__(self, name, check_number(f"model.{name}", getattr(self, name), integer=True, minimum=0,
+                                                        inclusive=True, maximum=MAX_SHAPE_DIM))
+        object.__setattr__(self, "first_dense_layers", check_number(
+            "model.first_dense_layers", self.first_dense_layers, integer=True, minimum=0, inclusive=True,
+            maximum=self.num_layers))
+        object.__setattr__(self, "max_position_embeddings", check_number(
+            "model.max_position_embeddings", self.max_position_embeddings, integer=True, maximum=MAX_CONTEXT_TOKENS))
         check_choice("model.mlp", self.mlp, ("gated", "plain"))
         if self.num_attention_heads % self.num_kv_heads:
             raise InputError("model.num_key_value_heads", self.num_kv_heads,
@@ -198,12 +244,13 @@ class LLMWorkloadInput:
     """Inter-token latency (one decode step) target at the operating point."""
 
     def __post_init__(self) -> None:
-        check_number("workload.requests_per_second", self.requests_per_second)
+        object.__setattr__(self, "requests_per_second", check_number("workload.requests_per_second", self.requests_per_second))
         object.__setattr__(self, "avg_input_tokens", check_number("workload.avg_input_tokens", self.avg_input_tokens, integer=True))
         object.__setattr__(self, "avg_output_tokens", check_number("workload.avg_output_tokens", self.avg_output_tokens, integer=True))
-        check_number("workload.peak_load_multiplier", self.peak_load_multiplier, minimum=1.0, inclusive=True)
-        _optional(check_number, "workload.ttft_slo_ms", self.ttft_slo_ms)
-        _optional(check_number, "workload.itl_slo_ms", self.itl_slo_ms)
+        object.__setattr__(self, "peak_load_multiplier", check_number(
+            "workload.peak_load_multiplier", self.peak_load_multiplier, minimum=1.0, inclusive=True))
+        for name in ("ttft_slo_ms", "itl_slo_ms"):
+            object.__setattr__(self, name, _optional(check_number, f"workload.{name}", getattr(self, name)))
 
     @property
     def peak_rps(self) -> float:
@@ -229,12 +276,15 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.model_size_billions is None and self.model is None and self.model_config_path is None:
             raise InputError("model", None, "model_size_billions, a model id or a model config path")
-        _optional(check_number, "model.model_size_billions", self.model_size_billions, maximum=100_000)
+        object.__setattr__(self, "model_size_billions", _optional(
+            check_number, "model.model_size_billions", self.model_size_billions, maximum=100_000))
+        _optional(check_name, "model.model", self.model, example="llama-3.1-70b")
+        _optional(check_name, "model.model_config_path", self.model_config_path, example="config.json")
         object.__setattr__(self, "precision", check_choice("model.precision", self.precision, PRECISIONS))
         if self.kv_precision is not None:
             object.__setattr__(self, "kv_precision", check_choice("model.kv_precision", self.kv_precision, KV_PRECISIONS))
-        _optional(check_number, "model.context_window", self.context_window, integer=True)
-        _optional(check_number, "model.batch_size", self.batch_size, integer=True)
+        for name in ("context_window", "batch_size"):
+            object.__setattr__(self, name, _optional(check_number, f"model.{name}", getattr(self, name), integer=True))
 
     @property
     def effective_kv_precision(self) -> str:
@@ -256,9 +306,11 @@ class GPUConfig:
     """Share of GPU memory the serving engine takes (vLLM ``gpu_memory_utilization``)."""
 
     def __post_init__(self) -> None:
-        check_number("gpu.target_gpu_utilization", self.target_gpu_utilization, maximum=1.0)
-        check_number("gpu.gpu_memory_utilization", self.gpu_memory_utilization, maximum=1.0)
-        _optional(check_number, "gpu.tensor_parallel", self.tensor_parallel, integer=True, maximum=64)
+        _optional(check_name, "gpu.gpu_type", self.gpu_type, example="H100-80GB")
+        for name in ("target_gpu_utilization", "gpu_memory_utilization"):
+            object.__setattr__(self, name, check_number(f"gpu.{name}", getattr(self, name), maximum=1.0))
+        object.__setattr__(self, "tensor_parallel", _optional(
+            check_number, "gpu.tensor_parallel", self.tensor_parallel, integer=True, maximum=64))
 
 
 @dataclass(frozen=True)
@@ -277,7 +329,10 @@ class CostOptions:
         if self.cloud is not None:
             object.__setattr__(self, "cloud", check_choice("options.cloud", self.cloud, CLOUDS))
         object.__setattr__(self, "pricing", check_choice("options.pricing", self.pricing, PRICING_MODELS))
-        _optional(check_number, "options.price_per_gpu_hour", self.price_per_gpu_hour)
+        _optional(check_name, "options.region", self.region, example="us-east-1")
+        _optional(check_name, "options.price_file", self.price_file, example="prices.csv")
+        object.__setattr__(self, "price_per_gpu_hour", _optional(
+            check_number, "options.price_per_gpu_hour", self.price_per_gpu_hour, maximum=MAX_USD_PER_GPU_HOUR))
 
 
 @dataclass(frozen=True)
@@ -309,14 +364,18 @@ class TrainingInput:
     def __post_init__(self) -> None:
         for name in ("dataset_size_tokens", "sequence_length", "global_batch_size", "lora_rank", "pipeline_parallel"):
             object.__setattr__(self, name, check_number(f"training.{name}", getattr(self, name), integer=True))
-        check_number("training.num_epochs", self.num_epochs)
+        if self.sequence_length > MAX_CONTEXT_TOKENS:
+            raise InputError("training.sequence_length", self.sequence_length, f"at most {MAX_CONTEXT_TOKENS} tokens")
+        object.__setattr__(self, "num_epochs", check_number("training.num_epochs", self.num_epochs))
         object.__setattr__(self, "optimizer_type", check_choice("training.optimizer_type", self.optimizer_type, OPTIMIZERS))
         object.__setattr__(self, "method", check_choice("training.method", self.method, TRAINING_METHODS))
         for name in ("micro_batch_size", "tensor_parallel", "num_gpus"):
             object.__setattr__(self, name, _optional(check_number, f"training.{name}", getattr(self, name), integer=True))
-        _optional(check_number, "training.zero_stage", self.zero_stage, integer=True, minimum=0, inclusive=True, maximum=3)
-        _optional(check_number, "training.mfu", self.mfu, maximum=1.0)
-        _optional(check_number, "training.deadline_hours", self.deadline_hours)
+        object.__setattr__(self, "zero_stage", _optional(
+            check_number, "training.zero_stage", self.zero_stage, integer=True, minimum=0, inclusive=True, maximum=3))
+        object.__setattr__(self, "mfu", _optional(
+            check_number, "training.mfu", self.mfu, minimum=MIN_MFU, inclusive=True, maximum=1.0))
+        object.__setattr__(self, "deadline_hours", _optional(check_number, "training.deadline_hours", self.deadline_hours))
         for name in ("gradient_checkpointing", "mixed_precision"):
             value = getattr(self, name)
             if not (isinstance(value, bool) or (value is None and name == "gradient_checkpointing")):

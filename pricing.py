@@ -34,13 +34,12 @@ import datetime as dt
 import difflib
 import functools
 import io
-import json
 import math
 import re
 from pathlib import Path
 
 import config
-from models import PRICING_MODELS, CostOptions, InferenceCost, InputError, PriceQuote, check_number
+from models import MAX_USD_PER_GPU_HOUR, PRICING_MODELS, CostOptions, InferenceCost, InputError, PriceQuote, check_number
 
 BUILTIN_FILE = config.DATA_DIR / "cloud_prices.csv"
 REQUIRED_COLUMNS = ("provider", "instance_type", "gpu", "gpus_per_instance", "region", "price_model",
@@ -127,7 +126,7 @@ def _text(raw: dict, column: str) -> str:
     return "" if value is None else str(value).strip()
 
 
-def _positive(raw: dict, column: str, where: str, *, integer: bool = False) -> float:
+def _positive(raw: dict, column: str, where: str, *, integer: bool = False, maximum: float = math.inf) -> float:
     text = _text(raw, column)
     accepted = "a whole number >= 1" if integer else "a price in USD > 0"
     try:
@@ -136,6 +135,8 @@ def _positive(raw: dict, column: str, where: str, *, integer: bool = False) -> f
         raise PriceFileError(where, column, raw.get(column), accepted) from None
     if not math.isfinite(value) or value <= 0 or (integer and value != int(value)):
         raise PriceFileError(where, column, raw.get(column), accepted)
+    if value > maximum:
+        raise PriceFileError(where, column, raw.get(column), f"{accepted} and <= {maximum:g} (a plausibility limit)")
     return int(value) if integer else value
 
 
@@ -165,7 +166,7 @@ def _parse_row(raw: dict, where: str, strict: bool) -> _PriceRow:
     """Validate one file row; raises :class:`PriceFileError` naming the cell at fault."""
     gpu_id = config.get_gpu(_text(raw, "gpu"), field_name=f"{where}, column gpu").id
     gpus = _positive(raw, "gpus_per_instance", where, integer=True)
-    per_gpu = _positive(raw, "usd_per_gpu_hour", where)
+    per_gpu = _positive(raw, "usd_per_gpu_hour", where, maximum=MAX_USD_PER_GPU_HOUR)
     per_instance = per_gpu * gpus
     if _text(raw, "usd_per_instance_hour"):
         per_instance = _positive(raw, "usd_per_instance_hour", where)
@@ -218,11 +219,9 @@ def _csv_records(text: str, label: str):
 
 def _json_records(text: str, label: str):
     """``(where, row dict)`` for each entry of a JSON price file (a list, or ``{"prices": [...]}``)."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        accepted = f"valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-        raise InputError(label, "invalid JSON", accepted) from None
+    from config_loader import parse_json
+
+    data = parse_json(text, label, "invalid JSON")
     rows = data.get("prices") if isinstance(data, dict) else data
     if not isinstance(rows, list):
         raise InputError(label, type(data).__name__, 'a JSON list of price rows, or {"prices": [...]}')
@@ -241,7 +240,10 @@ def _records(text: str, path: str, label: str):
 
 def _file_key(path: str) -> tuple[str, int, int]:
     file = Path(path)
-    stat = file.stat() if file.is_file() else None
+    try:
+        stat = file.stat() if file.is_file() else None
+    except OSError:  # a name too long: read_text_file says so
+        stat = None
     return str(file.resolve()), stat.st_mtime_ns if stat else 0, stat.st_size if stat else 0
 
 
@@ -328,14 +330,13 @@ def _matching(rows, gpu_id: str, cost: CostOptions) -> list[_PriceRow]:
             and (cost.cloud is None or r.provider == cost.cloud) and _region_matches(r.region, cost.region)]
 
 
-def _best_row(rows: list[_PriceRow], gpus_per_replica: int) -> tuple[_PriceRow, str]:
-    """One provider's row: fits a replica, newest date, cheapest per GPU-hour; with the reason."""
+def _best_row(rows: list[_PriceRow], gpus_per_replica: int) -> tuple[_PriceRow, str] | None:
+    """One provider's row among instances that hold a replica (its GPUs must share one machine's
+    NVLink/PCIe): newest date, cheapest per GPU-hour; with the reason. ``None``: no instance is large enough."""
     fits = [r for r in rows if r.gpus_per_instance >= gpus_per_replica]
-    scope = f" ({len(fits)} with >= {gpus_per_replica} GPUs per instance)" if len(fits) < len(rows) else ""
     if not fits:
-        largest = max(r.gpus_per_instance for r in rows)
-        fits = [r for r in rows if r.gpus_per_instance == largest]
-        scope = f" (none with {gpus_per_replica} GPUs per instance, so its largest: {largest})"
+        return None
+    scope = f" ({len(fits)} with >= {gpus_per_replica} GPUs per instance)" if len(fits) < len(rows) else ""
     newest = max(r.as_of for r in fits)
     same_day = [r for r in fits if r.as_of == newest]
     best = min(same_day, key=lambda r: (r.usd_per_gpu_hour, r.gpus_per_instance, r.instance_type))
@@ -373,7 +374,8 @@ def _provider_quotes(gpu_id: str, cost: CostOptions, today: dt.date, gpus_per_re
     by_provider: dict[str, list[_PriceRow]] = {}
     for row in rows:
         by_provider.setdefault(row.provider, []).append(row)
-    quotes = [_to_quote(*_best_row(group, gpus_per_replica), today) for group in by_provider.values()]
+    best = (_best_row(group, gpus_per_replica) for group in by_provider.values())
+    quotes = [_to_quote(*found, today) for found in best if found is not None]
     return sorted(quotes, key=lambda q: (q.usd_per_gpu_hour, q.provider))
 
 
@@ -410,7 +412,7 @@ def quote(gpu_id: str, cost: CostOptions | None = None, today: dt.date | None = 
         return _override_quote(gpu, cost, today)
     quotes = _provider_quotes(gpu, cost, today, gpus_per_replica)
     if not quotes:
-        raise _no_price(gpu, cost)
+        raise _no_price(gpu, cost, gpus_per_replica)
     best = quotes[0]
     if cost.cloud is None and len(quotes) > 1:
         others = ", ".join(f"{q.provider} ${q.usd_per_gpu_hour:.4g}" for q in quotes[1:])
@@ -452,7 +454,7 @@ def _listing(rows: list[_PriceRow], key) -> str:
     return "; ".join(f"{p}: {', '.join(sorted(v))}" for p, v in sorted(groups.items()))
 
 
-def _no_price(gpu_id: str, cost: CostOptions) -> NoPriceError:
+def _no_price(gpu_id: str, cost: CostOptions, gpus_per_replica: int = 1) -> NoPriceError:
     """The error for a GPU without a matching price, naming what is on offer."""
     user, builtin = _all_rows(cost)
     offered = [r for r in (*user, *builtin) if r.gpu_id == gpu_id]
@@ -467,6 +469,12 @@ def _no_price(gpu_id: str, cost: CostOptions) -> NoPriceError:
     if not with_pricing:
         return NoPriceError("options.pricing", cost.pricing, f"a pricing model under which "
                             f"{cost.cloud or 'a cloud'} lists {gpu_id} ({_listing(on_cloud, lambda r: r.pricing)})")
+    in_region = [r for r in with_pricing if _region_matches(r.region, cost.region)]
+    if in_region:
+        largest = max(r.gpus_per_instance for r in in_region)
+        return NoPriceError("gpu.tensor_parallel", gpus_per_replica, f"at most {largest} GPUs per replica: no listed "
+                            f"{gpu_id} instance holds {gpus_per_replica} GPUs under one NVLink/PCIe domain "
+                            f"({_listing(in_region, lambda r: f'{r.gpus_per_instance} GPUs')})")
     return NoPriceError("options.region", cost.region, f"a region where {gpu_id} is listed at {cost.pricing} "
                         f"pricing ({_listing(with_pricing, lambda r: r.region)})")
 

@@ -170,7 +170,8 @@ def _with_defaults(values: dict, model_type: type) -> dict:
 
 COMPARE_COLUMNS = (
     ("gpu_type", "GPU"), ("tensor_parallel", "TP"), ("precision", "Precision"), ("replicas", "Replicas"),
-    ("total_gpus", "GPUs"), ("monthly_gpu_cost", "$/month"), ("cost_per_million_tokens", "$/1M out tok"),
+    ("total_gpus", "GPUs"), ("cloud", "Cloud"), ("instance_type", "Instance"), ("price_age_days", "Price age d"),
+    ("monthly_gpu_cost", "$/month"), ("cost_per_million_tokens", "$/1M out tok"),
     ("max_rps_per_replica", "RPS/replica"), ("ttft_ms", "TTFT ms"), ("itl_ms", "ITL ms"), ("feasible", "OK"),
     ("meets_targets", "Meets targets"), ("reason", "Note"),
 )
@@ -266,10 +267,10 @@ def inference_report(plan: InferencePlan) -> list:
         ]),
         _section("THROUGHPUT", [
             ("Batch Size", f"{tput.batch_size} sequences per decode step (operating point)"),
-            ("TPS per Replica", f"{_num(tput.output_tokens_per_second_per_replica)} output tokens/s "
-                                f"(max {_num(tput.max_output_tokens_per_second_per_replica)} at "
+            ("TPS per Replica", f"{_num(tput.output_tokens_per_second_per_replica)} output tokens/s at peak load "
+                                f"(saturated: {_num(tput.max_output_tokens_per_second_per_replica)} at "
                                 f"{res.max_concurrency_per_replica:,} sequences)"),
-            ("Total TPS Capacity", f"{_num(tput.total_output_tokens_per_second)} output tokens/s"),
+            ("Total TPS Capacity", f"{_num(tput.total_output_tokens_per_second)} output tokens/s within the targets"),
             ("Max RPS per Replica", f"{_num(tput.max_rps_per_replica)} req/s"),
             ("Max RPS Capacity", f"{_num(tput.max_rps_capacity)} req/s (peak load {_num(peak)} req/s)"),
         ]),
@@ -338,7 +339,7 @@ def training_report(plan: Any) -> list:
     model = plan.model
     inputs = [(label, fmt(train[key])) for key, label, fmt in _TRAINING_INPUT_LABELS if key in train]
     inputs += [("Model", f"{model.name} ({_num(model.params_b)}B params)"), ("Precision", model.precision)]
-    memory = [(label_text(k), _gib(v)) for k, v in plan.memory_breakdown_gib.items()]
+    memory = [(_memory_label(k), _gib(v)) for k, v in plan.memory_breakdown_gib.items() if v or k == "total_per_gpu"]
     blocks = [
         _title("LLM TRAINING CAPACITY PLAN"),
         _section("INPUT SUMMARY", inputs),
@@ -357,13 +358,25 @@ def training_report(plan: Any) -> list:
     return blocks + _notes(plan.assumptions, plan.warnings)
 
 
+def _memory_label(key: str) -> str:
+    """Training memory terms; the (negative) correction says what it is."""
+    return "Freed before the peak" if key == "not_resident_at_peak" else label_text(key)
+
+
+def _nodes_text(res) -> str:
+    """Nodes x GPUs per node, or the share of one node a small job uses."""
+    if res.required_gpus < res.gpus_per_node:
+        return f"1 node ({res.required_gpus} of its {res.gpus_per_node} GPUs)"
+    return f"{_plural(res.nodes, 'node')} x {_plural(res.gpus_per_node, 'GPU')} per node"
+
+
 def _training_gpu_rows(res) -> list[tuple[str, str]]:
     fits = "fits" if res.fits else "DOES NOT FIT"
     return [
         ("Required GPUs", f"{res.required_gpus:,} x {res.gpu_type} (memory alone needs {res.min_gpus_for_memory:,})"),
         ("Recommended GPU", f"{res.recommended_gpu} ({res.recommendation_reason})" if res.recommendation_reason
          else res.recommended_gpu),
-        ("Nodes", f"{_plural(res.nodes, 'node')} x {_plural(res.gpus_per_node, 'GPU')} per node"),
+        ("Nodes", _nodes_text(res)),
         ("Parallelism", f"data {res.data_parallel} x tensor {res.tensor_parallel} x pipeline {res.pipeline_parallel}, "
                         f"ZeRO stage {res.zero_stage}"),
         ("Layout", res.sharding),
@@ -375,7 +388,7 @@ def _training_metric_rows(m) -> list[tuple[str, str]]:
     step = ", ".join(f"{k.replace('_', ' ')} {v:,.3f} s" for k, v in m.time_breakdown_s.items())
     return [
         ("Duration", f"{_num(m.estimated_duration_hours, 1)} hours ({_num(m.estimated_duration_days, 1)} days)"),
-        ("GPU Hours", f"{_num(m.gpu_hours, 0)} GPU-hours"),
+        ("GPU Hours", f"{_num(m.gpu_hours, 0 if m.gpu_hours >= 100 else 2)} GPU-hours"),
         ("Total Tokens", f"{m.total_tokens:,} tokens in {m.steps:,} steps of {m.global_batch_tokens:,} tokens"),
         ("Throughput", f"{_num(m.tokens_per_second, 0)} tokens/s ({_num(m.tokens_per_second_per_gpu, 0)} per GPU)"),
         ("MFU", f"{m.mfu * 100:.1f}% of dense peak ({m.mfu_source})"),

@@ -51,6 +51,8 @@ BUSY_TIMEOUT_S = 30.0
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 MAX_TEXT_CHARS = 200
 MAX_NOTE_CHARS = 2000
+MAX_DB_INT = 2**31 - 1
+"""Largest value an INTEGER column holds on PostgreSQL (GPU counts, replicas, token averages, request ids)."""
 
 Clock = Callable[[], datetime]
 
@@ -104,7 +106,7 @@ class ServiceInUse(InputError):
 
 
 class DatabaseUnavailable(PlannerError):
-    """The database cannot be opened or reached."""
+    """The database cannot be opened, reached, read or written (read-only, corrupt, server gone)."""
 
 
 class SchemaTooNew(PlannerError):
@@ -261,12 +263,12 @@ class Service(_Record):
         set_("requests_per_second", _optional(check_number, "service.requests_per_second", self.requests_per_second,
                                               inclusive=True))
         for name in ("avg_input_tokens", "avg_output_tokens"):
-            set_(name, _optional(check_number, f"service.{name}", getattr(self, name), integer=True))
+            set_(name, _optional(check_number, f"service.{name}", getattr(self, name), integer=True, maximum=MAX_DB_INT))
         for name in ("ttft_slo_ms", "itl_slo_ms"):
             set_(name, _optional(check_number, f"service.{name}", getattr(self, name)))
-        set_("replicas", check_number("service.replicas", self.replicas, integer=True, inclusive=True))
+        set_("replicas", check_number("service.replicas", self.replicas, integer=True, inclusive=True, maximum=MAX_DB_INT))
         set_("gpus", check_number("service.gpus", self.replicas if self.gpus is None else self.gpus, integer=True,
-                                  inclusive=True))
+                                  inclusive=True, maximum=MAX_DB_INT))
         set_("tags", _check_tags(self.tags))
         self._check_consistency()
 
@@ -426,7 +428,7 @@ class Migration:
 def _create_v1(conn: sa.Connection) -> None:
     version_1 = sa.MetaData()
     _tables_v1(version_1)
-    version_1.create_all(conn)
+    version_1.create_all(conn, checkfirst=False)  # a table of that name already there: another program's database
 
 
 MIGRATIONS: list[Migration] = [
@@ -462,7 +464,11 @@ def database_url(db: str | os.PathLike | None = None) -> sa.URL:
         return sa.make_url("sqlite://")
     if "://" not in text:
         path = Path(text).expanduser().resolve()
-        if path.is_dir():
+        try:
+            is_dir = path.is_dir()
+        except OSError as exc:  # a name too long
+            raise InputError("--db", text, f"a usable file path ({exc.strerror})") from None
+        if is_dir:
             raise InputError("--db", text, "a database file path, not a directory")
         return sa.URL.create("sqlite+pysqlite", database=str(path))
     try:
@@ -479,7 +485,7 @@ def database_url(db: str | os.PathLike | None = None) -> sa.URL:
 def _sqlite_engine(url: sa.URL) -> sa.Engine:
     """SQLite with WAL, a busy timeout, foreign keys, and SQLAlchemy in charge of BEGIN."""
     memory = not url.database
-    if not memory:
+    if not memory and not url.query.get("uri"):  # a file: URI (sqlite:///file:x.db?mode=ro&uri=true) names no directory
         try:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -534,11 +540,9 @@ class Registry:
         self._engine = _sqlite_engine(self.url) if sqlite else sa.create_engine(self.url)
         try:
             self._migrate()
-        except sa_exc.DBAPIError as exc:
+        except DatabaseUnavailable as exc:
             self._engine.dispose()
-            raise DatabaseUnavailable(
-                f"cannot open database {self.url.render_as_string(hide_password=True)}: {_first_line(exc.orig)}"
-            ) from None
+            raise DatabaseUnavailable(f"cannot open {exc}") from None
 
     # ----------------------------------------------------------------- plumbing
 
@@ -564,10 +568,16 @@ class Registry:
 
     @contextlib.contextmanager
     def _transaction(self, *, write: bool) -> Iterator[sa.Connection]:
-        with self._engine.connect() as conn:
-            conn.execution_options(write=write)
-            with conn.begin():
-                yield conn
+        try:
+            with self._engine.connect() as conn:
+                conn.execution_options(write=write)
+                with conn.begin():
+                    yield conn
+        except sa_exc.IntegrityError:
+            raise  # a constraint the caller maps (a concurrent add of the same name)
+        except sa_exc.DBAPIError as exc:  # read-only, corrupt, locked past the timeout, server gone: rolled back
+            raise DatabaseUnavailable(
+                f"database {self.url.render_as_string(hide_password=True)}: {_first_line(exc.orig)}") from None
 
     def _now(self) -> datetime:
         return _utc(self._clock())
@@ -713,7 +723,7 @@ class Registry:
     def create_request(self, service: str, *, gpus: int, reason: str, by: str, gpu_type: str | None = None,
                        plan: dict | None = None) -> CapacityRequest:
         """Open a draft request for ``gpus`` more GPUs (default type: the service's)."""
-        gpus = check_number("request.gpus", gpus, integer=True)
+        gpus = check_number("request.gpus", gpus, integer=True, maximum=MAX_DB_INT)
         reason = check_text("request.reason", reason, max_chars=MAX_NOTE_CHARS)
         by = check_text("request.by", by)
         gpu_id = None if gpu_type is None else get_gpu(gpu_type, "request.gpu_type").id
@@ -779,6 +789,8 @@ class Registry:
                                .where(services_t.c.id == row["service_id"])).one()
         if service.gpu_type != row["gpu_type"]:
             effect = f"service GPUs unchanged ({row['gpu_type']} requested, service runs {service.gpu_type})"
+        elif service.gpus + row["gpus"] > MAX_DB_INT:
+            raise InputError("service.gpus", service.gpus + row["gpus"], f"at most {MAX_DB_INT:,} after fulfilment")
         else:
             conn.execute(services_t.update().where(services_t.c.id == row["service_id"])
                          .values(gpus=services_t.c.gpus + row["gpus"], updated_at=self._now()))
@@ -876,7 +888,7 @@ def _request_from_row(row, history: tuple[RequestEvent, ...]) -> CapacityRequest
 def _check_request_id(value: Any) -> int:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
-    return check_number("request.id", value, integer=True)
+    return check_number("request.id", value, integer=True, maximum=MAX_DB_INT)
 
 
 def _upsert(conn: sa.Connection, table: sa.Table, keys: tuple[str, ...]):

@@ -818,6 +818,7 @@ def plan_training(training: TrainingInput, model: ModelConfig, gpu_cfg: GPUConfi
     arch, assumptions = resolve_architecture(model)
     job, notes = make_job(training, model, arch)
     cons = dataclasses.replace(Constraints.of(training), tensor_parallel=training.tensor_parallel or gpu_cfg.tensor_parallel)
+    check_limits(training, arch, cons)
     ask = _Request(job, cons, TrainingEfficiency.fitted(), training.dataset_size_tokens * training.num_epochs,
                    training.deadline_hours, training.mfu, cost)
     _check_batch(ask)
@@ -828,6 +829,24 @@ def plan_training(training: TrainingInput, model: ModelConfig, gpu_cfg: GPUConfi
     else:
         chosen = recommended = _cheapest(ask, _options(ask, _candidate_gpus()), arch)
     return _build_plan(ask, chosen, recommended, assumptions + notes, training, model, gpu_cfg, include_cost)
+
+
+def check_limits(training: TrainingInput, arch: ModelArchitecture, cons: Constraints) -> None:
+    """Refuse jobs no cluster runs: more tokens or a larger batch than the plausibility limits
+    (``data/planner_defaults.json``), a pipeline deeper than the layers, a tensor-parallel degree that splits heads."""
+    tokens, most = training.dataset_size_tokens * training.num_epochs, config.default("max_training_tokens")
+    if tokens > most:
+        raise InputError("training.dataset_size_tokens x num_epochs", tokens, f"at most {most:.0e} tokens (30x the "
+                         "largest published pretraining runs; is --dataset-size in tokens?)")
+    batch = config.default("max_global_batch_size")
+    if training.global_batch_size > batch:
+        raise InputError("training.global_batch_size", training.global_batch_size, f"at most {batch:,} sequences")
+    if cons.pipeline_parallel > arch.num_layers:
+        raise InputError("training.pipeline_parallel", cons.pipeline_parallel,
+                         f"at most the model's {arch.num_layers} layers (one stage holds at least one layer)")
+    if cons.tensor_parallel and arch.num_attention_heads % cons.tensor_parallel:
+        raise InputError("training.tensor_parallel", cons.tensor_parallel,
+                         f"a divisor of the model's {arch.num_attention_heads} attention heads")
 
 
 @dataclass(frozen=True)
@@ -919,17 +938,26 @@ def _ranking(ask: _Request):
     return lambda o: (not o.meets(ask.deadline_hours), o.total_usd is None, o.total_usd or 0.0, o.duration_hours)
 
 
+def _choosable(option: GPUOption) -> bool:
+    """GPU types sold as one-GPU machines (GH200) are chosen automatically only for one-GPU jobs: past
+    one GPU the step-time model assumes a cluster network those machines are not rented with."""
+    return option.gpu.gpus_per_node > 1 or option.candidate.layout.gpus == 1
+
+
 def _cheapest(ask: _Request, options: list[GPUOption], arch: ModelArchitecture) -> GPUOption:
-    priced = [o for o in options if o.usd_per_gpu_hour is not None]
+    priced = [o for o in options if o.usd_per_gpu_hour is not None and _choosable(o)]
     if not priced:
         raise InfeasibleError(f"no priced GPU type fits {arch.name} for this job; name one with --gpu-type")
     return min(priced, key=_ranking(ask))
 
 
 def _recommended(ask: _Request, chosen: GPUOption) -> GPUOption:
-    """The cheapest option over every priced GPU type (the user's choice when nothing is cheaper)."""
+    """The cheapest option over every priced GPU type (the user's choice when nothing is cheaper, or when
+    --price-per-gpu-hour prices only the user's GPU)."""
+    if ask.cost is not None and ask.cost.price_per_gpu_hour is not None:
+        return chosen
     free = dataclasses.replace(ask, cons=dataclasses.replace(ask.cons, num_gpus=None))
-    others = [o for o in _options(free, _candidate_gpus()) if o.usd_per_gpu_hour is not None]
+    others = [o for o in _options(free, _candidate_gpus()) if o.usd_per_gpu_hour is not None and _choosable(o)]
     best = min(others, key=_ranking(ask), default=chosen)
     if chosen.candidate.fits and chosen.total_usd is not None and _ranking(ask)(best) >= _ranking(ask)(chosen):
         return chosen
@@ -1022,7 +1050,9 @@ def _resources(ask: _Request, chosen: GPUOption, recommended: GPUOption, breakdo
     gpu, layout = chosen.gpu, chosen.candidate.layout
     usable = usable_memory_gib(gpu)
     free = dataclasses.replace(ask.cons, num_gpus=None)
-    fewest = fewest_gpus(ask.job, gpu, free, ask.eff) or layout.gpus
+    fewest = (fewest_gpus(ask.job, gpu, free, ask.eff)  # with the user's fixed layout, else with the planner's
+              or fewest_gpus(ask.job, gpu, Constraints(pipeline_parallel=ask.cons.pipeline_parallel), ask.eff)
+              or layout.gpus)
     if recommended.gpu.id == gpu.id:
         reason = "the GPU planned on" + ("" if ask.cons.num_gpus else ": the cheapest priced GPU type that fits"
                                          + (" and meets the deadline" if ask.deadline_hours else ""))
@@ -1132,6 +1162,9 @@ def _warnings(ask: _Request, chosen: GPUOption, recommended: GPUOption, metrics:
         warnings.append(f"The deadline of {ask.deadline_hours:g} h is not met: {chosen.duration_hours:,.1f} h on "
                         f"{cand.layout.gpus} GPUs is the best found (a global batch of {job.global_batch_size} "
                         "sequences caps data parallelism; raise it, or allow more GPUs).")
+    if chosen.duration_hours > config.default("long_training_warning_hours"):
+        warnings.append(f"The job runs {chosen.duration_hours / 24:,.0f} days on {cand.layout.gpus} GPUs: the planner "
+                        "takes the fewest GPUs that fit; set --deadline-hours (or --num-gpus) for a useful duration.")
     if job.sequence_length > job.arch.max_position_embeddings:
         warnings.append(f"Sequence length {job.sequence_length} is past the model's {job.arch.max_position_embeddings}-token "
                         "window: training extends the context (RoPE scaling) at this cost.")

@@ -4,6 +4,7 @@ types that refuse bad numbers in one line, and the one place errors become exit 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import enum
 import math
 from typing import Callable
@@ -22,11 +23,25 @@ class UsageError(PlannerError):
     """A command-line problem argparse found (unknown flag, missing value)."""
 
 
+class HelpShown(Exception):
+    """``--help`` printed its text: the command is done (exit status 0)."""
+
+
 class Parser(argparse.ArgumentParser):
-    """argparse that raises instead of printing usage and exiting, so every error is one line."""
+    """argparse that raises instead of printing usage and exiting, so every error is one line and
+    ``main(argv)`` returns its status in-process even after ``--help``."""
 
     def error(self, message: str):
         raise UsageError(message)
+
+    def exit(self, status: int = 0, message: str | None = None):
+        raise HelpShown(status)
+
+
+def parse(parser: argparse.ArgumentParser, argv: list[str], stdout) -> argparse.Namespace:
+    """``parser.parse_args(argv)`` with ``--help`` written to ``stdout`` (argparse writes to ``sys.stdout``)."""
+    with contextlib.redirect_stdout(stdout):
+        return parser.parse_args(argv)
 
 
 def _number(kind, *, minimum: float = 0.0, inclusive: bool = False):
@@ -56,6 +71,8 @@ def guarded(action: Callable[[], int], *, debug: bool, stderr) -> int:
     Ctrl-C is 130, anything else is a short internal-error line and 1 (the traceback only with ``debug``)."""
     try:
         return action()
+    except HelpShown:
+        return ExitStatus.OK
     except PlannerError as exc:
         print(f"error: {exc}", file=stderr)
         return ExitStatus.USAGE

@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from commands.common import (  # noqa: E402
-    NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, ExitStatus, Parser, UsageError, guarded, number,
+    NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, ExitStatus, Parser, UsageError, guarded, number, parse,
 )
 
 # --------------------------------------------------------------------------- definition
@@ -214,9 +214,14 @@ def _run_forecast(config: dict, engine):
     if not options.get("history"):
         raise InputError("forecast.history", None, "a traffic history CSV (--history FILE)")
     has_model = any(v is not None for k, v in config.get("model", {}).items() if k != "precision")
-    workload = dict(config.get("workload", {}))
+    workload = {k: v for k, v in config.get("workload", {}).items() if v is not None}
     tokens_given = bool(workload.get("avg_input_tokens") and workload.get("avg_output_tokens"))
+    needs_tokens = sorted(set(workload) & {"ttft_slo_ms", "itl_slo_ms", "peak_load_multiplier"})
+    if needs_tokens and not tokens_given:
+        raise InputError("workload", f"{', '.join(needs_tokens)} without the request shape",
+                         "--input-tokens and --output-tokens as well (latency targets depend on them)")
     workload["requests_per_second"] = workload.get("requests_per_second") or 1.0  # unused: the forecast is the load
+    workload.setdefault("peak_load_multiplier", 1.0)  # the forecast is already the load of each period
     return engine.forecast_future_needs(
         options["history"], section_input(config, "model") if has_model else None,
         horizon_days=options.get("horizon_days", 30), scenario=options.get("scenario", "pessimistic"),
@@ -242,14 +247,15 @@ def _payload(result):
 
 def run(args: argparse.Namespace, stdout) -> ExitStatus:
     """Carry out one parsed command (raises :class:`PlannerError` for user errors)."""
-    from config_loader import effective_config, load_config, template, write_json_atomic
+    from config_loader import check_output_path, effective_config, load_config, write_json_atomic
     from llm_forecast_engine import LLMForecastEngine
 
     if args.generate_config:
-        path = write_json_atomic(f"{args.generate_config}_config.json", template(args.generate_config))
-        print(f"wrote {path}", file=stdout)
-        return ExitStatus.OK
-    config = load_config(args.config) if args.config else {}
+        return _generate_config(args.generate_config, stdout)
+    for path, flag, suffix in ((args.output, "--output", None), (args.plot, "--plot", ".png")):
+        if path is not None:
+            check_output_path(path, flag, suffix)  # before any work: a bad path never leaves one file of two
+    config = load_config(args.config) if args.config is not None else {}
     mode = args.mode or config.get("mode") or "inference"
     config = apply_overrides(effective_config(config), args, mode)
     if mode not in MODE_RUNNERS:
@@ -258,11 +264,26 @@ def run(args: argparse.Namespace, stdout) -> ExitStatus:
 
     with working(f"planning ({mode})"):  # a spinner on a terminal's stderr after a second; nothing otherwise
         result = MODE_RUNNERS[mode](config, LLMForecastEngine())
-        if args.plot:
+        if args.plot is not None:
             plot(result, args.plot)
-    if args.output:
+    if args.output is not None:
         write_json_atomic(args.output, _payload(result))
     _print(result, args.format, stdout)
+    return ExitStatus.OK
+
+
+def _generate_config(mode: str, stdout) -> ExitStatus:
+    """Write ``<mode>_config.json`` here, never over a file that exists (it may hold someone's edits)."""
+    from pathlib import Path
+
+    from config_loader import template, write_json_atomic
+    from models import InputError
+
+    target = Path(f"{mode}_config.json")
+    if target.exists():
+        raise InputError("--generate-config", mode, f"a template whose file is free ({target} exists here: "
+                         "edit it, or move it away to get a fresh template)")
+    print(f"wrote {write_json_atomic(target, template(mode))}", file=stdout)
     return ExitStatus.OK
 
 
@@ -295,7 +316,7 @@ def main(argv: list[str] | None = None, stdout=None, stderr=None) -> int:
     def action() -> int:
         if not argv:
             return _start_wizard(stdout, stderr)
-        return run(build_parser().parse_args(argv), stdout)
+        return run(parse(build_parser(), argv, stdout), stdout)
 
     return guarded(action, debug="--debug" in argv, stderr=stderr)
 

@@ -24,7 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from commands.common import NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, ExitStatus, Parser, UsageError, guarded  # noqa: E402
+from commands.common import (  # noqa: E402
+    NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, ExitStatus, Parser, UsageError, guarded, parse,
+)
 from models import PRECISIONS  # noqa: E402
 
 STATES = ("draft", "submitted", "approved", "rejected", "fulfilled", "cancelled")
@@ -292,7 +294,7 @@ def main(argv: list[str] | None = None, stdout=None, stderr=None) -> int:
     """Run the CLI and return its exit status (0 ok, 1 internal error, 2 user error, 130 interrupted)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
-    return guarded(lambda: run(build_parser().parse_args(argv), stdout), debug="--debug" in argv, stderr=stderr)
+    return guarded(lambda: run(parse(build_parser(), argv, stdout), stdout), debug="--debug" in argv, stderr=stderr)
 
 
 if __name__ == "__main__":

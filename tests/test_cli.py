@@ -42,6 +42,14 @@ def test_generate_config_then_run_with_override(cli, tmp_path, monkeypatch):
     assert plan["inputs"]["workload"]["avg_input_tokens"] == 500
 
 
+def test_generate_config_never_overwrites(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "training_config.json").write_text('{"mode": "training"}')
+    result = cli("--generate-config", "training")
+    assert result.exit_code == 2 and "exists" in result.stderr
+    assert (tmp_path / "training_config.json").read_text() == '{"mode": "training"}'
+
+
 def test_override_changes_the_plan(cli, tmp_path):
     base = json.loads(cli(*SEED_FLAGS, "--format", "json").stdout)
     more = json.loads(cli(*SEED_FLAGS, "--rps", "40", "--format", "json").stdout)

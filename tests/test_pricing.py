@@ -108,8 +108,8 @@ def test_replica_size_passes_over_smaller_instances(tmp_path):
     assert pricing.quote("H100", cost, TODAY).instance_type == "one"
     q = pricing.quote("H100", cost, TODAY, gpus_per_replica=4)
     assert q.instance_type == "eight" and "(1 with >= 4 GPUs per instance)" in q.selection
-    q = pricing.quote("H100", cost, TODAY, gpus_per_replica=16)
-    assert q.instance_type == "eight" and "none with 16 GPUs per instance, so its largest: 8" in q.selection
+    with pytest.raises(pricing.NoPriceError, match="at most 8 GPUs per replica: no listed H100-80GB instance holds 16"):
+        pricing.quote("H100", cost, TODAY, gpus_per_replica=16)  # a replica's GPUs must share one machine
 
 
 @pytest.mark.parametrize(

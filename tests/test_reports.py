@@ -82,8 +82,8 @@ GPU RESOURCES
 
 THROUGHPUT
    Batch Size:           24 sequences per decode step (operating point)
-   TPS per Replica:      1,500.00 output tokens/s (max 2,100.00 at 57 sequences)
-   Total TPS Capacity:   3,000.00 output tokens/s
+   TPS per Replica:      1,500.00 output tokens/s at peak load (saturated: 2,100.00 at 57 sequences)
+   Total TPS Capacity:   3,000.00 output tokens/s within the targets
    Max RPS per Replica:  10.50 req/s
    Max RPS Capacity:     21.00 req/s (peak load 15.00 req/s)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import json
 import os
 import stat
@@ -198,7 +199,9 @@ def check_output_path(path: str | os.PathLike, field_name: str = "--output", suf
     return target
 
 
+@functools.lru_cache(maxsize=1)
 def _umask() -> int:
+    """The process umask, read once (reading it means setting it, which is not thread-safe)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -296,7 +299,8 @@ def architecture_from_hf_config(hf: dict, path: str = "config.json"):
     )
     try:
         if arch["kv_lora_rank"]:
-            arch["head_dim"] = sum(check_number(f"model.{k}", arch[k], integer=True) for k in ("qk_nope_head_dim", "qk_rope_head_dim"))
+            arch["head_dim"] = sum(check_number(f"model.{k}", arch[k], integer=True)
+                                   for k in ("qk_nope_head_dim", "qk_rope_head_dim"))
         return ModelArchitecture(**arch)
     except InputError as exc:  # name the file: "config.json: model.vocab_size: got ..."
         raise InputError(f"{path}: {exc.field}", exc.value, exc.accepted) from None

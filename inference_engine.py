@@ -555,13 +555,16 @@ def _cloud_rows(option: Option, cost) -> list[dict]:
 
 
 def _chosen(options: list[Option], arch: ModelArchitecture) -> Option:
-    """The best feasible option, or an :class:`InfeasibleError` that says what would have to change."""
+    """The best feasible option, or an :class:`InfeasibleError` that says what would have to change: the
+    latency miss of the fastest option, else the memory shortfall of the option with the most memory."""
     feasible = [o for o in options if o.feasible]
     if feasible:
         return feasible[0]
     latency = [o for o in options if o.reason.startswith("misses")]
-    candidates = latency or options
-    reason = max(candidates, key=lambda o: o.tensor_parallel or 0).reason
+    if latency:
+        reason = max(latency, key=lambda o: o.tensor_parallel or 0).reason
+    else:
+        reason = max(options, key=lambda o: (o.tensor_parallel or 0) * config.get_gpu(o.gpu_type).memory_gib).reason
     raise InfeasibleError(f"no configuration serves {arch.name}: {reason}")
 
 

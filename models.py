@@ -109,7 +109,7 @@ def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
 
 
 def check_name(name: str, value: Any, example: str) -> str:
-    """Return ``value`` if it is a non-empty string (a GPU, model, path or region name), else raise :class:`InputError`."""
+    """``value`` if it is a non-empty string (a GPU, model, path or region name), else :class:`InputError`."""
     if not isinstance(value, str) or not value.strip():
         raise InputError(name, value, f"a non-empty name such as {example}")
     return value
@@ -126,13 +126,13 @@ OPTIMIZERS = ("AdamW", "Adam", "Adafactor", "SGD", "AdamW-8bit")
 CLOUDS = ("aws", "gcp", "azure", "lambda", "coreweave", "runpod")
 PRICING_MODELS = ("on-demand", "spot", "reserved-1y", "reserved-3y")
 MAX_SHAPE_DIM = 2**20
-"""Plausibility limit on one architecture dimension (layers, widths, heads, vocabulary, experts): published models stay under 2**18."""
+"""Plausibility limit on one shape dimension (layers, widths, heads, vocabulary, experts); published: under 2**18."""
 MAX_CONTEXT_TOKENS = 2**30
 """Plausibility limit on a model's context window (published windows reach 10M tokens, about 2**23)."""
 MAX_USD_PER_GPU_HOUR = 1000.0
-"""Plausibility limit on a GPU-hour price: listed prices are $0.1-$15 (data/cloud_prices.csv); more is a slip such as a monthly price."""
+"""Plausibility limit on a GPU-hour price: listed prices are $0.1-$15 (data/cloud_prices.csv); more is a slip."""
 MIN_MFU = 0.01
-"""Lowest model FLOPs utilization accepted: measured runs reach 0.2-0.6; below 1% a job's duration is no longer a plan."""
+"""Lowest model FLOPs utilization accepted: measured runs reach 0.2-0.6; below 1% a duration is no plan."""
 
 # --------------------------------------------------------------------------- hardware and shapes
 

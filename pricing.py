@@ -39,7 +39,9 @@ import re
 from pathlib import Path
 
 import config
-from models import MAX_USD_PER_GPU_HOUR, PRICING_MODELS, CostOptions, InferenceCost, InputError, PriceQuote, check_number
+from models import (
+    MAX_USD_PER_GPU_HOUR, PRICING_MODELS, CostOptions, InferenceCost, InputError, PriceQuote, check_number,
+)
 
 BUILTIN_FILE = config.DATA_DIR / "cloud_prices.csv"
 REQUIRED_COLUMNS = ("provider", "instance_type", "gpu", "gpus_per_instance", "region", "price_model",

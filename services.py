@@ -33,6 +33,7 @@ import math
 import os
 import re
 import statistics
+import time
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -53,6 +54,8 @@ MAX_TEXT_CHARS = 200
 MAX_NOTE_CHARS = 2000
 MAX_DB_INT = 2**31 - 1
 """Largest value an INTEGER column holds on PostgreSQL (GPU counts, replicas, token averages, request ids)."""
+MAX_CSV_BYTES = 200 * 2**20
+"""Largest traffic CSV read (as ``config_loader.read_text_file`` for every other input file)."""
 
 Clock = Callable[[], datetime]
 
@@ -482,6 +485,24 @@ def database_url(db: str | os.PathLike | None = None) -> sa.URL:
     return url
 
 
+def _enable_wal(cursor) -> None:
+    """Switch the file to WAL (persistent: done once per file). Processes opening a fresh file at the same
+    moment can see the switch report 'database is locked' without waiting on the busy handler, so it is
+    retried within the busy timeout."""
+    import sqlite3
+
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def _sqlite_engine(url: sa.URL) -> sa.Engine:
     """SQLite with WAL, a busy timeout, foreign keys, and SQLAlchemy in charge of BEGIN."""
     memory = not url.database
@@ -499,7 +520,7 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
         cursor = dbapi_conn.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         if not memory:
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(cursor)
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
@@ -933,11 +954,13 @@ def read_traffic_csv(path: str | os.PathLike) -> list[TrafficPoint]:
     """
     source = os.fspath(path)
     try:
+        if os.path.getsize(source) > MAX_CSV_BYTES:
+            raise InputError("--csv", source, f"a file under {MAX_CSV_BYTES // 2**20} MiB")
         with open(source, newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
             header = {(h or "").strip().lower(): h for h in reader.fieldnames or ()}
             rows = [(reader.line_num, row) for row in reader]
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:  # csv.Error: a NUL byte, a 128 KiB cell
         raise InputError("--csv", source, f"a readable UTF-8 CSV file ({_first_line(exc)})") from None
     columns = _traffic_columns(source, header)
     if not rows:

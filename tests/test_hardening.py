@@ -454,8 +454,8 @@ def test_fuzz_forecast_histories(tmp_path):
     seen = []
 
     @fuzz("histories")
-    @given(text=history_text(), horizon=st.sampled_from(["1", "2", "3", "1", "2", "0", "nan", "3661"]),
-           extra=st.sampled_from([[], [], ["--model", "llama-3.1-8b", "--gpu-type", "H100"],
+    @given(text=history_text(), horizon=st.sampled_from(["1", "2", "3", "1", "2", "3", "1", "0", "nan", "3661"]),
+           extra=st.sampled_from([[], [], [], [], ["--model", "llama-3.1-8b", "--gpu-type", "H100"],
                                   ["--model", "llama-3.1-8b", "--input-tokens", "500", "--output-tokens", "100",
                                    "--current-replicas", "2"], ["--scenario", "nope"], ["--timestamp-column", "nope"],
                                   ["--value-column", "timestamp"], ["--frequency", "0h"], ["--frequency", "1s"],
@@ -497,9 +497,10 @@ def test_fuzz_services_traffic_csv(tmp_path):
 
 # --------------------------------------------------------------------------- services commands
 
-NAMES = st.sampled_from(["chat", "embed", "nope", "Chat", "", "x" * 70, "a b", "bad\x01name"])
-TEXTS = st.one_of(st.sampled_from(["alice", "bob", "", " ", "x" * 300, "a\x00b", "line\nbreak"]), st.text(max_size=6))
-COUNTS = st.one_of(NUMBER_TEXTS, st.sampled_from(["2147483647", "2147483648", "1"]))
+NAMES = st.sampled_from(["chat", "chat", "chat", "embed", "embed", "nope", "Chat", "", "x" * 70, "a b", "bad\x01name"])
+TEXTS = st.one_of(st.sampled_from(["alice", "bob", "carol", "", " ", "x" * 300, "a\x00b", "line\nbreak"]),
+                  st.text(max_size=6))
+COUNTS = st.one_of(st.integers(1, 16).map(str), NUMBER_TEXTS, st.sampled_from(["2147483647", "2147483648", "1"]))
 
 
 @st.composite
@@ -707,6 +708,8 @@ def _files(tmp: Path) -> dict[str, Path]:
         "history.csv": HOURLY, "history_empty.csv": "", "history_binary.csv": b"\x00\xff" * 40,
         "history_header.csv": "timestamp,rps\n", "history_text.csv": HOURLY.replace(",10\n", ",ten\n"),
         "history_negative.csv": HOURLY.replace(",10\n", ",-10\n"),
+        "history_huge_value.csv": HOURLY.replace(",10\n", ",1e308\n"),
+        "history_inf_time.csv": "ts,rps\n1,5\n2,6\ninf,7\n", "history_span.csv": "ts,rps\n1,5\n2,6\n3,6\n50000000,7\n",
         "prices_column.csv": "provider,instance,gpu\n", "prices_huge.csv": _price_csv(usd_per_gpu_hour="1e308"),
         "prices_negative.csv": _price_csv(usd_per_gpu_hour="-3"), "prices_gpu.csv": _price_csv(gpu="X900"),
         "prices_binary.csv": b"\xff\xfe\x00" * 20, "prices_empty.json": "[]",
@@ -716,6 +719,9 @@ def _files(tmp: Path) -> dict[str, Path]:
         paths[name] = tmp / "in" / name
         paths[name].parent.mkdir(exist_ok=True)
         paths[name].write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    paths["huge.json"] = tmp / "in" / "huge.json"
+    with open(paths["huge.json"], "wb") as handle:
+        handle.truncate(201 * 2**20)  # sparse: 201 MiB of zeros that take no disk
     return paths
 
 
@@ -766,6 +772,10 @@ BAD_FLAGS = [
 BAD_CONFIGS = [
     ("config-empty", ["--config", "{empty.json}"], r"^error: --config: got '.*empty.json'; expected a non-empty file$"),
     ("config-binary", ["--config", "{binary.json}"], r"expected a UTF-8 text file \(this one is binary"),
+    ("config-huge", ["--config", "{huge.json}"], r"^error: --config: got '.*huge.json'; expected a file under 200 MiB$"),
+    ("config-name-too-long", ["--config", "c" * 300], r"\.\.\. \(302 characters\); expected a usable path \(File name "
+                                                         r"too long\)$"),
+    ("hf-huge", [*INFERENCE, "--model-config", "{huge.json}"], r"^error: --model-config: .*a file under 200 MiB$"),
     ("config-nan", ["--config", "{nan.json}", *INFERENCE[2:]],
      r"^error: workload.requests_per_second: got nan; expected a finite number > 0$"),
     ("config-region-type", ["--config", "{region.json}", *INFERENCE, "--cost"],
@@ -797,6 +807,17 @@ BAD_HISTORIES = [
                                                                      r"existing file"),
     ("history-empty", [*FORECAST, "--history", "{history_empty.csv}"], r"^error: --history: got .*; expected a non-empty"),
     ("history-binary", [*FORECAST, "--history", "{history_binary.csv}"], r"^error: --history: .*UTF-8"),
+    ("history-huge", [*FORECAST, "--history", "{huge.json}"], r"^error: --history: .*a file under 200 MiB$"),
+    ("history-frequency-zero", [*FORECAST, "--history", "{history.csv}", "--frequency", "0h"],
+     r"^error: --frequency: got '0h'; expected a pandas frequency alias such as h, D, 15min$"),
+    ("history-horizon-periods", [*FORECAST[:-1], "30", "--history", "{history.csv}", "--frequency", "1s"],
+     r"^error: forecast.horizon_days: got 30.0; expected at most 100000 periods of the history's 1 s step"),
+    ("history-value-overflow", [*FORECAST, "--history", "{history_huge_value.csv}"],
+     r"^error: history: rps: got 1e\+308; expected demand values <= 1e\+12$"),
+    ("history-timestamp-overflow", [*FORECAST, "--history", "{history_inf_time.csv}"],
+     r"^error: history: ts: got inf; expected Unix seconds or milliseconds"),
+    ("history-grid-too-large", [*FORECAST, "--history", "{history_span.csv}"],
+     r"^error: history: ts: got '\d+ periods of s from .*'; expected at most 1000000 \(check the timestamps"),
     ("history-header-only", [*FORECAST, "--history", "{history_header.csv}"], r"^error: --history: .*data row"),
     ("history-text-value", [*FORECAST, "--history", "{history_text.csv}"], r"^error: history: rps: got 'ten'"),
     ("history-negative", [*FORECAST, "--history", "{history_negative.csv}"],
@@ -816,6 +837,7 @@ BAD_PRICES = [
      r"column usd_per_gpu_hour: got '-3'; expected a price in USD > 0$"),
     ("prices-unknown-gpu", [*INFERENCE, "--cost", "--price-file", "{prices_gpu.csv}"], r"column gpu: got 'X900'"),
     ("prices-binary", [*INFERENCE, "--cost", "--price-file", "{prices_binary.csv}"], r"UTF-8 text file"),
+    ("prices-huge", [*INFERENCE, "--cost", "--price-file", "{huge.json}"], r"^error: --price-file: .*under 200 MiB$"),
     ("prices-no-rows", [*INFERENCE, "--cost", "--price-file", "{prices_empty.json}"],
      r"prices_empty.json: got 'no rows'; expected at least one price row$"),
 ]
@@ -860,6 +882,10 @@ BAD_SERVICES = [
     ("long-owner", ["update", "chat", "--owner", "o" * 100000], r"\.\.\. \(100002 characters\); expected non-empty"),
     ("csv-binary", ["traffic", "import", "chat", "--csv", "{binary}"], r"^error: --csv: .*a readable UTF-8 CSV file"),
     ("csv-nan", ["traffic", "import", "chat", "--csv", "{nan}"], r"rps: got nan; expected a finite number >= 0$"),
+    ("csv-huge", ["traffic", "import", "chat", "--csv", "{huge}"], r"^error: --csv: got '.*huge.csv'; expected a file "
+                                                                     r"under 200 MiB$"),
+    ("csv-nul-cell", ["traffic", "import", "chat", "--csv", "{nul}"], r"^error: --csv: .*a readable UTF-8 CSV file "
+                                                                        r"\(field larger than field limit"),
     ("plan-beyond-any-fleet", ["plan", "chat"], r"100,000-GPU fleet limit"),
 ]
 
@@ -868,9 +894,12 @@ BAD_SERVICES = [
 def test_bad_services_input_is_one_line_exit_2_and_changes_nothing(filled_db, tmp_path, argv, message):
     (tmp_path / "binary.csv").write_bytes(b"\xff\x00" * 50)
     (tmp_path / "nan.csv").write_text("timestamp,rps\n2024-01-01T00:00:00,nan\n")
+    (tmp_path / "nul.csv").write_bytes(b"timestamp,rps\n" + b"\x00" * 200_000 + b"\n")
+    with open(tmp_path / "huge.csv", "wb") as handle:
+        handle.truncate(201 * 2**20)  # sparse
     run_cli(services_main, ["--db", str(filled_db), "update", "chat", "--rps", "1e300", "--input-tokens", "100",
                             "--output-tokens", "50"])
-    argv = [str(tmp_path / f"{a[1:-1]}.csv") if a in ("{binary}", "{nan}") else a for a in argv]
+    argv = [str(tmp_path / f"{a[1:-1]}.csv") if a in ("{binary}", "{nan}", "{nul}", "{huge}") else a for a in argv]
     before = _dump(filled_db)
     code, stdout, stderr = run_cli(services_main, ["--db", str(filled_db), "--format", "json", *argv])
     assert (code, stdout) == (2, ""), stderr
@@ -905,7 +934,9 @@ def test_read_only_file_permissions_refuse_writes_cleanly(filled_db):
     finally:
         filled_db.parent.chmod(0o755)
         filled_db.chmod(0o644)
-    assert code == 2 and stderr.startswith("error: ") and "readonly" in stderr and stderr.count("\n") == 1
+    assert code == 2 and stderr.count("\n") == 1, stderr
+    assert re.fullmatch(r"error: (cannot open )?database .*: (attempt to write a readonly database|unable to open "
+                        r"database file)\n", stderr), stderr
 
 
 @pytest.mark.parametrize("damage, message", [
@@ -936,6 +967,42 @@ def test_corrupt_or_foreign_database_is_one_clear_error(filled_db, tmp_path, dam
     if damage == "foreign":
         with sqlite3.connect(copy) as conn:  # refused before any write: no schema added to the other program's file
             assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master")] == ["services"]
+
+
+# --------------------------------------------------------------------------- internal errors
+
+
+def _broken(*args):
+    raise ZeroDivisionError("a bug")
+
+
+@pytest.mark.parametrize("cli", ["forecast", "services"])
+def test_internal_error_is_one_line_exit_1_traceback_only_with_debug(monkeypatch, tmp_path, cli):
+    import commands.forecast
+    import commands.services
+
+    if cli == "forecast":
+        monkeypatch.setitem(commands.forecast.MODE_RUNNERS, "inference", _broken)
+        main, argv = forecast_main, [*INFERENCE, "--output", str(tmp_path / "plan.json")]
+    else:
+        monkeypatch.setitem(commands.services.COMMANDS, "list", _broken)
+        main, argv = services_main, ["--db", str(tmp_path / "s.db"), "list"]
+    code, stdout, stderr = run_cli(main, argv)
+    assert (code, stdout) == (1, "")
+    assert stderr == "internal error: ZeroDivisionError: a bug (run with --debug for the traceback)\n"
+    assert not (tmp_path / "plan.json").exists()
+    with pytest.raises(ZeroDivisionError):  # --debug lets it through: Python prints the traceback, exit status 1
+        run_cli(main, [*argv, "--debug"])
+
+
+def test_ctrl_c_is_exit_130(monkeypatch):
+    import commands.forecast
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(commands.forecast.MODE_RUNNERS, "inference", interrupted)
+    assert run_cli(forecast_main, INFERENCE) == (130, "", "interrupted\n")
 
 
 # --------------------------------------------------------------------------- help

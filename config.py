@@ -39,15 +39,10 @@ def default(name: str):
 
 
 @functools.lru_cache(maxsize=None)
-def efficiency() -> dict:
-    """Fitted efficiencies (``data/efficiency_fit.json``, written by ``calibration.py fit``)."""
-    return json.loads((DATA_DIR / "efficiency_fit.json").read_text(encoding="utf-8"))["parameters"]
-
-
-@functools.lru_cache(maxsize=None)
-def training_fit() -> dict:
-    """Fitted training efficiencies (``data/training_fit.json``, written by ``calibration.write_training_fit``)."""
-    return json.loads((DATA_DIR / "training_fit.json").read_text(encoding="utf-8"))["parameters"]
+def fitted_parameters(file_name: str) -> dict:
+    """The parameters of a fit ``calibration.py`` wrote: ``efficiency_fit.json`` (inference, ``python
+    calibration.py fit``) or ``training_fit.json`` (``python calibration.py fit-training``)."""
+    return json.loads((DATA_DIR / file_name).read_text(encoding="utf-8"))["parameters"]
 
 
 # --------------------------------------------------------------------------- precisions

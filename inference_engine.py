@@ -53,7 +53,7 @@ class Efficiency:
 
     @classmethod
     def fitted(cls) -> "Efficiency":
-        return cls(**config.efficiency())
+        return cls(**config.fitted_parameters("efficiency_fit.json"))
 
     def weight_share(self, precision: str, compute_precision: str) -> float:
         """Achieved share of HBM bandwidth streaming weights stored in ``precision``."""

@@ -70,7 +70,7 @@ class TrainingEfficiency:
 
     @classmethod
     def fitted(cls) -> "TrainingEfficiency":
-        return cls(**config.training_fit())
+        return cls(**config.fitted_parameters("training_fit.json"))
 
 
 # --------------------------------------------------------------------------- the job and its layout

@@ -27,7 +27,7 @@ def test_every_calibration_row_is_validated():
 
 def test_stored_fit_is_what_the_fit_produces():
     """data/efficiency_fit.json must come from fit_efficiency, not from hand tuning."""
-    stored = config.efficiency()
+    stored = config.fitted_parameters("efficiency_fit.json")
     refit = calibration.fit_efficiency(calibration.inference_cases(fitted_only=True)).__dict__
     for name, value in stored.items():
         assert refit[name] == pytest.approx(value, rel=0.02, abs=0.05), name
@@ -42,7 +42,7 @@ def test_matmul_ceilings_are_measured_shares_of_peak():
 
 
 def test_efficiencies_are_physical():
-    eff = config.efficiency()
+    eff = config.fitted_parameters("efficiency_fit.json")
     for name in ("weight_bandwidth", "kv_bandwidth", "matmul", "matmul_fp8"):
         assert 0.3 <= eff[name] <= 1.0, name
     assert eff["allreduce_latency_us"] >= 1.0

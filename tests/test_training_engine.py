@@ -305,7 +305,7 @@ def test_every_training_row_is_validated_or_explained():
 
 
 def test_stored_training_fit_is_what_the_fit_produces():
-    stored = config.training_fit()
+    stored = config.fitted_parameters("training_fit.json")
     refit = calibration.fit_training().__dict__
     for name, value in stored.items():
         assert refit[name] == pytest.approx(value, rel=0.02, abs=0.02), name

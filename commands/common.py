@@ -45,15 +45,17 @@ def parse(parser: argparse.ArgumentParser, argv: list[str], stdout) -> argparse.
 
 
 def _number(kind, *, minimum: float = 0.0, inclusive: bool = False):
+    noun = "a whole number" if kind is int else "a finite number"
+    bound = f">= {minimum:g}" if inclusive else f"> {minimum:g}"
+
     def parse(text: str):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"got {text!r}; expected {'a whole number' if kind is int else 'a number'}")
+            raise argparse.ArgumentTypeError(f"got {text!r}; expected {noun} {bound}")
         too_low = value < minimum if inclusive else value <= minimum
         if (kind is float and not math.isfinite(value)) or too_low:
-            bound = f">= {minimum:g}" if inclusive else f"> {minimum:g}"
-            raise argparse.ArgumentTypeError(f"got {text!r}; expected a finite number {bound}")
+            raise argparse.ArgumentTypeError(f"got {text!r}; expected {noun} {bound}")
         return value
 
     parse.__name__ = "whole number" if kind is int else "number"

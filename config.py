@@ -84,7 +84,7 @@ def _gpu_from_row(row: dict) -> GPUSpec:
         hbm_bandwidth_gb_s=_float(row["hbm_bandwidth_gb_s"]),
         tflops=tflops,
         interconnect=row["interconnect"],
-        interconnect_gb_s=_float(row["interconnect_gb_s_unidirectional"]) or 32.0,
+        interconnect_gb_s=_float(row["interconnect_gb_s_unidirectional"]) or default("pcie_gb_s_unidirectional"),
         gpus_per_node=int(_float(row["gpus_per_standard_node"]) or 8),
         tdp_w=_float(row["tdp_w"]),
         confidence=row["confidence"],

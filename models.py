@@ -468,21 +468,36 @@ class GPUResources(_Result):
 
 @dataclass(frozen=True)
 class Throughput(_Result):
+    """Output-token rates of an inference plan (output tokens only)."""
+
     batch_size: int
+    """Sequences running per replica at the operating point (the fixed batch when one is given)."""
     output_tokens_per_second_per_replica: float
+    """What one replica generates at the planned peak load (peak rps / replicas x output tokens)."""
     max_output_tokens_per_second_per_replica: float
+    """Saturated offline throughput: as many fixed-length requests as memory holds, no latency limit."""
     total_output_tokens_per_second: float
+    """All replicas at the most load each holds within the latency targets and memory."""
     max_rps_per_replica: float
+    """Requests/s one replica holds within the latency targets and memory (before the target utilization)."""
     max_rps_capacity: float
+    """``max_rps_per_replica`` x replicas."""
 
 
 @dataclass(frozen=True)
 class Latency(_Result):
+    """Latencies at the operating point (peak load over the planned replicas, or the fixed batch)."""
+
     ttft_ms: float
+    """Time to first token: prefill + half a step in flight + queueing for the prefill."""
     itl_ms: float
+    """Inter-token latency: one decode step with every sequence at input + output/2, prefill interleaved."""
     e2e_ms: float
+    """TTFT + (output tokens - 1) x ITL."""
     prefill_ms: float
+    """Prefill of one prompt on an idle replica."""
     queueing_ms: float
+    """Mean wait for the prefill (M/D/1) at the operating point's arrival rate."""
 
 
 @dataclass(frozen=True)

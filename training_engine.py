@@ -509,7 +509,7 @@ def step_time(job: Job, layout: Layout, gpu: GPUSpec, eff: TrainingEfficiency) -
     attention = attention_flops_per_token(arch, job.sequence_length) * (4 if layout.gradient_checkpointing else 3)
     rate = peak_flops(gpu, job.precision) * achievable_matmul_fraction(gpu) * layout.model_parallel
     matmul_s = tokens * ((flops - attention) / eff.matmul + attention / eff.attention) / rate
-    micro_s = matmul_s + _elementwise_s(job, layout, gpu, eff, tokens)
+    micro_s = matmul_s + _elementwise_s(job, layout, gpu, eff, tokens) + dequantize_s(job, layout, gpu)
     micro_s += arch.num_layers / layout.pipeline_parallel * kernels_per_layer(job, layout) * eff.kernel_overhead_us * 1e-6
     bubble_s = (layout.pipeline_parallel - 1) * micro_s
     tp_s = micro_steps * _tensor_parallel_s(job, layout, gpu, tokens)
@@ -518,6 +518,18 @@ def step_time(job: Job, layout: Layout, gpu: GPUSpec, eff: TrainingEfficiency) -
     compute_s = micro_steps * micro_s + bubble_s
     return StepTime(compute_s=compute_s, pipeline_bubble_s=bubble_s, tensor_parallel_s=tp_s,
                     data_parallel_exposed_s=dp_s, optimizer_s=opt_s, total_s=compute_s + tp_s + dp_s + opt_s)
+
+
+def dequantize_s(job: Job, layout: Layout, gpu: GPUSpec) -> float:
+    """QLoRA: every NF4 matrix is dequantized before each use (forward, recomputed forward, backward for
+    the input gradient): read the NF4 weights, write 16-bit ones, read them in the matmul, at HBM bandwidth.
+    A lower bound: bitsandbytes' dequantization kernels reach less than full bandwidth."""
+    if job.method != "qlora":
+        return 0.0
+    linear = sum(i * o * n for i, o, n in linear_shapes(job.arch, active=True)) / layout.model_parallel
+    per_pass = linear * (config.default("nf4_bits_per_param") / 8 + 2 * job.compute_bytes)
+    passes = 3 if layout.gradient_checkpointing else 2
+    return passes * per_pass / (gpu.hbm_bandwidth_gb_s * GB)
 
 
 def adapter_traffic_bytes_per_token(arch: ModelArchitecture, method: str) -> float:

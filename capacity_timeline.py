@@ -205,7 +205,7 @@ def forecast_future_needs(source, model=None, horizon_days: float = 30, scenario
         ``None`` without a model) and ``scaling_recommendations`` (a non-empty list of sentences).
     """
     from demand_history import load_history
-    from forecasting import SCENARIO_LABELS, SCENARIOS, Forecaster, season_periods, usable_periods, window_points
+    from forecasting import SCENARIO_COLUMNS, SCENARIO_LABELS, SCENARIOS, Forecaster, season_periods, usable_periods, window_points
     from models import check_choice
 
     scenario = check_choice("forecast.scenario", scenario, SCENARIOS)
@@ -214,7 +214,7 @@ def forecast_future_needs(source, model=None, horizon_days: float = 30, scenario
     results = Forecaster(history, method, horizon_days).fit()
     seasons = season_periods(history.step_s)
     out = results.to_dict(history_points=window_points(seasons))
-    out.update(scenario=scenario, scenario_column=SCENARIOS[scenario], horizon_days=horizon_days)
+    out.update(scenario=scenario, scenario_column=SCENARIO_COLUMNS[scenario], horizon_days=horizon_days)
     demand = [float(v) * history.rps_per_unit for v in results.scenario(scenario)]
     recent = max(usable_periods(len(history.series), seasons, cycles=1), default=len(history.series))
     recent_peak = float(history.series.iloc[-recent:].max()) * history.rps_per_unit

@@ -34,14 +34,14 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from models import InputError, check_choice, check_number
+from models import SCENARIOS, InputError, check_choice, check_number
 
 METHODS = ("seasonal_naive", "stl", "arima", "ets")
 ENSEMBLE = "ensemble"
 CANDIDATES = METHODS + (ENSEMBLE,)
 METHOD_CHOICES = ("auto",) + CANDIDATES
-SCENARIOS = {"optimistic": "lower_80", "baseline": "mean", "pessimistic": "upper_80"}
-"""Scenario -> forecast column: the lower 80% band, the median, the upper 80% band of demand."""
+SCENARIO_COLUMNS = dict(zip(SCENARIOS, ("lower_80", "mean", "upper_80")))
+"""Scenario (``models.SCENARIOS``) -> forecast column."""
 SCENARIO_LABELS = {"optimistic": "p10", "baseline": "median", "pessimistic": "p90"}
 BAND_LEVELS = {"lower_95": 0.025, "lower_80": 0.10, "upper_80": 0.90, "upper_95": 0.975}
 
@@ -460,7 +460,7 @@ class ForecastResults:
 
     def scenario(self, name: str):
         """Demand under ``optimistic`` (lower 80%), ``baseline`` (median) or ``pessimistic`` (upper 80%)."""
-        return self.frame[SCENARIOS[check_choice("forecast.scenario", name, SCENARIOS)]]
+        return self.frame[SCENARIO_COLUMNS[check_choice("forecast.scenario", name, SCENARIOS)]]
 
     @property
     def backtest(self) -> dict:

@@ -330,7 +330,8 @@ class Wizard:
             "Pricing:", [(p, p) for p in PRICING_MODELS], default=_get(config, "options", "pricing", "on-demand")))
 
     def forecast(self, config: dict) -> None:
-        from forecasting import METHOD_CHOICES, SCENARIOS
+        from forecasting import METHOD_CHOICES
+        from models import SCENARIOS
 
         d = lambda key, fallback=None: self.default(config, "forecast", key, fallback)  # noqa: E731
         _set(config, "forecast", "history", self.ask.text(
@@ -434,7 +435,7 @@ def _plot(result, path: Path, stderr) -> Path:
 
 def _service_answers(wizard: Wizard, registry, answers: dict) -> dict | None:
     """Which registered service to plan, how far ahead, and whether to open a request; ``None`` if none exist."""
-    from forecasting import SCENARIOS
+    from models import SCENARIOS
     from services import check_text
 
     services = registry.list_services()

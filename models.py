@@ -125,6 +125,10 @@ TRAINING_METHODS = ("full", "lora", "qlora")
 OPTIMIZERS = ("AdamW", "Adam", "Adafactor", "SGD", "AdamW-8bit")
 CLOUDS = ("aws", "gcp", "azure", "lambda", "coreweave", "runpod")
 PRICING_MODELS = ("on-demand", "spot", "reserved-1y", "reserved-3y")
+SCENARIOS = ("optimistic", "baseline", "pessimistic")
+"""Forecast scenarios: the lower 80% band, the median, the upper 80% band of demand."""
+REQUEST_STATES = ("draft", "submitted", "approved", "rejected", "fulfilled", "cancelled")
+"""Capacity-request states (``services.RequestState`` holds the same values)."""
 MAX_SHAPE_DIM = 2**20
 """Plausibility limit on one shape dimension (layers, widths, heads, vocabulary, experts); published: under 2**18."""
 MAX_CONTEXT_TOKENS = 2**30

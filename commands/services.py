@@ -27,10 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from commands.common import (  # noqa: E402
     NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, ExitStatus, Parser, UsageError, guarded, parse,
 )
-from models import PRECISIONS  # noqa: E402
+from models import PRECISIONS, REQUEST_STATES, SCENARIOS  # noqa: E402
 
-STATES = ("draft", "submitted", "approved", "rejected", "fulfilled", "cancelled")
-SCENARIOS = ("optimistic", "baseline", "pessimistic")
 
 # service flag dest -> Service field
 SERVICE_FIELDS = {
@@ -124,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         step.add_argument("--by", required=True, help="who acts")
         step.add_argument("--note", help="comment recorded with the event")
     listing = command(requests, "list", "list requests")
-    listing.add_argument("--state", choices=STATES, help="only requests in this state")
+    listing.add_argument("--state", choices=REQUEST_STATES, help="only requests in this state")
     listing.add_argument("--service", help="only requests for this service")
     command(requests, "show", "one request with its history").add_argument("id", type=POSITIVE_INT)
     command(commands, "fleet", "GPUs in use, requested and approved, per GPU type and per team")

@@ -281,6 +281,14 @@ def test_failed_import_stores_nothing(chat, tmp_path):
 # --------------------------------------------------------------------------- workflow
 
 STATES = [s.value for s in RequestState]
+
+
+def test_request_states_match_the_cli_choices():
+    """The CLI's --state choices (models.REQUEST_STATES, no SQLAlchemy import) are the workflow's states."""
+    from models import REQUEST_STATES
+
+    assert tuple(STATES) == REQUEST_STATES
+
 ACTIONS = ["submit", "approve", "reject", "fulfill", "cancel"]
 ALLOWED = {  # (from state, action) -> to state; every other pair is illegal
     ("draft", "submit"): "submitted", ("submitted", "approve"): "approved", ("submitted", "reject"): "rejected",

@@ -15,6 +15,8 @@ import statistics
 import sys
 from pathlib import Path
 
+from models import ValidationReport
+
 CALIBRATION_DIR = Path(__file__).resolve().parent / "data" / "calibration"
 
 
@@ -457,13 +459,10 @@ def write_training_fit(path: Path | None = None) -> dict:
 # --------------------------------------------------------------------------- validate
 
 
-def validate() -> dict:
+def validate() -> ValidationReport:
     """Predicted vs measured for every calibration row, with the median absolute error per quantity."""
-    rows = validate_inference()
-    training = globals().get("validate_training")
-    if training:
-        rows += training()
-    return {"rows": rows, "summary": summarize(rows)}
+    rows = validate_inference() + validate_training()
+    return ValidationReport(rows=rows, summary=summarize(rows))
 
 
 if __name__ == "__main__":

@@ -15,8 +15,9 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from models import GPUConfig, check_number
+from models import ForecastInput, ForecastPlan, GPUConfig, LLMWorkloadInput, ModelConfig, check_number
 
+SECONDS_PER_HOUR = 3600
 MIN_PLANNED_RPS = 1e-6
 """Demand floor handed to the planner (a period forecast at zero still runs one replica)."""
 
@@ -171,13 +172,35 @@ def default_tokens() -> tuple[int, int, str]:
             f"the {DEFAULT_TOKENS_TRACE} trace's means (data/traces/token_stats.csv)")
 
 
-def _tokens(history, workload) -> tuple[int, int, str]:
-    if history.avg_input_tokens and history.avg_output_tokens:
-        return (max(1, round(history.avg_input_tokens)), max(1, round(history.avg_output_tokens)),
-                "the history's token columns")
-    if workload is not None:
-        return workload.avg_input_tokens, workload.avg_output_tokens, "the workload section"
-    return default_tokens()
+def _tokens(history, question) -> tuple[int, int, str]:
+    """Tokens per request and where they come from: given in the question, else the history's token columns,
+    else the default trace's means (each of input and output on its own)."""
+    default_in, default_out, default_where = default_tokens()
+    picked = []
+    for given, seen, default in ((question.avg_input_tokens, history.avg_input_tokens, default_in),
+                                 (question.avg_output_tokens, history.avg_output_tokens, default_out)):
+        if given is not None:
+            picked.append((given, "given"))
+        elif seen:
+            picked.append((max(1, round(seen)), "the history's token columns"))
+        else:
+            picked.append((default, default_where))
+    (tokens_in, where_in), (tokens_out, where_out) = picked
+    return tokens_in, tokens_out, where_in if where_in == where_out else f"{where_in} (input), {where_out} (output)"
+
+
+def default_peak_multiplier(step_s: float) -> tuple[float, str]:
+    """The peak multiplier a forecast period is sized with when none is given, and why.
+
+    A forecast value at an hourly (or finer) step is already that period's load: 1. A coarser value
+    (a day's average rate) hides the busy hours inside it: the inference planner's default peak
+    over average (1.5) applies.
+    """
+    if step_s <= SECONDS_PER_HOUR:
+        return 1.0, "1: a forecast value at an hourly or finer step is already the load of that period"
+    coarse = LLMWorkloadInput.__dataclass_fields__["peak_load_multiplier"].default
+    return coarse, (f"{coarse:g}: the history's values average over {step_s / SECONDS_PER_HOUR:g} hours, so the busy "
+                    "hours inside a period are assumed this much above its forecast (give --peak-multiplier)")
 
 
 def _demand_only(frame_index, demand_rps, recent_peak_rps: float, label: str) -> list[str]:
@@ -188,73 +211,66 @@ def _demand_only(frame_index, demand_rps, recent_peak_rps: float, label: str) ->
             "No model given: add --model (or --model-size) and --gpu-type to turn the forecast into replicas and GPUs."]
 
 
-def forecast_future_needs(source, model=None, horizon_days: float = 30, scenario: str = "pessimistic", *,
-                          method: str = "auto", workload=None, gpu: GPUConfig | None = None,
-                          current_replicas: int | None = None, timestamp_column: str | None = None,
-                          value_column: str | None = None, frequency: str | None = None) -> dict:
-    """Forecast demand and, with a model, the capacity timeline and scaling recommendations.
+def plan_forecast(question: ForecastInput, model: ModelConfig | None, gpu: GPUConfig, *, inputs: dict) -> ForecastPlan:
+    """Forecast demand and, with a ``model``, the capacity timeline and scaling recommendations.
 
-    Returns
-    -------
-    dict
-        The keys of :meth:`forecasting.ForecastResults.to_dict` (``method``, ``backtest``,
-        ``forecast`` records with ``timestamp``, ``mean``, ``lower_80``, ``upper_80``, ``lower_95``,
-        ``upper_95``, ``history``, ``warnings``, ``assumptions``...) plus ``scenario``,
-        ``horizon_days``, ``capacity`` (replica shape and current capacity, or why it is left out),
-        ``capacity_timeline`` (records per period with ``demand_rps``, ``replicas``, ``gpus_needed``;
-        ``None`` without a model) and ``scaling_recommendations`` (a non-empty list of sentences).
+    Parameters
+    ----------
+    question : ForecastInput
+        The history and how to read it, horizon, scenario, method, current replicas, and the request shape
+        (tokens, latency targets, peak multiplier) that turns demand into replicas.
+    model : ModelConfig or None
+        Without a model the forecast stands alone and the capacity part says so.
+    gpu : GPUConfig
+        The hardware choice (``gpu_type`` None lets the planner choose at the peak).
+    inputs : dict
+        The question as a config file, carried by the result.
     """
     from demand_history import load_history
-    from forecasting import SCENARIO_COLUMNS, SCENARIO_LABELS, SCENARIOS, Forecaster, season_periods, usable_periods, window_points
-    from models import check_choice
+    from forecasting import SCENARIO_COLUMNS, SCENARIO_LABELS, Forecaster, season_periods, usable_periods, window_points
 
-    scenario = check_choice("forecast.scenario", scenario, SCENARIOS)
-    check_number("forecast.horizon_days", horizon_days, maximum=3660)
-    history = load_history(source, timestamp_column=timestamp_column, value_column=value_column, frequency=frequency)
-    results = Forecaster(history, method, horizon_days).fit()
+    history = load_history(question.history, timestamp_column=question.timestamp_column,
+                           value_column=question.value_column, frequency=question.frequency)
+    results = Forecaster(history, question.method, question.horizon_days).fit()
     seasons = season_periods(history.step_s)
-    out = results.to_dict(history_points=window_points(seasons))
-    out.update(scenario=scenario, scenario_column=SCENARIO_COLUMNS[scenario], horizon_days=horizon_days)
-    demand = [float(v) * history.rps_per_unit for v in results.scenario(scenario)]
+    forecast = results.to_dict(history_points=window_points(seasons))
+    demand = [float(v) * history.rps_per_unit for v in results.scenario(question.scenario)]
     recent = max(usable_periods(len(history.series), seasons, cycles=1), default=len(history.series))
     recent_peak = float(history.series.iloc[-recent:].max()) * history.rps_per_unit
-    label = SCENARIO_LABELS[scenario]
+    label = SCENARIO_LABELS[question.scenario]
+    plan = dict(forecast, inputs=inputs, scenario=question.scenario, horizon_days=question.horizon_days,
+                scenario_column=SCENARIO_COLUMNS[question.scenario], results=results)
     if model is None:
-        out.update(capacity={"included": False, "reason": "no model given: the forecast stands alone"},
-                   capacity_timeline=None, scaling_recommendations=_demand_only(results.frame.index, demand,
-                                                                                recent_peak, label))
-        return out
-    input_tokens, output_tokens, token_source = _tokens(history, workload)
-    plan = _planner(model, input_tokens, output_tokens, workload)
-    capacity = capacity_timeline(results.frame.index, demand, plan, gpu or GPUConfig(), label=label,
-                                 current_replicas=current_replicas, recent_peak_rps=recent_peak)
-    out.update(capacity={"included": True, "replica": capacity["replica"], "current": capacity["current"],
-                         "avg_input_tokens": input_tokens, "avg_output_tokens": output_tokens,
-                         "planner_calls": capacity["planner_calls"]},
-               capacity_timeline=capacity["timeline"], scaling_recommendations=capacity["recommendations"])
-    out["assumptions"] = out["assumptions"] + [
+        return ForecastPlan(**plan, capacity={"included": False, "reason": "no model given: the forecast stands alone"},
+                            capacity_timeline=None,
+                            scaling_recommendations=_demand_only(results.frame.index, demand, recent_peak, label))
+    input_tokens, output_tokens, token_source = _tokens(history, question)
+    peak, peak_reason = ((question.peak_load_multiplier, f"{question.peak_load_multiplier:g}: given")
+                         if question.peak_load_multiplier is not None else default_peak_multiplier(history.step_s))
+    planner = _planner(model, input_tokens, output_tokens, peak, question)
+    capacity = capacity_timeline(results.frame.index, demand, planner, gpu, label=label,
+                                 current_replicas=question.current_replicas, recent_peak_rps=recent_peak)
+    plan["assumptions"] = plan["assumptions"] + [
         f"tokens per request {input_tokens} in / {output_tokens} out, from {token_source}",
         f"current capacity {_plural(capacity['current']['replicas'], 'replica')}: {capacity['current']['basis']}",
-        f"each period is sized for its {label} demand x peak_load_multiplier "
-        f"{workload.peak_load_multiplier if workload is not None else 1:g} (bursts within a period; "
-        "1 = the forecast is the load then)",
+        f"each period is sized for its {label} demand x peak multiplier {peak_reason}",
     ]
-    return out
+    return ForecastPlan(
+        **plan, capacity_timeline=capacity["timeline"], scaling_recommendations=capacity["recommendations"],
+        capacity={"included": True, "replica": capacity["replica"], "current": capacity["current"],
+                  "avg_input_tokens": input_tokens, "avg_output_tokens": output_tokens,
+                  "peak_load_multiplier": peak, "planner_calls": capacity["planner_calls"]})
 
 
-def _planner(model, input_tokens: int, output_tokens: int, workload) -> Callable:
-    """``(rps, GPUConfig) -> InferencePlan`` with the model, tokens and SLOs bound."""
+def _planner(model: ModelConfig, input_tokens: int, output_tokens: int, peak: float,
+             question: ForecastInput) -> Callable:
+    """``(rps, GPUConfig) -> InferencePlan`` with the model, tokens, peak multiplier and SLOs bound."""
     from inference_engine import plan_inference
-    from models import LLMWorkloadInput
-
-    ttft = workload.ttft_slo_ms if workload is not None else None
-    itl = workload.itl_slo_ms if workload is not None else None
-    peak = workload.peak_load_multiplier if workload is not None else 1.0
 
     def plan(rps: float, gpu: GPUConfig):
         load = LLMWorkloadInput(requests_per_second=rps, avg_input_tokens=input_tokens,
                                 avg_output_tokens=output_tokens, peak_load_multiplier=peak,
-                                ttft_slo_ms=ttft, itl_slo_ms=itl)
+                                ttft_slo_ms=question.ttft_slo_ms, itl_slo_ms=question.itl_slo_ms)
         return plan_inference(load, model, gpu)
 
     return plan

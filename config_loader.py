@@ -22,22 +22,26 @@ from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
 from models import (
-    CostOptions, GPUConfig, InputError, LLMWorkloadInput, ModelConfig, TrainingInput, UnknownKeyError, check_number,
+    MODES, CostOptions, ForecastInput, GPUConfig, InputError, LLMWorkloadInput, ModelConfig, PlanRequest, TrainingInput,
+    UnknownKeyError, check_number,
 )
-
-MODES = ("inference", "training", "forecast", "compare", "validate")
 
 SECTION_MODELS = {
     "workload": LLMWorkloadInput,
     "model": ModelConfig,
     "gpu": GPUConfig,
     "training": TrainingInput,
+    "forecast": ForecastInput,
 }
 EXTRA_SECTION_KEYS = {
     "options": ("include_cost", *(f.name for f in dataclasses.fields(CostOptions))),
-    "forecast": ("history", "timestamp_column", "value_column", "horizon_days", "method", "scenario",
-                 "frequency", "current_replicas"),
 }
+MISSING_KEY_FLAGS = {"workload": "--rps, --input-tokens, --output-tokens",
+                     "training": "--dataset-size, --sequence-length, --epochs, --global-batch-size",
+                     "forecast": "--history FILE"}
+"""The flags that give a section's required keys, named when one is missing."""
+FORECAST_SHAPE_KEYS = ("avg_input_tokens", "avg_output_tokens", "peak_load_multiplier", "ttft_slo_ms", "itl_slo_ms")
+"""Request-shape keys a forecast takes from a ``workload`` section when its own section lacks them."""
 
 TEMPLATES: dict[str, dict] = {
     "inference": {
@@ -58,8 +62,8 @@ TEMPLATES: dict[str, dict] = {
     },
     "forecast": {
         "mode": "forecast",
-        "forecast": {"history": "traffic.csv", "horizon_days": 30, "method": "auto", "scenario": "pessimistic"},
-        "workload": {"requests_per_second": 10.0, "avg_input_tokens": 500, "avg_output_tokens": 200},
+        "forecast": {"history": "traffic.csv", "horizon_days": 30, "method": "auto", "scenario": "pessimistic",
+                     "avg_input_tokens": 500, "avg_output_tokens": 200, "ttft_slo_ms": None, "itl_slo_ms": None},
         "model": {"model": "llama-3.1-70b", "precision": "FP16"},
         "gpu": {"gpu_type": "H100-80GB"},
     },
@@ -95,8 +99,10 @@ def validate_structure(config: Any, where: str = "config") -> dict:
 
 
 def load_config(path: str) -> dict:
-    """Read and structurally validate a JSON config file."""
+    """Read and structurally validate a JSON config file; a written plan gives its ``inputs`` (its question)."""
     config = parse_json(read_text_file(path, "--config"), "--config", path)
+    if isinstance(config, dict) and isinstance(config.get("inputs"), dict):
+        config = config["inputs"]
     return validate_structure(config, where=path)
 
 
@@ -151,25 +157,46 @@ def section_input(config: dict, section: str, model_type: type | None = None):
                 if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
     missing = [name for name in required if name not in values]
     if missing:
-        flags = {"workload": "--rps, --input-tokens, --output-tokens",
-                 "training": "--dataset-size, --sequence-length, --epochs, --global-batch-size"}
-        hint = f" (flags {flags[section]})" if section in flags else ""
+        hint = f" (flags {MISSING_KEY_FLAGS[section]})" if section in MISSING_KEY_FLAGS else ""
         raise InputError(section, f"missing {', '.join(missing)}", f"every required key of the {section} section{hint}")
     return model_type(**{k: v for k, v in values.items() if k in {f.name for f in fields}})
 
 
 def cost_options(config: dict) -> tuple[bool, CostOptions]:
-    """``(include_cost, CostOptions)`` from the ``options`` section; a price file is validated here, up front."""
+    """``(include_cost, CostOptions)`` from the ``options`` section."""
     options = dict(config.get("options", {}))
     include = options.pop("include_cost", False)
     if not isinstance(include, bool):
         raise InputError("options.include_cost", include, "true or false")
-    cost = section_input({"options": options}, "options", CostOptions)
-    if cost.price_file:
-        import pricing
+    return include, section_input({"options": options}, "options", CostOptions)
 
-        pricing.load_price_file(cost.price_file)  # refuse a bad file before any planning (cached for the quote)
-    return include, cost
+
+def plan_request(config: dict) -> PlanRequest:
+    """The typed question a config asks: what every door (flags, config files, the wizard) hands the engine."""
+    config = validate_structure(config)
+    mode = config.get("mode") or "inference"
+    include_cost, cost = cost_options(config)
+    sections: dict[str, Any] = {"gpu": section_input(config, "gpu")}
+    if mode in ("inference", "compare"):
+        sections.update(workload=section_input(config, "workload"), model=section_input(config, "model"))
+    elif mode == "training":
+        sections.update(training=section_input(config, "training"), model=section_input(config, "model"))
+    elif mode == "forecast":
+        sections.update(forecast=section_input(_forecast_section(config), "forecast"),
+                        model=section_input(config, "model") if _names_a_model(config) else None)
+    return PlanRequest(mode, include_cost=include_cost, cost=cost, **sections)
+
+
+def _forecast_section(config: dict) -> dict:
+    """The forecast section with the request shape (tokens, targets, peak) a ``workload`` section gives."""
+    workload = config.get("workload", {})
+    shape = {key: workload[key] for key in FORECAST_SHAPE_KEYS if workload.get(key) is not None}
+    return {"forecast": {**shape, **{k: v for k, v in config.get("forecast", {}).items() if v is not None}}}
+
+
+def _names_a_model(config: dict) -> bool:
+    """Whether the ``model`` section names a model (a precision alone does not)."""
+    return any(value is not None for key, value in config.get("model", {}).items() if key != "precision")
 
 
 def effective_config(config: dict) -> dict:

@@ -43,9 +43,10 @@ MIN_LOG_PERIODS = 48
 _TIME_NAMES = ("timestamp", "time", "datetime", "date", "ts", "period", "hour", "day")
 _RATE_WORDS = ("rps", "qps", "rate")
 _COUNT_WORDS = ("requests", "request", "count", "calls", "hits", "queries")
-_INPUT_TOKEN_NAMES = ("inputtokens", "contexttokens", "prompttokens", "inputlength", "requesttokens", "inputlen")
-_OUTPUT_TOKEN_NAMES = ("outputtokens", "generatedtokens", "completiontokens", "outputlength", "responsetokens",
-                       "outputlen")
+_INPUT_TOKEN_NAMES = ("inputtokens", "avginputtokens", "meaninputtokens", "contexttokens", "prompttokens", "inputlength",
+                      "requesttokens", "inputlen")
+_OUTPUT_TOKEN_NAMES = ("outputtokens", "avgoutputtokens", "meanoutputtokens", "generatedtokens", "completiontokens",
+                       "outputlength", "responsetokens", "outputlen")
 _COVERAGE_NAME = "tokencoverage"
 
 

@@ -20,8 +20,8 @@ import architecture
 import config
 from config import BYTES_PER_GIB
 from models import (
-    PRECISIONS, GPUConfig, GPUResources, GPUSpec, InfeasibleError, InferencePlan, InputError, Latency, LLMWorkloadInput,
-    ModelArchitecture, ModelConfig, ModelSummary, Throughput, check_choice,
+    PRECISIONS, GPUComparison, GPUConfig, GPUResources, GPUSpec, InfeasibleError, InferencePlan, InputError, Latency,
+    LLMWorkloadInput, ModelArchitecture, ModelConfig, ModelSummary, Throughput, check_choice,
 )
 
 ACTIVATION_BYTES = 2  # activations in 16-bit during inference
@@ -498,18 +498,6 @@ def evaluate_options(arch: ModelArchitecture, gpus: list[GPUSpec], precisions: l
     return sorted(options, key=_ranking_key)
 
 
-class GPUComparison(list):
-    """Options that meet the targets, cheapest first (a list of dicts, as SEED.md iterates it);
-    ``rejected`` holds the options that fail, each with its ``reason``."""
-
-    def __init__(self, options: list[dict], rejected: list[dict]):
-        super().__init__(options)
-        self.rejected = rejected
-
-    def to_dict(self) -> dict:
-        return {"options": list(self), "rejected": self.rejected}
-
-
 def comparison_precisions(model: ModelConfig) -> list[str]:
     """The user's precision, plus FP8 for 16-bit models (the usual serving trade-off)."""
     return [model.precision, "FP8"] if model.precision in ("FP16", "BF16") else [model.precision]
@@ -535,7 +523,7 @@ def compare_options(workload: LLMWorkloadInput, model: ModelConfig, gpu_cfg: GPU
     priced = {(r["gpu_type"], r["precision"]) for r in rows}
     rejected = [o.to_dict() | {"reason": o.reason or "no price listed for this GPU and pricing model"}
                 for key, o in best.items() if key not in priced]
-    return GPUComparison(sorted(rows, key=lambda r: (r["monthly_gpu_cost"], r["total_gpus"])), rejected)
+    return GPUComparison(tuple(sorted(rows, key=lambda r: (r["monthly_gpu_cost"], r["total_gpus"]))), tuple(rejected))
 
 
 def _cloud_rows(option: Option, cost) -> list[dict]:

@@ -4,8 +4,9 @@
 :func:`run_wizard`. Each answer is checked where it is typed with the validators the CLI and the
 models use (``models.check_number`` / ``check_choice``, the catalogs' lookups), so a bad value is
 re-asked with the reason. The answers form a config dict in the ``--config`` file format; the plan is
-made by the CLI's own runner for that mode, so a saved config reproduces the plan exactly with
-``commands/forecast.py --config FILE``. Ctrl-C, Ctrl-D or Esc leaves with exit status 130, and files
+made by :meth:`LLMForecastEngine.plan` on the config's typed question (``config_loader.plan_request``),
+as the CLI does, so a saved config reproduces the plan exactly with ``commands/forecast.py --config FILE``.
+Ctrl-C, Ctrl-D or Esc leaves with exit status 130, and files
 are written (atomically) only after the user says so at the end.
 """
 
@@ -365,15 +366,12 @@ class Wizard:
 
 
 def plan(config: dict):
-    """Make the plan of ``config`` exactly as ``commands/forecast.py --config`` does."""
-    from commands.forecast import MODE_RUNNERS, UsageError
-    from config_loader import effective_config, validate_structure
+    """Make the plan of ``config`` exactly as ``commands/forecast.py --config`` does: its typed question, asked
+    of the engine."""
+    from config_loader import plan_request
     from llm_forecast_engine import LLMForecastEngine
 
-    config = effective_config(validate_structure(config))
-    if config["mode"] not in MODE_RUNNERS:
-        raise UsageError(f"mode {config['mode']} is not available in this build")
-    return MODE_RUNNERS[config["mode"]](config, LLMForecastEngine())
+    return LLMForecastEngine().plan(plan_request(config))
 
 
 def _plan_until_it_works(wizard: Wizard, config: dict):
@@ -410,12 +408,9 @@ def _save(wizard: Wizard, question: str, label: str, default_name: str, write: C
 
 
 def _offer_saves(wizard: Wizard, config: dict, result) -> None:
-    import reports
-    from commands.forecast import _payload
-
     mode = config["mode"]
     _save(wizard, "Save the plan as JSON?", "Plan file", f"{mode}_plan.json",
-          lambda p: write_json_atomic(p, _payload(result), "plan file"))
+          lambda p: write_json_atomic(p, result.to_dict(), "plan file"))
     saved = _save(wizard, "Save your answers as a config file?", "Config file", f"{mode}_config.json",
                   lambda p: write_json_atomic(p, config, "config file"))
     if saved:
@@ -427,10 +422,11 @@ def _offer_saves(wizard: Wizard, config: dict, result) -> None:
 
 
 def _plot(result, path: Path, stderr) -> Path:
+    import plots
     import reports
 
     with reports.working("drawing", stderr):
-        return reports.plot(result, path)
+        return plots.plot(result, path, "picture file")
 
 
 def _service_answers(wizard: Wizard, registry, answers: dict) -> dict | None:
@@ -507,7 +503,7 @@ def converse(prompter: Prompter, console, stderr=None) -> dict:
                 console.print()
                 reports.render(service["result"], console=console)
                 _save(wizard, "Save the plan as JSON?", "Plan file", "service_plan.json",
-                      lambda p: write_json_atomic(p, service["result"], "plan file"))
+                      lambda p: write_json_atomic(p, service["result"].to_dict(), "plan file"))
                 console.print(f"Plan it again with: {service['command']}", highlight=False, soft_wrap=True)
                 return service
     config: dict = {"mode": mode}

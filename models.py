@@ -127,6 +127,12 @@ CLOUDS = ("aws", "gcp", "azure", "lambda", "coreweave", "runpod")
 PRICING_MODELS = ("on-demand", "spot", "reserved-1y", "reserved-3y")
 SCENARIOS = ("optimistic", "baseline", "pessimistic")
 """Forecast scenarios: the lower 80% band, the median, the upper 80% band of demand."""
+FORECAST_METHODS = ("auto", "stl", "arima", "ets", "seasonal_naive", "ensemble")
+"""Forecasting methods; ``auto`` chooses among the others by rolling-origin backtest."""
+MODES = ("inference", "training", "forecast", "compare", "validate")
+"""What a :class:`PlanRequest` asks for (the CLI's ``--mode``, a config's ``mode``)."""
+MAX_HORIZON_DAYS = 3660
+"""Longest forecast horizon accepted (ten years)."""
 REQUEST_STATES = ("draft", "submitted", "approved", "rejected", "fulfilled", "cancelled")
 """Capacity-request states (``services.RequestState`` holds the same values)."""
 MAX_SHAPE_DIM = 2**20
@@ -397,14 +403,153 @@ class TrainingInput:
                              f"a multiple of tensor_parallel x pipeline_parallel ({model_parallel})")
 
 
+@dataclass(frozen=True)
+class ForecastInput:
+    """A demand-forecast question: the history and how to read it, how far ahead, which scenario to plan for,
+    and how each period's demand becomes GPUs (tokens, latency targets, bursts within a period)."""
+
+    history: Any
+    """A CSV path, the seed's ``(datetime, rps)`` pairs, a pandas Series or DataFrame
+    (anything :func:`demand_history.load_history` reads)."""
+    timestamp_column: str | None = None
+    value_column: str | None = None
+    frequency: str | None = None
+    """pandas offset alias to aggregate to (``h``, ``D``); request logs default to hourly."""
+    horizon_days: float = 30
+    scenario: str = "pessimistic"
+    """``optimistic`` (lower 80% band), ``baseline`` (median) or ``pessimistic`` (upper 80% band)."""
+    method: str = "auto"
+    current_replicas: int | None = None
+    """Replicas running now; ``None`` assumes what the planner sizes for the history's recent peak."""
+    avg_input_tokens: int | None = None
+    """Prompt tokens per request; when given they win over the history's token columns."""
+    avg_output_tokens: int | None = None
+    peak_load_multiplier: float | None = None
+    """Load within a period over the period's forecast value; ``None`` applies
+    :func:`capacity_timeline.default_peak_multiplier` (1 for hourly or finer history)."""
+    ttft_slo_ms: float | None = None
+    itl_slo_ms: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.history is None or (isinstance(self.history, str) and not self.history.strip()):
+            raise InputError("forecast.history", self.history,
+                             "a traffic history: a CSV path (--history FILE), (datetime, rps) pairs or a pandas frame")
+        for name in ("timestamp_column", "value_column", "frequency"):
+            _optional(check_name, f"forecast.{name}", getattr(self, name), example="timestamp")
+        object.__setattr__(self, "horizon_days", check_number("forecast.horizon_days", self.horizon_days,
+                                                              maximum=MAX_HORIZON_DAYS))
+        object.__setattr__(self, "scenario", check_choice("forecast.scenario", self.scenario, SCENARIOS))
+        object.__setattr__(self, "method", check_choice("forecast.method", self.method, FORECAST_METHODS))
+        for name in ("current_replicas", "avg_input_tokens", "avg_output_tokens"):
+            object.__setattr__(self, name, _optional(check_number, f"forecast.{name}", getattr(self, name), integer=True))
+        object.__setattr__(self, "peak_load_multiplier", _optional(
+            check_number, "forecast.peak_load_multiplier", self.peak_load_multiplier, minimum=1.0, inclusive=True))
+        for name in ("ttft_slo_ms", "itl_slo_ms"):
+            object.__setattr__(self, name, _optional(check_number, f"forecast.{name}", getattr(self, name)))
+
+    def to_config(self) -> dict:
+        """The ``forecast`` section of a config file (an in-memory history is named, not copied)."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        if not isinstance(self.history, str):
+            values["history"] = f"<{type(self.history).__name__} given in Python>"
+        return values
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """One question for :meth:`LLMForecastEngine.plan`: the mode and the inputs it needs.
+
+    Every door builds one (the CLI from flags and a config file, the wizard from answers, the API
+    directly), so the same question gets the same plan whichever door asked it.
+    """
+
+    mode: str
+    model: ModelConfig | None = None
+    workload: LLMWorkloadInput | None = None
+    gpu: GPUConfig = field(default_factory=GPUConfig)
+    training: TrainingInput | None = None
+    forecast: ForecastInput | None = None
+    include_cost: bool = False
+    cost: CostOptions | None = None
+
+    _NEEDS = {"inference": ("model", "workload"), "compare": ("model", "workload"),
+              "training": ("model", "training"), "forecast": ("forecast",), "validate": ()}
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mode", check_choice("mode", self.mode, MODES))
+        for name, kind in (("model", ModelConfig), ("workload", LLMWorkloadInput), ("gpu", GPUConfig),
+                           ("training", TrainingInput), ("forecast", ForecastInput), ("cost", CostOptions)):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, kind):
+                raise InputError(name, value, f"a models.{kind.__name__}")
+        missing = [name for name in self._NEEDS[self.mode] if getattr(self, name) is None]
+        if missing:
+            raise InputError(self.mode, f"missing {', '.join(missing)}", f"the {' and '.join(missing)} of a "
+                             f"{self.mode} question")
+        if not isinstance(self.include_cost, bool):
+            raise InputError("options.include_cost", self.include_cost, "true or false")
+
+    def to_config(self) -> dict:
+        """The question as a config file (``--config``): the ``inputs`` every result carries."""
+        config: dict[str, Any] = {"mode": self.mode}
+        for name in ("workload", "model", "gpu", "training"):
+            value = getattr(self, name)
+            if value is not None:
+                config[name] = dataclasses.asdict(value)
+        if self.forecast is not None:
+            config["forecast"] = self.forecast.to_config()
+        config["options"] = {"include_cost": self.include_cost, **(dataclasses.asdict(self.cost) if self.cost else {})}
+        return config
+
+
 # --------------------------------------------------------------------------- results
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON-ready data: results by their ``to_dict``, containers element by element."""
+    if hasattr(value, "to_dict") and not isinstance(value, type):
+        return value.to_dict()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+INTERNAL = {"internal": True}
+"""Field metadata of a result attribute kept for Python callers and left out of ``to_dict()``."""
 
 
 class _Result:
     """Shared verbs of result objects."""
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The JSON the CLI writes: every field but the internal ones, nested results as dicts."""
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)
+                if not f.metadata.get("internal")}
+
+
+class _ByName:
+    """Fields read by name too (``forecast["scaling_recommendations"]``), as SEED.md indexes its results."""
+
+    def __getitem__(self, key: str) -> Any:
+        if isinstance(key, str) and key in self.keys():
+            return getattr(self, key)
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.keys()
+
+    def __iter__(self):
+        return iter(self.keys())
+
+    def keys(self) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(self) if not f.metadata.get("internal"))
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key in self.keys() else default
 
 
 @dataclass(frozen=True)
@@ -619,3 +764,110 @@ class TrainingPlan(_Result):
     cost: TrainingCost | None
     assumptions: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- forecast, comparison, validation, services
+
+
+@dataclass(frozen=True)
+class ForecastPlan(_ByName, _Result):
+    """A demand forecast and, with a model, the capacity it needs: ``to_dict()`` is the JSON contract.
+
+    Like statsmodels' results objects it holds its inputs and a few verbs (:meth:`summary_frame`,
+    :meth:`scenario`); fields read by name as well (``plan["scaling_recommendations"]``).
+    """
+
+    inputs: dict
+    """The question as a config file (``--config`` reads it back)."""
+    method: str
+    """The forecasting method used (``auto`` resolved)."""
+    requested_method: str
+    frequency: str
+    """The history's step as a pandas alias (``h``, ``D``)."""
+    horizon_periods: int
+    horizon_days: float
+    seasonal_periods: list
+    value_column: str
+    unit: str
+    """``rps`` or ``requests per period``: the unit of ``forecast`` and ``history`` values."""
+    backtest: dict
+    """Backtest metric, origins, scores per method and why the method was chosen."""
+    forecast: list
+    """One record per period: ``timestamp``, ``mean`` (median), ``lower_80``, ``upper_80``, ``lower_95``, ``upper_95``."""
+    history: list
+    """The recent history the forecast continues (``timestamp``, ``value``)."""
+    scenario: str
+    scenario_column: str
+    """The forecast column the scenario plans for (``upper_80`` for pessimistic)."""
+    capacity: dict
+    """``included``; with a model: the replica shape, current capacity, tokens per request, peak multiplier."""
+    capacity_timeline: list | None
+    """Per period: ``demand_rps``, ``replicas``, ``gpus_needed``, ``gpu_type`` (``None`` without a model)."""
+    scaling_recommendations: list
+    """Sentences: when current capacity runs out and what to add by when (never empty)."""
+    warnings: list = field(default_factory=list)
+    assumptions: list = field(default_factory=list)
+    results: Any = field(default=None, repr=False, compare=False, metadata=INTERNAL)
+    """The fitted :class:`forecasting.ForecastResults` (Python callers only)."""
+
+    def summary_frame(self):
+        """The forecast as a pandas DataFrame: ``mean``, ``lower_80``, ``upper_80``, ``lower_95``, ``upper_95``."""
+        return self.results.summary_frame()
+
+    def scenario_demand(self, name: str | None = None):
+        """Demand per period (the history's unit) under ``name`` (default: the planned scenario)."""
+        return self.results.scenario(name or self.scenario)
+
+
+@dataclass(frozen=True)
+class GPUComparison(_Result):
+    """GPU type x tensor parallel x precision x cloud options that meet the targets, cheapest first.
+
+    Iterating it gives the option records (``for c in comparison: c["gpu_type"]``, as SEED.md does);
+    ``rejected`` holds the options that fail, each with its ``reason``.
+    """
+
+    options: tuple
+    """Option records, cheapest monthly cost first."""
+    rejected: tuple
+    inputs: dict = field(default_factory=dict)
+
+    def __iter__(self):
+        return iter(self.options)
+
+    def __len__(self) -> int:
+        return len(self.options)
+
+    def __getitem__(self, index: int) -> dict:
+        return self.options[index]
+
+
+@dataclass(frozen=True)
+class ValidationReport(_Result):
+    """Predicted against measured for each calibration row, and the error per quantity."""
+
+    rows: list
+    """One record per measurement: ``id``, ``quantity``, ``predicted``, ``measured``, ``unit``, ``error_pct``, ``source``."""
+    summary: dict
+    """Quantity -> ``rows``, ``median_abs_error_pct``, ``max_abs_error_pct``."""
+    inputs: dict = field(default_factory=lambda: {"mode": "validate"})
+
+
+@dataclass(frozen=True)
+class ServicePlan(_ByName, _Result):
+    """A registered service's capacity: what it holds, what the plan behind it needs, and any request opened."""
+
+    service: str
+    basis: str
+    """``forecast`` (from its traffic history) or ``current traffic`` (its registered rps)."""
+    gpu_type: str
+    current_gpus: int
+    required_gpus: int
+    additional_gpus: int
+    spare_gpus: int
+    horizon_days: float | None
+    plan: Any
+    """The :class:`ForecastPlan` or :class:`InferencePlan` the numbers come from."""
+    request: dict | None = None
+    """The draft request opened (or the open one that already covers it), else ``None``."""
+    note: str | None = None

@@ -1,28 +1,25 @@
 """Reports people read: rich text of every planner result, and matplotlib pictures.
 
-``render(result, stdout)`` writes a report of an inference plan, a training plan, a demand
-forecast, a GPU comparison, a registered service's plan or a calibration check, with the seed's
-sections, a unit on every number, and the plan's assumptions and warnings; anything else renders
-as a key/value table with units read from the keys' suffixes.
-``plot(result, path)`` draws an inference plan (ITL and throughput against batch size) or a
-forecast (history, median, bands, capacity) to a PNG. ``working(text)`` shows a spinner on a
-terminal's stderr for work that runs longer than a second.
+``render(result, stdout)`` writes the report of a result, chosen by its type (``report`` is a
+``functools.singledispatch``): an inference plan, a training plan, a demand forecast, a GPU comparison,
+a registered service's plan or a calibration check, with the seed's sections, a unit on every number,
+and the plan's assumptions and warnings. ``working(text)`` shows a spinner on a terminal's stderr for
+work that runs longer than a second. Pictures are ``plots.py``'s.
 
-Colour follows rich: none when the output is not a terminal, none under ``NO_COLOR``. rich and
-matplotlib are imported inside the functions that use them, so importing this module is cheap.
+Colour follows rich: none when the output is not a terminal, none under ``NO_COLOR``. rich is
+imported inside the functions that use it, so importing this module is cheap.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
+import functools
 import sys
 import threading
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
-from models import InferencePlan, InputError
+from models import ForecastPlan, GPUComparison, InferencePlan, ServicePlan, TrainingPlan, ValidationReport
 
 INDENT = 3
 """Spaces before a section's rows (the seed's reports indent them by three)."""
@@ -331,7 +328,7 @@ _TRAINING_INPUT_LABELS = (
 )
 
 
-def training_report(plan: Any) -> list:
+def training_report(plan: TrainingPlan) -> list:
     """The renderables of a training plan, in the seed's section order."""
     from models import TrainingInput
 
@@ -410,59 +407,51 @@ MAX_DAILY_ROWS = 21
 """Forecast tables show the peak of each day up to this many days, of each week beyond."""
 
 
-def forecast_report(result: dict) -> list:
+def forecast_report(plan: ForecastPlan) -> list:
     """The renderables of a demand forecast: method and scores, capacity, forecast, timeline, recommendations."""
-    unit = result.get("unit") or result.get("value_column") or "demand"
-    blocks = [_title("DEMAND FORECAST"), _section("SUMMARY", _forecast_summary_rows(result, unit))]
-    backtest = result.get("backtest") or {}
-    if backtest:
-        scores = ", ".join(f"{m} {v:.3f}" for m, v in (backtest.get("scores") or {}).items())
-        blocks.append(_section("BACKTEST", [
-            ("Metric", str(backtest.get("metric", "-"))),
-            ("Origins", f"{backtest.get('origins', '-')} windows of {backtest.get('horizon_periods', '-')} periods"),
-            ("Scores", scores or "-"),
-            ("Selection", str(backtest.get("selection", "-"))),
-        ]))
-    capacity = result.get("capacity") or {}
-    if capacity:
-        blocks.append(_section("CAPACITY", _capacity_rows(capacity)))
-    for key, columns, what in (("forecast", FORECAST_COLUMNS, f"FORECAST ({unit})"),
-                               ("capacity_timeline", TIMELINE_COLUMNS, "CAPACITY TIMELINE")):
-        records = result.get(key) or []
+    unit = plan.unit or plan.value_column
+    backtest = plan.backtest
+    scores = ", ".join(f"{m} {v:.3f}" for m, v in backtest["scores"].items())
+    blocks = [_title("DEMAND FORECAST"), _section("SUMMARY", _forecast_summary_rows(plan, unit)),
+              _section("BACKTEST", [
+                  ("Metric", str(backtest["metric"])),
+                  ("Origins", f"{backtest['origins']} windows of {backtest['horizon_periods']} periods"),
+                  ("Scores", scores or "-"),
+                  ("Selection", str(backtest["selection"])),
+              ]),
+              _section("CAPACITY", _capacity_rows(plan.capacity))]
+    for records, key, columns, what in ((plan.forecast, "mean", FORECAST_COLUMNS, f"FORECAST ({unit})"),
+                                        (plan.capacity_timeline, "demand_rps", TIMELINE_COLUMNS, "CAPACITY TIMELINE")):
         if records:
-            rows, period = _peaks(records, "mean" if key == "forecast" else "demand_rps")
+            rows, period = _peaks(records, key)
             blocks += [_records_table(rows, columns, title=f"{what}: the peak of each {period}", cell=_forecast_cell),
                        _blank()]
-    blocks.append(_bullets("SCALING RECOMMENDATIONS", [str(r) for r in result.get("scaling_recommendations") or []]))
-    return blocks + _notes(result.get("assumptions"), result.get("warnings"))
+    blocks.append(_bullets("SCALING RECOMMENDATIONS", [str(r) for r in plan.scaling_recommendations]))
+    return blocks + _notes(plan.assumptions, plan.warnings)
 
 
-def _forecast_summary_rows(result: dict, unit: str) -> list[tuple[str, str]]:
-    method = str(result.get("method", "-"))
-    requested = result.get("requested_method")
-    rows = [("Method", f"{method} (asked for {requested})" if requested and requested != method else method)]
-    if result.get("horizon_days") is not None:
-        rows.append(("Horizon", f"{result['horizon_days']:g} days ({result.get('horizon_periods', '-')} periods of "
-                                f"{result.get('frequency', '-')})"))
-    if result.get("seasonal_periods"):
-        rows.append(("Seasons", ", ".join(f"{p} periods" for p in result["seasonal_periods"])))
-    rows.append(("Demand", f"{result.get('value_column', '-')} ({unit})"))
-    if result.get("scenario"):
-        rows.append(("Scenario", f"{result['scenario']} ({result.get('scenario_column', '-')} of the forecast)"))
+def _forecast_summary_rows(plan: ForecastPlan, unit: str) -> list[tuple[str, str]]:
+    method = plan.method
+    asked = plan.requested_method
+    rows = [("Method", f"{method} (asked for {asked})" if asked != method else method),
+            ("Horizon", f"{plan.horizon_days:g} days ({plan.horizon_periods} periods of {plan.frequency})")]
+    if plan.seasonal_periods:
+        rows.append(("Seasons", ", ".join(f"{p} periods" for p in plan.seasonal_periods)))
+    rows += [("Demand", f"{plan.value_column} ({unit})"),
+             ("Scenario", f"{plan.scenario} ({plan.scenario_column} of the forecast)")]
     return rows
 
 
 def _capacity_rows(capacity: dict) -> list[tuple[str, str]]:
     if not capacity.get("included"):
         return [("Capacity", str(capacity.get("reason", "not planned")))]
-    replica, now = capacity.get("replica") or {}, capacity.get("current") or {}
+    replica, now = capacity["replica"], capacity["current"]
     return [
-        ("Replica", f"{replica.get('gpus_per_replica')} x {replica.get('gpu_type')}, tensor parallel "
-                    f"{replica.get('tensor_parallel')}, planned for "
-                    f"{_num(replica.get('planned_rps_per_replica', 0))} req/s"),
-        ("Now", f"{now.get('replicas')} replicas = {now.get('gpus')} GPUs, {_num(now.get('capacity_rps', 0))} req/s "
-                f"({now.get('basis')})"),
-        ("Tokens per Request", f"{capacity.get('avg_input_tokens')} in / {capacity.get('avg_output_tokens')} out"),
+        ("Replica", f"{replica['gpus_per_replica']} x {replica['gpu_type']}, tensor parallel "
+                    f"{replica['tensor_parallel']}, planned for {_num(replica['planned_rps_per_replica'])} req/s"),
+        ("Now", f"{now['replicas']} replicas = {now['gpus']} GPUs, {_num(now['capacity_rps'])} req/s ({now['basis']})"),
+        ("Tokens per Request", f"{capacity['avg_input_tokens']} in / {capacity['avg_output_tokens']} out"),
+        ("Peak Multiplier", f"{capacity['peak_load_multiplier']:g}x the forecast within a period"),
     ]
 
 
@@ -501,12 +490,12 @@ VALIDATE_COLUMNS = (("id", "Case"), ("quantity", "Quantity"), ("predicted", "Pre
                     ("unit", "Unit"), ("error_pct", "Error %"), ("source", "Source"))
 
 
-def validate_report(result: dict) -> list:
+def validate_report(result: ValidationReport) -> list:
     """Predicted against measured, row by row, then the error summary per quantity."""
-    summary = [{"quantity": q, **s} for q, s in result.get("summary", {}).items()]
+    summary = [{"quantity": q, **s} for q, s in result.summary.items()]
     return [
         _title("CALIBRATION CHECK: PREDICTED VS MEASURED"),
-        _records_table(result.get("rows", []), VALIDATE_COLUMNS),
+        _records_table(result.rows, VALIDATE_COLUMNS),
         _blank(),
         _records_table(summary, (("quantity", "Quantity"), ("rows", "Rows"),
                                  ("median_abs_error_pct", "Median |error| %"), ("max_abs_error_pct", "Max |error| %")),
@@ -514,88 +503,48 @@ def validate_report(result: dict) -> list:
     ]
 
 
-def compare_report(result: list) -> list:
+def compare_report(result: GPUComparison) -> list:
     """GPU options that meet the targets (cheapest first), then the rejected ones with their reasons."""
     blocks = [_title("GPU COMPARISON"),
-              _records_table(list(result), COMPARE_COLUMNS, title="OPTIONS THAT MEET THE TARGETS (cheapest first)")
-              if result else _bullets("OPTIONS THAT MEET THE TARGETS", ["none"]), _blank()]
-    rejected = list(getattr(result, "rejected", []) or [])
-    if rejected:
+              _records_table(list(result.options), COMPARE_COLUMNS, title="OPTIONS THAT MEET THE TARGETS (cheapest first)")
+              if result.options else _bullets("OPTIONS THAT MEET THE TARGETS", ["none"]), _blank()]
+    if result.rejected:
         columns = (("gpu_type", "GPU"), ("tensor_parallel", "TP"), ("precision", "Precision"), ("reason", "Reason"))
-        blocks += [_records_table(rejected, columns, title="REJECTED"), _blank()]
+        blocks += [_records_table(list(result.rejected), columns, title="REJECTED"), _blank()]
     return blocks
 
 
-def generic_report(result: Any) -> list:
-    """Any other result: a list of dicts as a table, anything else as ``key: value`` rows."""
-    if isinstance(result, list) and result and all(isinstance(r, dict) for r in result):
-        return [_records_table(result, COMPARE_COLUMNS)]
-    if isinstance(result, list):
-        return [_bullets("RESULT", [str(r) for r in result])]
+def service_report(result: ServicePlan) -> list:
+    """A registered service's plan: what it holds and needs, then the forecast or inference plan behind it."""
+    horizon = f", {result.horizon_days:g} days ahead" if result.horizon_days else ""
+    rows = [("Service", result.service), ("Basis", f"{result.basis}{horizon}"), ("GPU", result.gpu_type),
+            ("GPUs Held", _plural(result.current_gpus, "GPU")), ("GPUs Needed", _plural(result.required_gpus, "GPU")),
+            ("To Add", _plural(result.additional_gpus, "GPU")), ("Spare", _plural(result.spare_gpus, "GPU"))]
+    blocks = [_title("SERVICE CAPACITY PLAN"), _section("SERVICE", rows)]
+    if result.note:
+        blocks.append(_bullets("NOTE", [result.note]))
+    blocks += report(result.plan)
+    if result.request is not None:
+        title = "REQUEST OPENED" if result.note is None else "REQUEST ALREADY OPEN"
+        blocks.append(_section(title, [(label_text(k), value_text(k, v)) for k, v in result.request.items()
+                                                     if not isinstance(v, (dict, list))]))
+    return blocks
+
+
+@functools.singledispatch
+def report(result: Any) -> list:
+    """The renderables for ``result``, chosen by its type: any other value as ``key: value`` rows."""
     rows = _generic_rows(result) or [("Result", str(result))]
     nested = [(k, v) for k, v in _fields(result).items() if dataclasses.is_dataclass(v)]
     return [_section("RESULT", rows)] + [_section(label_text(k).upper(), _generic_rows(v)) for k, v in nested]
 
 
-def service_report(result: dict) -> list:
-    """A registered service's plan: what it holds and needs, then the forecast or inference plan behind it."""
-    held, needed = result.get("current_gpus"), result.get("required_gpus")
-    horizon = f", {result['horizon_days']:g} days ahead" if result.get("horizon_days") else ""
-    rows = [("Service", str(result.get("service"))), ("Basis", f"{result.get('basis')}{horizon}"),
-            ("GPU", str(result.get("gpu_type"))), ("GPUs Held", _plural(held or 0, "GPU")),
-            ("GPUs Needed", _plural(needed or 0, "GPU")),
-            ("To Add", _plural(result.get("additional_gpus") or 0, "GPU")),
-            ("Spare", _plural(result.get("spare_gpus") or 0, "GPU"))]
-    blocks = [_title("SERVICE CAPACITY PLAN"), _section("SERVICE", rows)]
-    if result.get("note"):
-        blocks.append(_bullets("NOTE", [result["note"]]))
-    plan = result.get("plan") or {}
-    if "forecast" in plan:
-        blocks += forecast_report(plan)
-    elif "gpu_resources" in plan:
-        blocks += inference_report(inference_plan_from_dict(plan))
-    request = result.get("request")
-    if isinstance(request, dict):
-        blocks.append(_section("REQUEST OPENED", [(label_text(k), value_text(k, v)) for k, v in request.items()
-                                                  if not isinstance(v, (dict, list))]))
-    return blocks
-
-
-def inference_plan_from_dict(data: dict) -> InferencePlan:
-    """An :class:`InferencePlan` back from its ``to_dict()`` JSON."""
-    from models import GPUResources, InferenceCost, Latency, ModelSummary, PriceQuote, Throughput
-
-    cost = data.get("cost")
-    return InferencePlan(
-        inputs=data["inputs"], model=ModelSummary(**data["model"]), gpu_resources=GPUResources(**data["gpu_resources"]),
-        throughput=Throughput(**data["throughput"]), latency=Latency(**data["latency"]),
-        cost=InferenceCost(**{**cost, "price": PriceQuote(**cost["price"])}) if cost else None,
-        assumptions=data.get("assumptions", []), warnings=data.get("warnings", []),
-        alternatives=data.get("alternatives", []),
-    )
-
-
-def _is_training_plan(result: Any) -> bool:
-    parts = ("memory_breakdown_gib", "training_metrics")
-    return dataclasses.is_dataclass(result) and all(hasattr(result, a) for a in parts)
-
-
-def report(result: Any) -> list:
-    """The renderables for ``result``, chosen by its type (see the module docstring)."""
-    if isinstance(result, InferencePlan):
-        return inference_report(result)
-    if _is_training_plan(result):
-        return training_report(result)
-    if isinstance(result, dict) and "service" in result and "required_gpus" in result:
-        return service_report(result)
-    if isinstance(result, dict) and "forecast" in result:
-        return forecast_report(result)
-    if isinstance(result, dict) and "rows" in result and "summary" in result:
-        return validate_report(result)
-    if isinstance(result, list) and (hasattr(result, "rejected") or all(isinstance(r, dict) and "gpu_type" in r
-                                                                        for r in result)):
-        return compare_report(result)
-    return generic_report(result)
+report.register(InferencePlan, inference_report)
+report.register(TrainingPlan, training_report)
+report.register(ForecastPlan, forecast_report)
+report.register(GPUComparison, compare_report)
+report.register(ValidationReport, validate_report)
+report.register(ServicePlan, service_report)
 
 
 def make_console(stdout=None, width: int | None = None):
@@ -651,145 +600,3 @@ def working(description: str, stream=None, delay_s: float = SPINNER_DELAY_S):
             state["done"] = True
             if state["started"]:
                 progress.stop()
-
-
-# --------------------------------------------------------------------------- plots
-
-PLOT_SIZE_IN = (11.0, 4.5)
-PLOT_DPI = 100
-
-
-def check_png_path(path: str | os.PathLike, field_name: str = "--plot") -> Path:
-    """``path`` as a PNG target in an existing directory, or an :class:`InputError`."""
-    from config_loader import check_output_path
-
-    return check_output_path(path, field_name, suffix=".png")
-
-
-def save_figure_atomic(figure, target: Path, field_name: str = "--plot") -> Path:
-    """Save a matplotlib figure as PNG atomically (``config_loader.write_atomic``)."""
-    from config_loader import write_atomic
-
-    return write_atomic(target, lambda handle: figure.savefig(handle, format="png", dpi=PLOT_DPI), field_name)
-
-
-def _figure(ncols: int):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=PLOT_SIZE_IN, layout="constrained")
-    return figure, figure.subplots(1, ncols, squeeze=False)[0]
-
-
-def plot(result: Any, path: str | os.PathLike) -> Path:
-    """Draw ``result`` (an inference plan or a forecast) to the PNG file ``path``."""
-    target = check_png_path(path)
-    if isinstance(result, InferencePlan):
-        return plot_inference(result, target)
-    if isinstance(result, dict) and "forecast" in result:
-        return plot_forecast(result, target)
-    raise InputError("--plot", str(path), "an inference plan or a forecast to draw (this mode has no picture)")
-
-
-def batch_sweep(plan: InferencePlan) -> list[dict]:
-    """ITL and throughput per replica at batch sizes up to the plan's max concurrency."""
-    import inference_engine
-    from config_loader import section_input
-
-    res = plan.gpu_resources
-    gpu = dataclasses.replace(section_input(plan.inputs, "gpu"), gpu_type=res.gpu_type,
-                              tensor_parallel=res.tensor_parallel)
-    model = dataclasses.replace(section_input(plan.inputs, "model"), precision=plan.model.precision)
-    top = max(res.max_concurrency_per_replica, plan.throughput.batch_size, 1)
-    sizes = sorted({*(2**i for i in range(top.bit_length()) if 2**i <= top), top, plan.throughput.batch_size})
-    return inference_engine.sweep_batch_sizes(section_input(plan.inputs, "workload"), model, gpu, sizes)
-
-
-def plot_inference(plan: InferencePlan, target: Path) -> Path:
-    """ITL and output throughput per replica against batch size, operating point and SLO marked."""
-    points = batch_sweep(plan)
-    batch = [p["batch_size"] for p in points]
-    figure, (itl_ax, tps_ax) = _figure(2)
-    op = plan.throughput.batch_size
-    itl_ax.plot(batch, [p["itl_ms"] for p in points], marker="o", label="ITL (one decode step)")
-    tps_ax.plot(batch, [p["output_tokens_per_second"] for p in points], marker="o", color="tab:green",
-                label="output tokens/s per replica")
-    itl_ax.plot([op], [plan.latency.itl_ms], marker="*", markersize=16, color="tab:red", linestyle="none",
-                label=f"operating point (batch {op})")
-    tps_ax.plot([op], [plan.throughput.output_tokens_per_second_per_replica], marker="*", markersize=16,
-                color="tab:red", linestyle="none", label=f"operating point (batch {op})")
-    slo = (plan.inputs.get("workload") or {}).get("itl_slo_ms")
-    if slo:
-        itl_ax.axhline(slo, color="tab:orange", linestyle="--", label=f"ITL target {slo:g} ms")
-    res = plan.gpu_resources
-    for ax, ylabel in ((itl_ax, "inter-token latency (ms)"), (tps_ax, "output tokens/s per replica")):
-        ax.axvline(res.max_concurrency_per_replica, color="grey", linestyle=":",
-                   label=f"KV-cache limit ({res.max_concurrency_per_replica} sequences)")
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel("decode batch size (sequences)")
-        ax.set_ylabel(ylabel)
-        ax.grid(True, alpha=0.3)
-        ax.legend(loc="best", fontsize="small")
-    figure.suptitle(f"{plan.model.name} {plan.model.precision} on {res.gpus_per_replica} x {res.gpu_type} "
-                    f"(tensor parallel {res.tensor_parallel})")
-    return save_figure_atomic(figure, target)
-
-
-def plot_forecast(result: dict, target: Path) -> Path:
-    """History, median forecast, 80%/95% bands and GPU capacity steps; ``forecasting.plot_forecast`` when present."""
-    try:
-        import forecasting
-    except ImportError:
-        forecasting = None
-    if forecasting is not None and hasattr(forecasting, "plot_forecast"):
-        forecasting.plot_forecast(result, str(target))
-        return target
-    return _draw_forecast(result, target)
-
-
-def _series(records: list[dict], key: str):
-    import numpy as np
-
-    when = np.array([np.datetime64(str(r["timestamp"])[:19]) for r in records])
-    return when, np.array([float(r[key]) for r in records])
-
-
-def _draw_forecast(result: dict, target: Path) -> Path:
-    from matplotlib.ticker import EngFormatter
-
-    figure, (ax,) = _figure(1)
-    history = result.get("history") or []
-    if history:
-        ax.plot(*_series(history, "value"), color="black", linewidth=1, label="history")
-    records = result["forecast"]
-    when, mean = _series(records, "mean")
-    for low, high, alpha in (("lower_95", "upper_95", 0.15), ("lower_80", "upper_80", 0.3)):
-        if low in records[0]:
-            ax.fill_between(when, _series(records, low)[1], _series(records, high)[1], alpha=alpha, color="tab:blue",
-                            label=f"{low[-2:]}% interval")
-    ax.plot(when, mean, color="tab:blue", label="median forecast")
-    ax.set_ylabel(str(result.get("unit") or result.get("value_column") or "demand"))
-    ax.yaxis.set_major_formatter(EngFormatter())
-    ax.set_ylim(bottom=0)
-    _draw_capacity(ax, result.get("capacity_timeline") or [], (result.get("capacity") or {}).get("current") or {})
-    ax.set_title(f"Demand forecast ({result.get('method', 'model')}"
-                 + (f", capacity for the {result['scenario']} scenario)" if result.get("scenario") else ")"))
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="upper left", fontsize="small")
-    return save_figure_atomic(figure, target)
-
-
-def _draw_capacity(ax, timeline: list[dict], current: dict) -> None:
-    """GPUs needed per period as steps on a second axis, and the GPUs running now."""
-    if not timeline or "gpus_needed" not in timeline[0]:
-        return
-    when, gpus = _series(timeline, "gpus_needed")
-    twin = ax.twinx()
-    twin.step(when, gpus, where="post", color="tab:red", linewidth=1, label="GPUs needed")
-    if current.get("gpus"):
-        twin.axhline(current["gpus"], color="tab:red", linestyle=":", label=f"GPUs now ({current['gpus']})")
-    twin.set_ylim(bottom=0)
-    twin.set_ylabel("GPUs")
-    twin.legend(loc="upper right", fontsize="small")

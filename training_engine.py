@@ -1042,7 +1042,7 @@ def _build_plan(ask: _Request, chosen: GPUOption, recommended: GPUOption, assump
         mfu_source="given (--mfu)" if ask.mfu else "predicted from the step-time physics (calibration.fit_training)",
     )
     resources = _resources(ask, chosen, recommended, breakdown)
-    inputs = _effective_inputs(training, model, gpu_cfg, gpu, layout, include_cost, ask.cost)
+    inputs = _inputs(training, model, gpu_cfg, include_cost, ask.cost)
     return TrainingPlan(
         inputs=inputs, model=_summary(job, model), memory_breakdown_gib=breakdown, gpu_resources=resources,
         training_metrics=metrics, cost=cost, assumptions=assumptions + _assumptions(ask, chosen),
@@ -1110,15 +1110,12 @@ def _summary(job: Job, model: ModelConfig) -> ModelSummary:
     )
 
 
-def _effective_inputs(training: TrainingInput, model: ModelConfig, gpu_cfg: GPUConfig, gpu: GPUSpec,
-                      layout: Layout, include_cost: bool, cost) -> dict:
-    """The configuration the plan used, in config-file shape, with the planner's layout choices filled in."""
-    train = dataclasses.asdict(training)
-    train.update(zero_stage=layout.zero_stage, tensor_parallel=layout.tensor_parallel,
-                 gradient_checkpointing=layout.gradient_checkpointing, micro_batch_size=layout.micro_batch_size)
+def _inputs(training: TrainingInput, model: ModelConfig, gpu_cfg: GPUConfig, include_cost: bool, cost) -> dict:
+    """The question as asked, in config-file shape (``--config`` on a written plan asks it again); the planner's
+    choices (layout, GPU type) are in the plan's results, not here."""
     options = {"include_cost": include_cost, **(dataclasses.asdict(cost) if cost is not None else {})}
-    return {"mode": "training", "training": train, "model": dataclasses.asdict(model),
-            "gpu": dict(dataclasses.asdict(gpu_cfg), gpu_type=gpu.id), "options": options}
+    return {"mode": "training", "training": dataclasses.asdict(training), "model": dataclasses.asdict(model),
+            "gpu": dataclasses.asdict(gpu_cfg), "options": options}
 
 
 def _assumptions(ask: _Request, chosen: GPUOption) -> list[str]:

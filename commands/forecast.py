@@ -27,11 +27,11 @@ from commands.common import (  # noqa: E402
 # flag dest -> (section, key) in the config; a dict value maps by mode.
 FLAG_TARGETS: dict[str, tuple | dict] = {
     "rps": ("workload", "requests_per_second"),
-    "input_tokens": ("workload", "avg_input_tokens"),
-    "output_tokens": ("workload", "avg_output_tokens"),
-    "peak_multiplier": ("workload", "peak_load_multiplier"),
-    "ttft_slo_ms": ("workload", "ttft_slo_ms"),
-    "itl_slo_ms": ("workload", "itl_slo_ms"),
+    "input_tokens": {"forecast": ("forecast", "avg_input_tokens"), None: ("workload", "avg_input_tokens")},
+    "output_tokens": {"forecast": ("forecast", "avg_output_tokens"), None: ("workload", "avg_output_tokens")},
+    "peak_multiplier": {"forecast": ("forecast", "peak_load_multiplier"), None: ("workload", "peak_load_multiplier")},
+    "ttft_slo_ms": {"forecast": ("forecast", "ttft_slo_ms"), None: ("workload", "ttft_slo_ms")},
+    "itl_slo_ms": {"forecast": ("forecast", "itl_slo_ms"), None: ("workload", "itl_slo_ms")},
     "model": ("model", "model"),
     "model_config": ("model", "model_config_path"),
     "model_size": ("model", "model_size_billions"),
@@ -75,7 +75,7 @@ FLAG_TARGETS: dict[str, tuple | dict] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from config_loader import MODES
+    from models import MODES
 
     parser = Parser(
         prog="forecast.py",
@@ -171,83 +171,9 @@ def apply_overrides(config: dict, args: argparse.Namespace, mode: str) -> dict:
     return config
 
 
-def _run_inference(config: dict, engine):
-    from config_loader import cost_options, section_input
-
-    include_cost, cost = cost_options(config)
-    return engine.generate_inference_plan(
-        section_input(config, "workload"), section_input(config, "model"), section_input(config, "gpu"),
-        include_cost=include_cost, cost=cost,
-    )
-
-
-def _run_training(config: dict, engine):
-    from config_loader import cost_options, section_input
-
-    include_cost, cost = cost_options(config)
-    return engine.generate_training_plan(
-        section_input(config, "training"), section_input(config, "model"), section_input(config, "gpu"),
-        include_cost=include_cost, cost=cost,
-    )
-
-
-def _run_compare(config: dict, engine):
-    from config_loader import cost_options, section_input
-
-    _, cost = cost_options(config)
-    return engine.compare_gpu_options(
-        section_input(config, "workload"), section_input(config, "model"), section_input(config, "gpu"), cost=cost,
-    )
-
-
-def _run_validate(config: dict, engine):
-    from calibration import validate
-
-    return validate()
-
-
-def _run_forecast(config: dict, engine):
-    from config_loader import section_input
-    from models import InputError
-
-    options = {k: v for k, v in config.get("forecast", {}).items() if v is not None}
-    if not options.get("history"):
-        raise InputError("forecast.history", None, "a traffic history CSV (--history FILE)")
-    has_model = any(v is not None for k, v in config.get("model", {}).items() if k != "precision")
-    workload = {k: v for k, v in config.get("workload", {}).items() if v is not None}
-    tokens_given = bool(workload.get("avg_input_tokens") and workload.get("avg_output_tokens"))
-    needs_tokens = sorted(set(workload) & {"ttft_slo_ms", "itl_slo_ms", "peak_load_multiplier"})
-    if needs_tokens and not tokens_given:
-        raise InputError("workload", f"{', '.join(needs_tokens)} without the request shape",
-                         "--input-tokens and --output-tokens as well (latency targets depend on them)")
-    workload["requests_per_second"] = workload.get("requests_per_second") or 1.0  # unused: the forecast is the load
-    workload.setdefault("peak_load_multiplier", 1.0)  # the forecast is already the load of each period
-    return engine.forecast_future_needs(
-        options["history"], section_input(config, "model") if has_model else None,
-        horizon_days=options.get("horizon_days", 30), scenario=options.get("scenario", "pessimistic"),
-        method=options.get("method", "auto"), gpu=section_input(config, "gpu"),
-        workload=section_input({"workload": workload}, "workload") if tokens_given else None,
-        current_replicas=options.get("current_replicas"), timestamp_column=options.get("timestamp_column"),
-        value_column=options.get("value_column"), frequency=options.get("frequency"),
-    )
-
-
-MODE_RUNNERS = {
-    "inference": _run_inference,
-    "training": _run_training,
-    "compare": _run_compare,
-    "validate": _run_validate,
-    "forecast": _run_forecast,
-}
-
-
-def _payload(result):
-    return result.to_dict() if hasattr(result, "to_dict") else result
-
-
 def run(args: argparse.Namespace, stdout) -> ExitStatus:
     """Carry out one parsed command (raises :class:`PlannerError` for user errors)."""
-    from config_loader import check_output_path, effective_config, load_config, write_json_atomic
+    from config_loader import check_output_path, load_config, plan_request, write_json_atomic
     from llm_forecast_engine import LLMForecastEngine
 
     if args.generate_config:
@@ -257,17 +183,17 @@ def run(args: argparse.Namespace, stdout) -> ExitStatus:
             check_output_path(path, flag, suffix)  # before any work: a bad path never leaves one file of two
     config = load_config(args.config) if args.config is not None else {}
     mode = args.mode or config.get("mode") or "inference"
-    config = apply_overrides(effective_config(config), args, mode)
-    if mode not in MODE_RUNNERS:
-        raise UsageError(f"--mode {mode} is not available in this build")
-    from reports import plot, working
+    request = plan_request(apply_overrides(config, args, mode))
+    from reports import working
 
     with working(f"planning ({mode})"):  # a spinner on a terminal's stderr after a second; nothing otherwise
-        result = MODE_RUNNERS[mode](config, LLMForecastEngine())
+        result = LLMForecastEngine().plan(request)
         if args.plot is not None:
+            from plots import plot
+
             plot(result, args.plot)
     if args.output is not None:
-        write_json_atomic(args.output, _payload(result))
+        write_json_atomic(args.output, result.to_dict())
     _print(result, args.format, stdout)
     return ExitStatus.OK
 
@@ -291,7 +217,7 @@ def _print(result, fmt: str, stdout) -> None:
     import json
 
     if fmt == "json":
-        print(json.dumps(_payload(result), indent=2, default=str, allow_nan=False), file=stdout)
+        print(json.dumps(result.to_dict(), indent=2, default=str, allow_nan=False), file=stdout)
         return
     from reports import render
 

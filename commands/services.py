@@ -154,13 +154,11 @@ def _show(registry, args):
 
 def _plan(registry, args):
     from llm_forecast_engine import LLMForecastEngine
-    from services import plan_service
 
     if args.request and not args.by:
         raise UsageError("plan --request needs --by USER (who opens the request)")
-    engine = LLMForecastEngine()
-    return plan_service(registry, engine, args.name, horizon_days=args.horizon_days, scenario=args.scenario,
-                        request_by=args.by if args.request else None)
+    return LLMForecastEngine(registry=registry).plan_service(
+        args.name, horizon_days=args.horizon_days, scenario=args.scenario, request_by=args.by if args.request else None)
 
 
 def _transition(registry, args):
@@ -198,6 +196,10 @@ def run(args: argparse.Namespace, stdout) -> ExitStatus:
     payload = _payload(result)
     if args.format == "json":
         print(json.dumps(payload, indent=2, allow_nan=False), file=stdout)
+    elif _key(args) == "plan":
+        from reports import render
+
+        render(result, stdout)
     else:
         _render(_key(args), payload, stdout)
     return ExitStatus.OK
@@ -263,17 +265,12 @@ def _blocks(key, payload) -> list:
                 for group in ("by_gpu_type", "by_team")]
     if key == "remove":
         return [f"removed service {payload['name']}"]
-    title = {"plan": "CAPACITY PLAN", "show": "SERVICE", "add": "SERVICE", "update": "SERVICE"}.get(key, "REQUEST")
+    title = {"show": "SERVICE", "add": "SERVICE", "update": "SERVICE"}.get(key, "REQUEST")
     blocks = [_fields_table(payload, "RESULT" if key == ("traffic", "import") else title)]
     if "history" in payload:
         blocks.append(_table(payload["history"], EVENT_COLUMNS, "HISTORY"))
     if payload.get("requests"):
         blocks.append(_table(payload["requests"], REQUEST_COLUMNS, "REQUESTS"))
-    if key == "plan":
-        recommendations = (payload["plan"] or {}).get("scaling_recommendations") or []
-        blocks += [f"- {line}" for line in recommendations]
-    if isinstance(payload.get("request"), dict):
-        blocks.append(_fields_table(payload["request"], "REQUEST OPENED"))
     return blocks
 
 

@@ -1,83 +1,85 @@
-"""Forecast demand -> replicas per period with few planner calls, and what to add by when, in words."""
+"""Forecast demand -> replicas per period with few planner calls, and what to add by when, in words.
+
+The oracle is the inference planner itself called once for every period (the slow, obvious way):
+``capacity_timeline`` must give the same replicas with far fewer calls.
+"""
 
 from __future__ import annotations
 
-import math
-from types import SimpleNamespace
+import dataclasses
 
 import pandas as pd
-from capacity_timeline import capacity_timeline, default_tokens, forecast_future_needs
-from models import GPUConfig, ModelConfig
+import pytest
 
-RPS_PER_REPLICA = 2.0  # the fake planner's sustainable rate per replica
-GPUS_PER_REPLICA = 4
+from capacity_timeline import capacity_timeline, default_peak_multiplier, default_tokens
+from inference_engine import plan_inference
+from llm_forecast_engine import LLMForecastEngine
+from models import ForecastInput, GPUConfig, LLMWorkloadInput, ModelConfig
+
+MODEL = ModelConfig(model="llama-3.1-8b", precision="BF16")
+GPU = GPUConfig(gpu_type="H100-80GB", target_gpu_utilization=0.7)
 
 
-class FakePlanner:
-    """The planner's replica rule, ceil(rps / (max rps per replica x target utilization)), with a call log."""
-
-    def __init__(self):
-        self.calls: list[tuple[float, str | None]] = []
-
-    def __call__(self, rps: float, gpu: GPUConfig):
-        self.calls.append((rps, gpu.gpu_type))
-        replicas = max(1, math.ceil(rps / (RPS_PER_REPLICA * gpu.target_gpu_utilization) - 1e-9))
-        return SimpleNamespace(
-            gpu_resources=SimpleNamespace(gpu_type=gpu.gpu_type or "H100-80GB", gpus_per_replica=GPUS_PER_REPLICA,
-                                          tensor_parallel=GPUS_PER_REPLICA, replicas=replicas,
-                                          total_gpus=replicas * GPUS_PER_REPLICA),
-            throughput=SimpleNamespace(max_rps_per_replica=RPS_PER_REPLICA),
-        )
+def planner(rps: float, gpu: GPUConfig):
+    """The real inference planner for an 8B chat service (1,000 tokens in, 250 out, no burst multiplier)."""
+    load = LLMWorkloadInput(requests_per_second=rps, avg_input_tokens=1000, avg_output_tokens=250,
+                            peak_load_multiplier=1.0, itl_slo_ms=40)
+    return plan_inference(load, MODEL, gpu)
 
 
 def daily(values):
     return pd.date_range("2026-12-01", periods=len(values), freq="D", tz="UTC"), list(values)
 
 
-def test_replicas_follow_the_planner_with_one_call_per_level():
-    planner = FakePlanner()
-    when, demand = daily([1.0 + 0.25 * i for i in range(40)])  # 1 .. 10.75 rps
-    result = capacity_timeline(when, demand, planner, GPUConfig(target_gpu_utilization=0.5), label="p90",
-                               current_replicas=3)
-    expected = [max(1, math.ceil(d / 1.0 - 1e-9)) for d in demand]
+def replicas_one_call_per_period(demand, gpu: GPUConfig) -> list[int]:
+    """Slow reference: plan every period on the replica shape chosen at the peak."""
+    peak = planner(max(demand), gpu).gpu_resources
+    fixed = dataclasses.replace(gpu, gpu_type=peak.gpu_type, tensor_parallel=peak.tensor_parallel)
+    return [planner(d, fixed).gpu_resources.replicas for d in demand]
+
+
+def test_replicas_match_the_planner_called_for_every_period_with_far_fewer_calls():
+    when, demand = daily([5.0 + 3.0 * i for i in range(40)])  # 5 .. 122 rps
+    result = capacity_timeline(when, demand, planner, GPU, label="p90", current_replicas=3)
+    expected = replicas_one_call_per_period(demand, GPU)
     assert [r["replicas"] for r in result["timeline"]] == expected
-    assert [r["gpus_needed"] for r in result["timeline"]] == [4 * r for r in expected]
-    assert result["planner_calls"] == 1 + len(set(expected)) < len(demand)
-    assert {gpu for _, gpu in planner.calls[1:]} == {"H100-80GB"}  # the GPU chosen at the peak is kept
+    gpus_per_replica = result["replica"]["gpus_per_replica"]
+    assert [r["gpus_needed"] for r in result["timeline"]] == [gpus_per_replica * r for r in expected]
+    assert len(set(expected)) > 3  # the ramp crosses several replica counts
+    assert result["planner_calls"] <= 2 + len(set(expected)) < len(demand)
 
 
-def test_recommendation_says_when_capacity_runs_out_and_what_to_add():
-    when, demand = daily([2.0] * 10 + [3.5] * 10 + [5.2] * 10)
-    result = capacity_timeline(when, demand, FakePlanner(), GPUConfig(gpu_type="H100-80GB", target_gpu_utilization=0.5),
-                               label="p90", current_replicas=3)
+def test_recommendation_names_the_first_period_beyond_current_capacity():
+    when, demand = daily([5.0] * 10 + [60.0] * 10 + [120.0] * 10)
+    result = capacity_timeline(when, demand, planner, GPU, label="p90", current_replicas=1)
+    expected = replicas_one_call_per_period(demand, GPU)
+    first_short = next(i for i, r in enumerate(expected) if r > 1)
     first, second = result["recommendations"]
-    assert first.startswith("p90 demand reaches 3.5 rps on 2026-12-11, beyond the 3 rps of the current 3 replicas; "
-                            "add 1 replica (4x H100-80GB each) before then")
-    assert second == ("By 2026-12-21 p90 demand peaks at 5.2 rps: 6 replicas (24x H100-80GB) in total, "
-                      "3 more than now.")
+    day = when[first_short].strftime("%Y-%m-%d")
+    assert first.startswith(f"p90 demand reaches {demand[first_short]:.4g} rps on {day}, beyond the ")
+    assert f"add {expected[first_short] - 1} replica" in first
+    assert second.startswith(f"By {when[20].strftime('%Y-%m-%d')} p90 demand peaks at 120 rps: {max(expected)} replicas")
 
 
 def test_enough_capacity_says_how_long_it_lasts_and_what_is_idle():
     when, demand = daily([1.0, 1.5, 1.2])
-    result = capacity_timeline(when, demand, FakePlanner(), GPUConfig(gpu_type="A100-80GB", target_gpu_utilization=0.5),
-                               label="median", current_replicas=4)
-    assert result["recommendations"] == [
-        "Current capacity, 4 replicas (16x A100-80GB, 4 rps), covers median demand through 2026-12-03: its peak is "
-        "1.5 rps on 2026-12-02, 38% of capacity.",
-        "2 of 4 replicas stay idle even at the median peak: 2 would do (8 GPUs).",
-    ]
+    result = capacity_timeline(when, demand, planner, GPU, label="median", current_replicas=4)
+    first, second = result["recommendations"]
+    assert first.startswith("Current capacity, 4 replicas (4x H100-80GB, ")
+    assert "covers median demand through 2026-12-03: its peak is 1.5 rps on 2026-12-02" in first
+    assert second == "3 of 4 replicas stay idle even at the median peak: 1 would do (1 GPUs)."
 
 
-def test_current_capacity_defaults_to_the_recent_peak_and_says_so():
+def test_current_capacity_defaults_to_what_the_recent_peak_needs_and_says_so():
     when, demand = daily([1.0, 2.0])
-    result = capacity_timeline(when, demand, FakePlanner(), GPUConfig(target_gpu_utilization=0.5), label="p90",
-                               recent_peak_rps=2.5)
-    assert result["current"]["replicas"] == 3 and result["current"]["basis"].startswith("assumed: the replicas")
+    result = capacity_timeline(when, demand, planner, GPU, label="p90", recent_peak_rps=90.0)
+    assert result["current"]["replicas"] == planner(90.0, GPU).gpu_resources.replicas > 1
+    assert result["current"]["basis"].startswith("assumed: the replicas")
 
 
 def test_zero_demand_still_runs_one_replica():
     when, demand = daily([0.0, 0.0, 0.4])
-    result = capacity_timeline(when, demand, FakePlanner(), GPUConfig(), label="p10", current_replicas=1)
+    result = capacity_timeline(when, demand, planner, GPU, label="p10", current_replicas=1)
     assert [r["replicas"] for r in result["timeline"]] == [1, 1, 1]
 
 
@@ -89,16 +91,36 @@ def test_default_tokens_come_from_the_trace_statistics():
     assert "token_stats.csv" in source
 
 
-def test_scenarios_order_the_capacity(monkeypatch):
-    planner = FakePlanner()
-    monkeypatch.setattr("capacity_timeline._planner", lambda *args: planner)
-    index = pd.date_range("2026-01-01", periods=21 * 24, freq="h", tz="UTC")
-    history = pd.Series([5.0 + (i % 24 >= 8) * 3 + 0.3 * ((i * 7) % 5) for i in range(len(index))], index=index,
-                        name="rps")
-    results = {s: forecast_future_needs(history, ModelConfig(model_size_billions=8), horizon_days=1, scenario=s,
-                                        method="seasonal_naive", gpu=GPUConfig(target_gpu_utilization=0.5))
+@pytest.mark.parametrize("step_s, expected", [(60, 1.0), (3600, 1.0), (86_400, 1.5)])
+def test_peak_multiplier_rule(step_s, expected):
+    # An hourly value is that hour's load (1); a daily average hides its busy hours (the planner's 1.5 default).
+    assert default_peak_multiplier(step_s)[0] == expected
+
+
+def _hourly_history(days: int = 21) -> pd.Series:
+    index = pd.date_range("2026-01-01", periods=days * 24, freq="h", tz="UTC")
+    return pd.Series([5.0 + (i % 24 >= 8) * 3 + 0.3 * ((i * 7) % 5) for i in range(len(index))], index=index,
+                     name="rps")
+
+
+def test_scenarios_order_the_capacity():
+    engine = LLMForecastEngine()
+    results = {s: engine.forecast(ForecastInput(history=_hourly_history(), horizon_days=1, scenario=s,
+                                                method="seasonal_naive", avg_input_tokens=1000, avg_output_tokens=250),
+                                  ModelConfig(model_size_billions=8), GPUConfig(target_gpu_utilization=0.5))
                for s in ("optimistic", "baseline", "pessimistic")}
     peak = {s: max(r["replicas"] for r in v["capacity_timeline"]) for s, v in results.items()}
     assert peak["optimistic"] <= peak["baseline"] <= peak["pessimistic"]
     assert {s: r["scenario_column"] for s, r in results.items()} == {
         "optimistic": "lower_80", "baseline": "mean", "pessimistic": "upper_80"}
+
+
+def test_given_tokens_win_over_the_history_token_columns():
+    frame = _hourly_history().rename("requests_per_second").reset_index()
+    frame["avg_input_tokens"], frame["avg_output_tokens"] = 914.0, 155.0
+    engine = LLMForecastEngine()
+    given = engine.forecast(ForecastInput(history=frame, horizon_days=1, method="seasonal_naive",
+                                          avg_input_tokens=282, avg_output_tokens=232), MODEL, GPU)
+    from_history = engine.forecast(ForecastInput(history=frame, horizon_days=1, method="seasonal_naive"), MODEL, GPU)
+    assert (given.capacity["avg_input_tokens"], given.capacity["avg_output_tokens"]) == (282, 232)
+    assert (from_history.capacity["avg_input_tokens"], from_history.capacity["avg_output_tokens"]) == (914, 155)

@@ -188,7 +188,7 @@ def test_seed_forecast_example_runs_as_written():
     assert records[-1]["mean"] > 12.9  # the trend carries on
     timeline = forecast["capacity_timeline"]
     assert len(timeline) == 30 and all(r["gpus_needed"] >= r["replicas"] >= 1 for r in timeline)
-    assert json.loads(json.dumps(forecast, allow_nan=False))["method"] == forecast["method"]
+    assert json.loads(json.dumps(forecast.to_dict(), allow_nan=False))["method"] == forecast["method"]
 
 
 # --------------------------------------------------------------------------- CLI

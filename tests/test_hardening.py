@@ -972,7 +972,7 @@ def test_corrupt_or_foreign_database_is_one_clear_error(filled_db, tmp_path, dam
 # --------------------------------------------------------------------------- internal errors
 
 
-def _broken(*args):
+def _broken(*args, **kwargs):
     raise ZeroDivisionError("a bug")
 
 
@@ -982,7 +982,7 @@ def test_internal_error_is_one_line_exit_1_traceback_only_with_debug(monkeypatch
     import commands.services
 
     if cli == "forecast":
-        monkeypatch.setitem(commands.forecast.MODE_RUNNERS, "inference", _broken)
+        monkeypatch.setattr("llm_forecast_engine.LLMForecastEngine.generate_inference_plan", _broken)
         main, argv = forecast_main, [*INFERENCE, "--output", str(tmp_path / "plan.json")]
     else:
         monkeypatch.setitem(commands.services.COMMANDS, "list", _broken)
@@ -998,10 +998,10 @@ def test_internal_error_is_one_line_exit_1_traceback_only_with_debug(monkeypatch
 def test_ctrl_c_is_exit_130(monkeypatch):
     import commands.forecast
 
-    def interrupted(*args):
+    def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setitem(commands.forecast.MODE_RUNNERS, "inference", interrupted)
+    monkeypatch.setattr("llm_forecast_engine.LLMForecastEngine.generate_inference_plan", interrupted)
     assert run_cli(forecast_main, INFERENCE) == (130, "", "interrupted\n")
 
 

@@ -796,32 +796,18 @@ def test_planner_errors_are_input_errors():
 # --------------------------------------------------------------------------- planning
 
 
-class RecordingEngine:
-    """Records what ``plan_service`` asks the engine; answers with a fixed capacity timeline."""
-
-    def __init__(self, timeline_gpus: list[int]):
-        self.timeline_gpus = timeline_gpus
-        self.calls = []
-
-    def forecast_future_needs(self, rps_history, model, **kwargs):
-        self.calls.append((rps_history, model, kwargs))
-        return {"capacity_timeline": [{"timestamp": START.isoformat(), "gpus_needed": n} for n in self.timeline_gpus],
-                "scaling_recommendations": ["add GPUs"]}
-
-
 def test_plan_on_current_traffic_matches_the_inference_planner(chat):
     from llm_forecast_engine import LLMForecastEngine
     from models import GPUConfig, LLMWorkloadInput, ModelConfig
-    from services import plan_service
 
     chat.update_service("chat", replicas=1, gpus=1)
-    engine = LLMForecastEngine()
-    result = plan_service(chat, engine, "chat", request_by="carol")
+    engine = LLMForecastEngine(registry=chat)
+    result = engine.plan_service("chat", request_by="carol")
     direct = engine.generate_inference_plan(LLMWorkloadInput(5.0, 500, 200), ModelConfig(model="llama-3.1-70b"),
                                             GPUConfig(gpu_type="H100-80GB"))
     assert (result["basis"], result["required_gpus"]) == ("current traffic", direct.gpu_resources.total_gpus)
     assert result["additional_gpus"] == direct.gpu_resources.total_gpus - 1 > 0
-    assert result["plan"]["gpu_resources"]["total_gpus"] == direct.gpu_resources.total_gpus
+    assert result.plan.gpu_resources.total_gpus == direct.gpu_resources.total_gpus
     request = chat.get_request(result["request"]["id"])
     assert (request.state, request.gpus) == (RequestState.DRAFT, result["additional_gpus"])
     assert request.requested_by == "carol"
@@ -837,55 +823,58 @@ def test_attached_plans_are_strict_json(chat):
 
 def test_plan_opens_no_request_when_the_service_has_enough(chat):
     from llm_forecast_engine import LLMForecastEngine
-    from services import plan_service
 
-    result = plan_service(chat, LLMForecastEngine(), "chat", request_by="carol")
+    result = LLMForecastEngine(registry=chat).plan_service("chat", request_by="carol")
     assert result["spare_gpus"] == 8 - result["required_gpus"] >= 0
     assert result["request"] is None and result["note"].startswith("no request opened")
     assert chat.list_requests() == []
 
 
-def test_plan_forecasts_from_the_traffic_history(chat, tmp_path):
-    from services import plan_service
+def test_plan_asks_the_forecast_question_of_the_service(chat, tmp_path):
+    from llm_forecast_engine import LLMForecastEngine
 
     chat.import_traffic("chat", _rates_csv(tmp_path / "traffic.csv"))
-    engine = RecordingEngine([6, 14, 11])
-    result = plan_service(chat, engine, "chat", horizon_days=14, request_by="carol")
-    (history, model, kwargs), = engine.calls
-    assert history == [(START + timedelta(hours=h), 10.0 + h) for h in range(6)]
-    assert (model.model, model.precision) == ("llama-3.1-70b", "FP16")
-    assert (kwargs["horizon_days"], kwargs["scenario"], kwargs["gpu"].gpu_type) == (14, "pessimistic", "H100-80GB")
-    assert kwargs["current_replicas"] == 2
-    assert (kwargs["workload"].requests_per_second, kwargs["workload"].avg_input_tokens) == (5.0, 500)
-    assert (result["basis"], result["required_gpus"], result["additional_gpus"]) == ("forecast", 14, 6)
-    assert chat.get_request(result["request"]["id"]).plan["plan"]["capacity_timeline"][1]["gpus_needed"] == 14
+    request = LLMForecastEngine(registry=chat).service_request("chat", horizon_days=14)
+    question = request.forecast
+    assert request.mode == "forecast" and (request.model.model, request.model.precision) == ("llama-3.1-70b", "FP16")
+    assert list(question.history["requests_per_second"]) == [10.0 + h for h in range(6)]
+    assert (question.horizon_days, question.scenario, request.gpu.gpu_type) == (14, "pessimistic", "H100-80GB")
+    assert question.current_replicas == 2
+    # the service's registered tokens are given values: they win over the history's token columns
+    assert (question.avg_input_tokens, question.avg_output_tokens) == (500, 200)
+    assert question.peak_load_multiplier is None  # the one rule for forecasts applies (capacity_timeline)
 
 
 def test_plan_without_any_traffic_is_a_user_error(chat):
-    from services import plan_service
+    from llm_forecast_engine import LLMForecastEngine
 
     chat.add_service("idle", owner="bob", model="llama-3.1-8b", gpu_type="L4")
     with pytest.raises(InputError, match=r"service idle: got 'no traffic'; expected rps and token averages"):
-        plan_service(chat, RecordingEngine([1]), "idle")
+        LLMForecastEngine(registry=chat).plan_service("idle")
 
 
 def test_plan_with_the_real_forecaster(chat):
     import math
 
     from llm_forecast_engine import LLMForecastEngine
-    from services import TrafficPoint, plan_service
+    from services import TrafficPoint
 
     chat.update_service("chat", model="llama-3.1-8b", replicas=1, gpus=1)
     chat.add_traffic("chat", [TrafficPoint(START + timedelta(hours=h), 20 + 10 * math.sin(2 * math.pi * h / 24))
                               for h in range(48)])
-    result = plan_service(chat, LLMForecastEngine(), "chat", horizon_days=2, request_by="carol")
-    timeline = result["plan"]["capacity_timeline"]
+    engine = LLMForecastEngine(registry=chat)
+    result = engine.plan_service("chat", horizon_days=2, request_by="carol")
+    timeline = result.plan.capacity_timeline
     assert result["basis"] == "forecast" and len(timeline) == 48
     assert result["required_gpus"] == max(p["gpus_needed"] for p in timeline) >= 1
-    assert result["plan"]["capacity"]["current"]["replicas"] == 1  # the registry's count, not the planner's guess
-    assert result["plan"]["scaling_recommendations"]
+    assert result.plan.capacity["current"]["replicas"] == 1  # the registry's count, not the planner's guess
+    assert result.plan.scaling_recommendations
     assert result["additional_gpus"] == result["required_gpus"] - 1 > 0  # a 30 rps peak needs more than 1 GPU
     assert chat.get_request(result["request"]["id"]).gpus == result["additional_gpus"]
+    # planning again opens no second draft: the open request is shown instead
+    again = engine.plan_service("chat", horizon_days=2, request_by="carol")
+    assert again["request"]["id"] == result["request"]["id"] and "already open" in again["note"]
+    assert len(chat.list_requests(service="chat")) == 1
 
 
 def test_cli_plan(svc):
@@ -893,7 +882,7 @@ def test_cli_plan(svc):
     svc("update", "chat", "--replicas", "1", "--gpus", "1")
     result = _json(svc("plan", "chat", "--request", "--by", "carol", "--format", "json"))
     assert result["request"]["state"] == "draft" and result["request"]["gpus"] == result["additional_gpus"]
-    assert "required_gpus" in svc("plan", "chat").stdout
+    assert "SERVICE CAPACITY PLAN" in svc("plan", "chat").stdout
 
 
 def test_every_command_has_help():

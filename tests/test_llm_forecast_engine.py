@@ -1,0 +1,231 @@
+"""One engine, one answer: the same question through every door gives the same plan.
+
+The doors are the CLI flags, a config file, the Python API, ``services.py plan`` (a registered service)
+and the wizard (``tests/test_llm_agent.py`` drives it by keystrokes and compares its saved plan with the
+CLI's). A written plan read back with ``--config`` asks the same question again.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from llm_forecast_engine import LLMForecastEngine
+from models import (
+    ForecastInput, ForecastPlan, GPUComparison, GPUConfig, InputError, LLMWorkloadInput, ModelConfig, PlanRequest,
+    ServicePlan, ValidationReport,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+INFERENCE_FLAGS = ["--mode", "inference", "--rps", "20", "--input-tokens", "500", "--output-tokens", "1000",
+                   "--itl-slo-ms", "40", "--model", "llama-3.1-8b", "--precision", "FP16", "--gpu-type", "H100-80GB"]
+FORECAST_FLAGS = ["--mode", "forecast", "--horizon-days", "2", "--model", "llama-3.1-8b", "--precision", "FP16",
+                  "--gpu-type", "H100-80GB", "--input-tokens", "600", "--output-tokens", "250", "--current-replicas", "2"]
+
+
+def json_of(cli, *argv) -> dict:
+    result = cli(*argv, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def numbers(plan: dict) -> dict:
+    """What a plan answers (everything but the question it carries)."""
+    return {k: v for k, v in plan.items() if k != "inputs"}
+
+
+@pytest.fixture
+def hourly_csv(tmp_path) -> Path:
+    """Three weeks of hourly rates with a daily cycle whose daytime load needs several H100s."""
+    index = pd.date_range("2026-03-02", periods=21 * 24, freq="h", tz="UTC")
+    rps = [round(20.0 + 50.0 * (8 <= t.hour < 20) + 0.5 * (i % 7), 3) for i, t in enumerate(index)]
+    path = tmp_path / "traffic.csv"
+    pd.DataFrame({"timestamp": index.strftime("%Y-%m-%dT%H:%M:%SZ"), "rps": rps}).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def registry(tmp_path):
+    from services import Registry
+
+    with Registry(str(tmp_path / "services.db")) as reg:
+        yield reg
+
+
+# --------------------------------------------------------------------------- the same question, every door
+
+
+def test_inference_question_gets_the_same_plan_through_every_door(cli, tmp_path, registry):
+    by_flags = json_of(cli, *INFERENCE_FLAGS)
+    config = tmp_path / "question.json"
+    config.write_text(json.dumps({"mode": "inference",
+                                  "workload": {"requests_per_second": 20, "avg_input_tokens": 500,
+                                               "avg_output_tokens": 1000, "itl_slo_ms": 40},
+                                  "model": {"model": "llama-3.1-8b", "precision": "FP16"},
+                                  "gpu": {"gpu_type": "H100-80GB"}}))
+    by_config = json_of(cli, "--config", str(config))
+    by_api = LLMForecastEngine().generate_inference_plan(
+        LLMWorkloadInput(requests_per_second=20, avg_input_tokens=500, avg_output_tokens=1000, itl_slo_ms=40),
+        ModelConfig(model="llama-3.1-8b", precision="FP16"), GPUConfig(gpu_type="H100-80GB")).to_dict()
+    registry.add_service("chat", owner="alice", model="llama-3.1-8b", precision="FP16", gpu_type="H100-80GB",
+                         requests_per_second=20, avg_input_tokens=500, avg_output_tokens=1000, itl_slo_ms=40)
+    by_service = LLMForecastEngine(registry=registry).plan_service("chat").plan.to_dict()
+    assert numbers(by_flags) == numbers(by_config) == numbers(by_api) == numbers(by_service)
+    assert by_flags["gpu_resources"]["total_gpus"] >= 1
+
+
+def test_forecast_question_gets_the_same_plan_through_every_door(cli, tmp_path, registry, hourly_csv):
+    by_flags = json_of(cli, *FORECAST_FLAGS, "--history", str(hourly_csv))
+    config = tmp_path / "question.json"
+    config.write_text(json.dumps({"mode": "forecast",
+                                  "forecast": {"history": str(hourly_csv), "horizon_days": 2, "current_replicas": 2,
+                                               "avg_input_tokens": 600, "avg_output_tokens": 250},
+                                  "model": {"model": "llama-3.1-8b", "precision": "FP16"},
+                                  "gpu": {"gpu_type": "H100-80GB"}}))
+    by_config = json_of(cli, "--config", str(config))
+    by_api = LLMForecastEngine().forecast(
+        ForecastInput(history=str(hourly_csv), horizon_days=2, current_replicas=2, avg_input_tokens=600,
+                      avg_output_tokens=250),
+        ModelConfig(model="llama-3.1-8b", precision="FP16"), GPUConfig(gpu_type="H100-80GB")).to_dict()
+    registry.add_service("chat", owner="alice", model="llama-3.1-8b", precision="FP16", gpu_type="H100-80GB",
+                         requests_per_second=50, avg_input_tokens=600, avg_output_tokens=250, replicas=2, gpus=2)
+    registry.import_traffic("chat", hourly_csv)
+    by_service = LLMForecastEngine(registry=registry).plan_service("chat", horizon_days=2)
+    service_plan = by_service.plan.to_dict()
+    comparable = ("forecast", "capacity", "capacity_timeline", "scaling_recommendations", "method", "backtest")
+    for key in comparable:
+        assert by_flags[key] == by_config[key] == by_api[key] == service_plan[key], key
+    assert by_service.required_gpus == max(p["gpus_needed"] for p in by_flags["capacity_timeline"]) > 2
+    # the one peak-multiplier rule: an hourly forecast is that hour's load, through every door
+    assert by_flags["capacity"]["peak_load_multiplier"] == service_plan["capacity"]["peak_load_multiplier"] == 1.0
+
+
+def test_a_given_peak_multiplier_applies_through_every_door(cli, hourly_csv):
+    plain = json_of(cli, *FORECAST_FLAGS, "--history", str(hourly_csv), "--method", "seasonal_naive")
+    bursty = json_of(cli, *FORECAST_FLAGS, "--history", str(hourly_csv), "--method", "seasonal_naive",
+                     "--peak-multiplier", "2")
+    assert bursty["capacity"]["peak_load_multiplier"] == 2.0
+    assert any("peak multiplier 2: given" in line for line in bursty["assumptions"])
+    assert (max(p["gpus_needed"] for p in bursty["capacity_timeline"])
+            > max(p["gpus_needed"] for p in plain["capacity_timeline"]))
+
+
+# --------------------------------------------------------------------------- plans read back
+
+
+@pytest.mark.parametrize("argv", [
+    INFERENCE_FLAGS + ["--cost", "--cloud", "aws"],
+    ["--mode", "compare", "--rps", "5", "--input-tokens", "500", "--output-tokens", "200", "--model", "llama-3.1-8b",
+     "--itl-slo-ms", "50"],
+    ["--mode", "training", "--dataset-size", "100000000", "--sequence-length", "2048", "--epochs", "1",
+     "--global-batch-size", "32", "--model", "llama-3.1-8b", "--gpu-type", "H100-80GB", "--method", "lora"],
+    FORECAST_FLAGS + ["--method", "seasonal_naive"],
+], ids=["inference", "compare", "training", "forecast"])
+def test_a_written_plan_read_back_with_config_gives_the_identical_plan(cli, tmp_path, hourly_csv, argv):
+    argv = [a.replace("HISTORY", str(hourly_csv)) for a in argv]
+    if "forecast" in argv:
+        argv += ["--history", str(hourly_csv)]
+    written = tmp_path / "plan.json"
+    first = cli(*argv, "--output", str(written))
+    assert first.exit_code == 0, first.stderr
+    again = tmp_path / "again.json"
+    second = cli("--config", str(written), "--output", str(again))
+    assert second.exit_code == 0, second.stderr
+    assert json.loads(again.read_text()) == json.loads(written.read_text())
+
+
+# --------------------------------------------------------------------------- typed questions and results
+
+
+def test_results_are_typed_and_the_seed_indexes_them_by_name(hourly_csv):
+    engine = LLMForecastEngine()
+    comparison = engine.compare_gpu_options(LLMWorkloadInput(5, 500, 200), ModelConfig(model="llama-3.1-8b"))
+    assert isinstance(comparison, GPUComparison) and len(comparison) > 0
+    assert all(isinstance(c["gpu_type"], str) and c["monthly_gpu_cost"] > 0 for c in comparison)
+    assert comparison.to_dict()["inputs"]["mode"] == "compare"
+    forecast = engine.forecast_future_needs(str(hourly_csv), horizon_days=1, method="seasonal_naive")
+    assert isinstance(forecast, ForecastPlan) and forecast["scaling_recommendations"] == forecast.scaling_recommendations
+    assert list(forecast.summary_frame().columns) == ["mean", "lower_80", "upper_80", "lower_95", "upper_95"]
+    assert "results" not in forecast.to_dict() and json.dumps(forecast.to_dict(), allow_nan=False)
+    assert isinstance(engine.plan(PlanRequest("validate")), ValidationReport)
+
+
+def test_forecast_input_is_validated_like_the_others():
+    with pytest.raises(InputError, match=r"forecast.scenario: got 'worst'; expected one of optimistic"):
+        ForecastInput(history="x.csv", scenario="worst")
+    with pytest.raises(InputError, match=r"forecast.history: got ''"):
+        ForecastInput(history="")
+    with pytest.raises(InputError, match=r"forecast.horizon_days: got -1"):
+        ForecastInput(history="x.csv", horizon_days=-1)
+    with pytest.raises(InputError, match=r"forecast.method: got 'prophet'"):
+        ForecastInput(history="x.csv", method="prophet")
+
+
+def test_a_question_missing_its_inputs_is_refused():
+    with pytest.raises(InputError, match=r"inference: got 'missing model, workload'"):
+        PlanRequest("inference")
+    with pytest.raises(InputError, match=r"mode: got 'guess'"):
+        PlanRequest("guess")
+
+
+def test_service_plans_are_typed(registry):
+    registry.add_service("chat", owner="alice", model="llama-3.1-8b", gpu_type="H100-80GB", requests_per_second=5,
+                         avg_input_tokens=500, avg_output_tokens=200, replicas=1, gpus=1)
+    result = LLMForecastEngine(registry=registry).plan_service("chat")
+    assert isinstance(result, ServicePlan) and result["basis"] == "current traffic"
+    assert result.to_dict()["plan"]["gpu_resources"]["total_gpus"] == result.required_gpus
+
+
+# --------------------------------------------------------------------------- structure
+
+
+def _imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def _project_graph() -> dict[str, set[str]]:
+    files = {p.stem: p for p in ROOT.glob("*.py")} | {f"commands.{p.stem}": p for p in (ROOT / "commands").glob("*.py")}
+    return {name: {m for m in _imports(path) if m in files and m != name} for name, path in files.items()}
+
+
+def test_the_wizard_imports_nothing_from_the_command_line():
+    assert not any(m == "commands" or m.startswith("commands.") for m in _imports(ROOT / "llm_agent.py"))
+
+
+def test_no_module_imports_in_a_circle():
+    graph = _project_graph()
+
+    def reaches(start: str, goal: str) -> bool:
+        seen, stack = set(), [start]
+        while stack:
+            for nxt in graph[stack.pop()] - seen:
+                if nxt == goal:
+                    return True
+                seen.add(nxt)
+                stack.append(nxt)
+        return False
+
+    circles = [(a, b) for a in graph for b in graph[a] if reaches(b, a)]
+    assert circles == []
+
+
+def test_reports_choose_by_type_not_by_sniffing_keys():
+    source = (ROOT / "reports.py").read_text()
+    for sniff in ('"forecast" in result', '"rows" in result', '"service" in result', "hasattr(result"):
+        assert sniff not in source
+    buffer = io.StringIO()
+    import reports
+
+    reports.render({"forecast": [], "rows": []}, buffer, width=80)
+    assert "DEMAND FORECAST" not in buffer.getvalue()

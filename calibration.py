@@ -266,9 +266,12 @@ TRAINING_FIT_PRIORS = {
     "kernel_overhead_us": 5.0,  # CUDA launch latency and kernel tail, a few microseconds
 }
 
-PROFILE_PRIOR_WEIGHT = 0.3
-"""Prior weight of a user's profile fit around the shipped fit: a log-prior of standard deviation about 1/0.3
-(in units of the data residuals), so rows that disagree with the shipped fit by 10-40% move what they inform."""
+PROFILE_PRIOR_WEIGHT = 0.1
+PROFILE_BALANCE_KINDS = False
+"""A user's profile: every row weighs alike (a likelihood: more rows, more evidence) and the shipped fit is a
+log-prior of weight 0.1 (about 5% row noise against 50% spread of efficiencies between stacks). Chosen among
+{0.1, 0.3} x {rows alike, kinds alike} on benchmarks/eval_calibration.py, where it moved the held-out error
+most (README_calibration_section.md)."""
 INFORMED_ELASTICITY = 0.05
 """A parameter is informed by rows when some row's prediction moves at least 0.05% per 1% of the parameter."""
 GROUP_FITS = {"inference": "efficiency_fit.json", "training": "training_fit.json"}
@@ -340,16 +343,18 @@ def _kind_weights(rows) -> list[float]:
     return [1 / math.sqrt(counts[r.kind]) for r in rows]
 
 
-def map_fit(rows, names: list[str], prior: dict[str, float], prior_weight: float, start: dict[str, float]) -> dict:
+def map_fit(rows, names: list[str], prior: dict[str, float], prior_weight: float, start: dict[str, float],
+            balance_kinds: bool = True) -> dict:
     """MAP estimate of the parameters ``names`` on ``rows``: least squares (soft-L1) on log(predicted /
-    measured), each kind weighted equally (1 / sqrt(its rows)), plus ``prior_weight`` x log(value / prior) per
-    parameter. Every other parameter stays at ``start``; returns all values."""
+    measured), each kind weighted equally (1 / sqrt(its rows); ``balance_kinds=False``: every row alike), plus
+    ``prior_weight`` x log(value / prior) per parameter. Every other parameter stays at ``start``; returns all
+    values."""
     import numpy as np
     from scipy.optimize import least_squares
 
     space = parameters()
     low, high = (np.array([getattr(space[n], side) for n in names]) for side in ("low", "high"))
-    weights = _kind_weights(rows)
+    weights = _kind_weights(rows) if balance_kinds else [1.0] * len(rows)
 
     def residuals(x):
         values = {**start, **dict(zip(names, x))}
@@ -362,31 +367,51 @@ def map_fit(rows, names: list[str], prior: dict[str, float], prior_weight: float
     return {**start, **{n: float(v) for n, v in zip(names, result.x)}}
 
 
-def elasticities(rows, values: dict[str, float]) -> dict[str, dict[str, float]]:
-    """Per parameter and kind, the largest |d log prediction / d log parameter| over ``rows`` (a 10% step)."""
-    space = parameters()
+def elasticity_matrix(rows, values: dict[str, float]) -> dict[str, list[float]]:
+    """Per parameter, each row's d log prediction / d log parameter (a 10% step; 0 for the other group's rows)."""
     base = predictions(rows, values)
-    table: dict[str, dict[str, float]] = {}
-    for key, param in space.items():
-        group_rows = [(r, b) for r, b in zip(rows, base) if r.group == param.group and b > 0]
-        if not group_rows:
-            continue
+    matrix = {}
+    for key, param in parameters().items():
         value = values[key] or param.high * 0.05
         step = value * 1.1 if value * 1.1 <= param.high else value / 1.1
-        moved = predictions([r for r, _ in group_rows], {**values, key: step})
-        for (row, before), after in zip(group_rows, moved):
-            e = abs(math.log(max(after, SMALLEST_PREDICTION) / before) / math.log(step / value))
-            kinds = table.setdefault(key, {})
-            kinds[row.kind] = max(kinds.get(row.kind, 0.0), e)
-    return table
+        members = [i for i, r in enumerate(rows) if r.group == param.group and base[i] > 0]
+        column = [0.0] * len(rows)
+        for i, after in zip(members, predictions([rows[i] for i in members], {**values, key: step})):
+            column[i] = math.log(max(after, SMALLEST_PREDICTION) / base[i]) / math.log(step / value)
+        matrix[key] = column
+    return matrix
 
 
-def informed_parameters(rows, values: dict[str, float]) -> dict[str, tuple[str, ...]]:
-    """The parameters ``rows`` inform (:data:`INFORMED_ELASTICITY`) and the kinds that inform each."""
-    table = elasticities(rows, values)
-    informed = {key: tuple(sorted(k for k, e in kinds.items() if e >= INFORMED_ELASTICITY))
-                for key, kinds in table.items()}
+def informed_parameters(rows, values: dict[str, float], matrix: dict | None = None) -> dict[str, tuple[str, ...]]:
+    """The parameters ``rows`` inform (some row's |elasticity| >= :data:`INFORMED_ELASTICITY`) and the kinds
+    that inform each."""
+    matrix = matrix or elasticity_matrix(rows, values)
+    informed = {key: tuple(sorted({r.kind for r, e in zip(rows, column) if abs(e) >= INFORMED_ELASTICITY}))
+                for key, column in matrix.items()}
     return {key: kinds for key, kinds in informed.items() if kinds}
+
+
+CONFOUNDED_CORRELATION = 0.98
+"""Two parameters whose elasticities correlate this closely over the rows cannot be told apart by them."""
+
+
+def confounded_pairs(rows, matrix: dict[str, list[float]], keys) -> list[tuple[str, str]]:
+    """Pairs of ``keys`` the rows inform only in a fixed combination (|correlation| of their kind-weighted
+    elasticities >= :data:`CONFOUNDED_CORRELATION`): the prior splits that combination between them. One model
+    size, for one, cannot tell weight-streaming bandwidth from the fixed time per layer."""
+    import numpy as np
+
+    weights = np.array(_kind_weights(rows))
+    keys = sorted(keys)
+    columns = {k: np.array(matrix[k]) * weights for k in keys}
+    pairs = []
+    for i, a in enumerate(keys):
+        for b in keys[i + 1:]:
+            x, y = columns[a], columns[b]
+            norm = np.linalg.norm(x - x.mean()) * np.linalg.norm(y - y.mean())
+            if norm and abs(np.dot(x - x.mean(), y - y.mean()) / norm) >= CONFOUNDED_CORRELATION:
+                pairs.append((a, b))
+    return pairs
 
 
 # --------------------------------------------------------------------------- the shipped fits
@@ -499,16 +524,22 @@ class ProfileFit:
     """``{"group.name": kinds}``: the parameters the rows inform and the kinds that inform each."""
     fitted: tuple[str, ...]
     """The parameters the fit moved (informed, and asked for)."""
+    confounded: tuple[tuple[str, str], ...] = ()
+    """Pairs the rows inform only in combination (:func:`confounded_pairs`): the prior splits them."""
+    options: dict = dataclasses.field(default_factory=dict)
+    """The :func:`fit_profile` options it was fitted with (``parameters``, ``prior_weight``, ``balance_kinds``),
+    for cross-validation."""
 
 
 def fit_profile(rows, *, parameters: list[str] | None = None, base: dict | None = None,
-                prior_weight: float = PROFILE_PRIOR_WEIGHT) -> ProfileFit:
+                prior_weight: float = PROFILE_PRIOR_WEIGHT, balance_kinds: bool = PROFILE_BALANCE_KINDS) -> ProfileFit:
     """MAP fit of the parameters ``rows`` inform, with ``base`` (default: the shipped fit) as the prior;
     the rest stay at ``base``. Refuses (:class:`models.InputError`) rows that inform no parameter, or a
     parameter in ``parameters`` they do not inform, saying which kinds would."""
     base = dict(base or stock_values())
     rows = list(rows)
-    informed = informed_parameters(rows, base)
+    matrix = elasticity_matrix(rows, base) if rows else {}
+    informed = informed_parameters(rows, base, matrix) if rows else {}
     wanted = list(parameters) if parameters else sorted(informed)
     unknown = [p for p in wanted if p not in base]
     if unknown:
@@ -517,8 +548,10 @@ def fit_profile(rows, *, parameters: list[str] | None = None, base: dict | None 
     if missing or not wanted:
         raise InputError("--measurements", f"{len(rows)} rows ({', '.join(sorted({r.kind for r in rows}))})",
                          _what_informs(missing or sorted(base)))
-    values = map_fit(rows, wanted, base, prior_weight, base)
-    return ProfileFit(values=values, base=base, informed=informed, fitted=tuple(wanted))
+    values = map_fit(rows, wanted, base, prior_weight, base, balance_kinds)
+    options = dict(parameters=parameters, base=base, prior_weight=prior_weight, balance_kinds=balance_kinds)
+    return ProfileFit(values=values, base=base, informed=informed, fitted=tuple(wanted),
+                      confounded=tuple(confounded_pairs(rows, matrix, wanted)), options=options)
 
 
 def _what_informs(keys: list[str]) -> str:
@@ -562,16 +595,16 @@ def error_summary(rows, predicted: list[float]) -> dict:
 
 
 PROFILE_KEYS = ("profile_version", "name", "created", "description", "measurements", "method", "parameters",
-                "moved", "held_at_prior", "fit_error")
+                "moved", "held_at_prior", "confounded", "fit_error")
 PROFILE_VERSION = 1
 
 
-def profile_payload(rows, fit: ProfileFit, source: str, name: str, prior_weight: float = PROFILE_PRIOR_WEIGHT,
-                    cross_validated: tuple[list[float], str] | None = None) -> dict:
-    """The profile JSON: the parameters, the rows it was fitted on, what moved, and the fit's errors."""
+def profile_payload(rows, fit: ProfileFit, source: str, name: str) -> dict:
+    """The profile JSON: the parameters, the rows it was fitted on, what moved, and the fit's errors before
+    (the prior), after (in-sample) and after cross-validation (:func:`cross_validated_predictions`)."""
     before = error_summary(rows, predictions(rows, fit.base))
     after = error_summary(rows, predictions(rows, fit.values))
-    cv, split = cross_validated or cross_validated_predictions(rows, base=fit.base, prior_weight=prior_weight)
+    cv, split = cross_validated_predictions(rows, **fit.options)
     after_cv = error_summary(rows, cv)
     groups: dict[str, dict] = {g: {} for g in GROUP_FITS}
     for key, value in fit.values.items():
@@ -588,14 +621,16 @@ def profile_payload(rows, fit: ProfileFit, source: str, name: str, prior_weight:
         "measurements": {"file": source, "rows": len(rows), "kinds": dict(Counter(r.kind for r in rows)),
                          "engines": sorted({r.engine for r in rows if r.engine}),
                          "gpus": sorted({r.gpu for r in rows if r.gpu}), "models": sorted({r.model for r in rows})},
-        "method": (f"MAP: soft-L1 least squares on log(predicted/measured), each kind weighted equally, plus "
-                   f"{prior_weight} x log(value/prior) with the shipped fit as the prior (calibration.fit_profile); "
-                   f"only parameters the rows inform move"),
+        "method": (f"MAP: soft-L1 least squares on log(predicted/measured) "
+                   f"({'each kind weighted equally' if fit.options.get('balance_kinds') else 'every row alike'}), "
+                   f"plus {fit.options.get('prior_weight')} x log(value/prior) with the shipped fit as the prior "
+                   "(calibration.fit_profile); only parameters the rows inform move"),
         "parameters": groups,
         "moved": {key: {"prior": round(fit.base[key], 5), "fitted": round(fit.values[key], 5),
                         "change_pct": round(100 * (fit.values[key] / fit.base[key] - 1), 2) if fit.base[key] else None,
                         "informed_by": list(fit.informed.get(key, ()))} for key in fit.fitted},
         "held_at_prior": sorted(k for k in fit.values if k not in fit.fitted),
+        "confounded": [list(pair) for pair in fit.confounded],
         "fit_error": {"before": before, "after_in_sample": after, "after_cross_validated": after_cv,
                       "cross_validation": split},
     }
@@ -607,9 +642,7 @@ def fit_measurements_file(path: str | Path, output: str | Path, parameters: list
 
     check_output_path(output, "--output", suffix=".json")
     rows = read_measurements(path)
-    fit = fit_profile(rows, parameters=parameters)
-    payload = profile_payload(rows, fit, str(path), Path(output).stem,
-                              cross_validated=cross_validated_predictions(rows, parameters=parameters))
+    payload = profile_payload(rows, fit_profile(rows, parameters=parameters), str(path), Path(output).stem)
     write_json_atomic(output, payload)
     return payload
 
@@ -774,6 +807,9 @@ def _fit(args, stdout) -> int:
               file=stdout)
     print(f"\nHeld at the shipped fit (no row informs them or not asked): {', '.join(payload['held_at_prior'])}",
           file=stdout)
+    for a, b in payload["confounded"]:
+        print(f"Told apart only by the prior: {a} and {b} (the rows fix a combination of the two; rows of "
+              "another model size, batch or context separate them)", file=stdout)
     errors = payload["fit_error"]
     print(f"\n|error| median / worst, %      before (shipped fit)   after ({errors['cross_validation']})"
           "   after (in-sample)", file=stdout)

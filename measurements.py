@@ -182,6 +182,9 @@ class Measurement:
         check_number("tensor_parallel", self.tensor_parallel, integer=True)
         if self.architecture is None:
             object.__setattr__(self, "architecture", resolve_model(self.model))
+        heads = self.architecture.num_attention_heads
+        if heads % self.tensor_parallel:
+            raise InputError("tensor_parallel", self.tensor_parallel, f"a divisor of the model's {heads} attention heads")
         if self.gpu is not None or not spec.name.endswith("memory_gib"):
             object.__setattr__(self, "gpu", _catalog_gpu(self.gpu))
         if spec.group == "training" and self.training is None:
@@ -459,7 +462,7 @@ def shipped_measurements() -> tuple[Measurement, ...]:
     runs = load_training_runs()
     published = load_published()
     rows = _h200_inference_rows(load_h200())
-    rows += [m for m in map(_published_inference, published) if m is not None]
+    rows += [m for m in map(published_measurement, published) if m is not None]
     rows += _h200_training_rows(runs)
     rows += _published_training_rows(runs, {row["id"]: row for row in published})
     return tuple(rows)
@@ -503,7 +506,7 @@ REGIME_PATTERN = re.compile(r"^\s*(batch|concurrency|rate)\s*[=:]?\s*(\d+(?:\.\d
 """``batch_or_concurrency`` of a published latency row: ``batch 8``, ``concurrency 64``, ``rate 2.5`` (req/s)."""
 
 
-def _published_inference(row: dict) -> Measurement | None:
+def published_measurement(row: dict) -> Measurement | None:
     """A ``published.csv`` inference row as a measurement (``None`` for other categories).
 
     ``inference_throughput`` rows are saturated output tokens/s; ``inference_latency`` rows name their kind

@@ -529,6 +529,14 @@ class ProfileFit:
     options: dict = dataclasses.field(default_factory=dict)
     """The :func:`fit_profile` options it was fitted with (``parameters``, ``prior_weight``, ``balance_kinds``),
     for cross-validation."""
+    uncertainty_pct: dict = dataclasses.field(default_factory=dict)
+    """One standard deviation of each fitted parameter, percent (:func:`_uncertainty_pct`)."""
+
+    def at_bound(self) -> list[str]:
+        """Fitted parameters that stopped at a bound: the rows ask for more than the physics allows, so
+        something the planner does not model is at work."""
+        space = parameters()
+        return [k for k in self.fitted if not space[k].low * 1.005 < self.values[k] < space[k].high * 0.995]
 
 
 def fit_profile(rows, *, parameters: list[str] | None = None, base: dict | None = None,
@@ -551,7 +559,23 @@ def fit_profile(rows, *, parameters: list[str] | None = None, base: dict | None 
     values = map_fit(rows, wanted, base, prior_weight, base, balance_kinds)
     options = dict(parameters=parameters, base=base, prior_weight=prior_weight, balance_kinds=balance_kinds)
     return ProfileFit(values=values, base=base, informed=informed, fitted=tuple(wanted),
-                      confounded=tuple(confounded_pairs(rows, matrix, wanted)), options=options)
+                      confounded=tuple(confounded_pairs(rows, matrix, wanted)), options=options,
+                      uncertainty_pct=_uncertainty_pct(rows, values, wanted, prior_weight, balance_kinds))
+
+
+def _uncertainty_pct(rows, values: dict, keys: list[str], prior_weight: float, balance_kinds: bool) -> dict:
+    """One standard deviation of each fitted parameter, in percent (Laplace approximation at the fit: the
+    inverse of J'J + prior_weight^2 in log-parameters, scaled by the spread of the rows' log errors, at least
+    2%). Large when the rows pin the parameter only in combination with others."""
+    import numpy as np
+
+    matrix = elasticity_matrix(rows, values)
+    weights = np.array(_kind_weights(rows) if balance_kinds else [1.0] * len(rows))
+    jacobian = np.array([matrix[k] for k in keys]).T * weights[:, None]
+    logs = np.array([math.log(max(p, SMALLEST_PREDICTION) / r.value) for r, p in zip(rows, predictions(rows, values))])
+    spread = max(float(np.sqrt(np.sum((weights * logs) ** 2) / max(len(rows) - len(keys), 1))), 0.02)
+    covariance = np.linalg.inv(jacobian.T @ jacobian + prior_weight**2 * np.eye(len(keys))) * spread**2
+    return {k: round(100 * (math.exp(math.sqrt(covariance[i, i])) - 1), 1) for i, k in enumerate(keys)}
 
 
 def _what_informs(keys: list[str]) -> str:
@@ -606,6 +630,7 @@ def profile_payload(rows, fit: ProfileFit, source: str, name: str) -> dict:
     after = error_summary(rows, predictions(rows, fit.values))
     cv, split = cross_validated_predictions(rows, **fit.options)
     after_cv = error_summary(rows, cv)
+    bounded = fit.at_bound()
     groups: dict[str, dict] = {g: {} for g in GROUP_FITS}
     for key, value in fit.values.items():
         group, field = key.split(".", 1)
@@ -628,6 +653,7 @@ def profile_payload(rows, fit: ProfileFit, source: str, name: str) -> dict:
         "parameters": groups,
         "moved": {key: {"prior": round(fit.base[key], 5), "fitted": round(fit.values[key], 5),
                         "change_pct": round(100 * (fit.values[key] / fit.base[key] - 1), 2) if fit.base[key] else None,
+                        "uncertainty_pct": fit.uncertainty_pct.get(key), "at_bound": key in bounded,
                         "informed_by": list(fit.informed.get(key, ()))} for key in fit.fitted},
         "held_at_prior": sorted(k for k in fit.values if k not in fit.fitted),
         "confounded": [list(pair) for pair in fit.confounded],
@@ -761,7 +787,7 @@ def _parser():
 
 def _import(args, stdout) -> int:
     from benchmark_import import ImportContext, import_files
-    from measurements import measurement_cells, write_measurements
+    from measurements import measurements_csv, write_measurements
 
     context = ImportContext(**{k: getattr(args, k) for k in ImportContext.__dataclass_fields__})
     rows = import_files(args.files, context)
@@ -769,15 +795,7 @@ def _import(args, stdout) -> int:
         write_measurements(rows, args.output)
         print(f"{len(rows)} measurements written to {args.output}", file=stdout)
     else:
-        import csv
-
-        from measurements import HEADER, OPTIONAL_COLUMNS
-
-        records = [measurement_cells(r) for r in rows]
-        columns = list(HEADER) + [c for c in OPTIONAL_COLUMNS if any(r.get(c) for r in records)]
-        writer = csv.DictWriter(stdout, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(records)
+        stdout.write(measurements_csv(rows))
     return 0
 
 
@@ -800,10 +818,15 @@ def _fit(args, stdout) -> int:
         print(json.dumps(payload, indent=2), file=stdout)
         return 0
     print(f"Profile written to {args.output}: {payload['description']}.", file=stdout)
-    print(f"\n{'parameter':<40}{'prior':>10}{'fitted':>10}{'change':>9}  informed by", file=stdout)
+    print(f"\n{'parameter':<40}{'prior':>9}{'fitted':>9}{'change':>9}{'+/- 1 sd':>10}  informed by", file=stdout)
     for key, moved in payload["moved"].items():
         change = f"{moved['change_pct']:+.1f}%" if moved["change_pct"] is not None else "-"
-        print(f"{key:<40}{moved['prior']:>10.4g}{moved['fitted']:>10.4g}{change:>9}  {', '.join(moved['informed_by'])}",
+        bound = " (at its bound)" if moved["at_bound"] else ""
+        print(f"{key:<40}{moved['prior']:>9.4g}{moved['fitted']:>9.4g}{change:>9}{moved['uncertainty_pct']:>9.1f}%  "
+              f"{', '.join(moved['informed_by'])}{bound}", file=stdout)
+    if any(m["at_bound"] for m in payload["moved"].values()):
+        print("A parameter at its bound: the rows ask for more than the physics allows; something the planner "
+              "does not model is at work (an engine's memory policy, speculative decoding, a different kernel).",
               file=stdout)
     print(f"\nHeld at the shipped fit (no row informs them or not asked): {', '.join(payload['held_at_prior'])}",
           file=stdout)

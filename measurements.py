@@ -422,17 +422,22 @@ def _text(value) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def write_measurements(rows, path: str | Path) -> Path:
-    """Write ``rows`` as a measurements CSV atomically (the optional columns only when some row fills them)."""
-    from config_loader import write_atomic
-
+def measurements_csv(rows) -> str:
+    """``rows`` as measurements CSV text (the optional columns only when some row fills them)."""
     records = [measurement_cells(r) for r in rows]
     extra = [c for c in OPTIONAL_COLUMNS if any(r.get(c) for r in records)]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(HEADER) + extra, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows(records)
-    data = buffer.getvalue().encode("utf-8")
+    return buffer.getvalue()
+
+
+def write_measurements(rows, path: str | Path) -> Path:
+    """Write ``rows`` as a measurements CSV, atomically."""
+    from config_loader import write_atomic
+
+    data = measurements_csv(rows).encode("utf-8")
     return write_atomic(path, lambda handle: handle.write(data), "--output")
 
 

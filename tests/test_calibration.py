@@ -134,10 +134,23 @@ def test_fit_recovers_known_efficiencies():
 
 
 def test_one_model_size_cannot_tell_weight_bandwidth_from_the_time_per_layer():
-    """With one model, both are a fixed time per decode step: the fit says the prior splits them."""
+    """With one model, both are a fixed time per decode step: the fit says the prior splits them, and the
+    per-layer time's uncertainty grows against the fit on two model sizes."""
     truth = {k: v * TRUE_CHANGES.get(k, 1.0) for k, v in calibration.stock_values().items()}
-    fit = calibration.fit_profile(synthetic_rows(truth, models=("llama-3.1-8b",)))
-    assert ("inference.step_overhead_us_per_layer", "inference.weight_bandwidth") in fit.confounded
+    one = calibration.fit_profile(synthetic_rows(truth, models=("llama-3.1-8b",)))
+    two = calibration.fit_profile(synthetic_rows(truth))
+    assert ("inference.step_overhead_us_per_layer", "inference.weight_bandwidth") in one.confounded
+    key = "inference.step_overhead_us_per_layer"
+    assert one.uncertainty_pct[key] > 2 * two.uncertainty_pct[key]
+
+
+def test_a_parameter_pushed_past_the_physics_is_flagged():
+    """Rows that need weights streamed at 130% of HBM bandwidth: the fit stops at the bound (1.0) and says so."""
+    stock = calibration.stock_values()
+    rows = [r for r in synthetic_rows({**stock, "inference.weight_bandwidth": 1.3}) if r.kind == "decode_step_ms"]
+    fit = calibration.fit_profile(rows)
+    assert fit.values["inference.weight_bandwidth"] == pytest.approx(1.0, abs=0.005)
+    assert "inference.weight_bandwidth" in fit.at_bound()
 
 
 def test_rows_move_only_what_they_inform():
@@ -190,8 +203,9 @@ def test_profile_records_what_moved_and_the_error_before_and_after(profile_file)
     assert errors["cross_validation"] == "10-fold over 40 rows"
     assert errors["after_cross_validated"]["median_abs_error_pct"] < errors["before"]["median_abs_error_pct"]
     assert payload["measurements"]["rows"] == 40 and payload["measurements"]["engines"] == ["trtllm 1.0 (PyTorch backend)"]
-    moved = payload["moved"]["inference.weight_bandwidth"]
+    moved = payload["moved"]["inference.matmul_fp8"]
     assert moved["fitted"] == pytest.approx(moved["prior"] * (1 + moved["change_pct"] / 100), rel=1e-3)
+    assert 0 < moved["uncertainty_pct"] < abs(moved["change_pct"])  # FP8 throughput rows pin the FP8 matmul share
     assert "training.matmul" in payload["held_at_prior"]
 
 

@@ -203,7 +203,8 @@ def validate(measurements=None, profile=None) -> ValidationReport:
     elif isinstance(measurements, (str, Path)):
         rows, label = read_measurements(measurements), str(measurements)
     else:
-        rows, label = tuple(measurements), f"{len(measurements)} measurements"
+        rows = tuple(measurements)
+        label = f"{len(rows)} measurements"
     if profile is None:
         values, used = stock_values(), "shipped fits (data/efficiency_fit.json, data/training_fit.json)"
     else:
@@ -515,7 +516,7 @@ def write_shipped_fit(group: str, path: Path | None = None) -> dict:
 
 @dataclass(frozen=True)
 class ProfileFit:
-    """A user's fit: every parameter's value, what the rows inform, and the errors before and after."""
+    """A user's fit: every parameter's value, which ones the rows inform, and how well they pin them."""
 
     values: dict
     base: dict

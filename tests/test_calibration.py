@@ -42,6 +42,16 @@ def test_stored_fit_is_what_the_fit_produces():
         assert refit[name] == pytest.approx(value, rel=0.02, abs=0.05), name
 
 
+def test_refit_shipped_writes_the_stored_files(tmp_path):
+    """``python calibration.py refit-shipped`` reproduces data/efficiency_fit.json: parameters, rows, summary."""
+    payload = calibration.write_shipped_fit("inference", tmp_path / "efficiency_fit.json")
+    stored = config.shipped_fit("efficiency_fit.json")
+    assert json.loads((tmp_path / "efficiency_fit.json").read_text()) == payload
+    assert payload["fitted_on"] == sorted(stored["fitted_on"]) and payload["summary"] == stored["summary"]
+    for name, value in stored["parameters"].items():
+        assert payload["parameters"][name] == pytest.approx(value, rel=0.02, abs=0.05), name
+
+
 def test_matmul_ceilings_are_measured_shares_of_peak():
     """MAMF shares (data/gpu_matmul_ceilings.csv) are below 1 and known GPUs use their own measurement."""
     share, measured = config.matmul_ceiling("A100-80GB", "BF16")

@@ -9,7 +9,7 @@ The shipped fits (``data/efficiency_fit.json``, ``data/training_fit.json``) use 
 the parameters its rows inform. :func:`profile_in_use` makes the planners use a profile.
 
     python calibration.py import RESULT.json... [--output measurements.csv] [--model M --gpu G ...]
-    python calibration.py validate [--measurements FILE.csv] [--profile profile.json]
+    python calibration.py validate [--measurements FILE.csv] [--efficiency-profile profile.json]
     python calibration.py fit --measurements FILE.csv --output profile.json
     python calibration.py refit-shipped        # rewrite data/efficiency_fit.json and data/training_fit.json
     python calibration.py crossval             # shipped holdout groups
@@ -774,7 +774,7 @@ def _parser():
     context.add_argument("--request-rate", type=POSITIVE, metavar="RPS", help="a request rate the file does not record")
     checking = commands.add_parser("validate", help="predicted vs measured, the rows farthest off first")
     checking.add_argument("--measurements", metavar="CSV", help="a measurements file (default: the shipped data)")
-    checking.add_argument("--profile", metavar="JSON", help="predict with this calibration profile")
+    checking.add_argument("--efficiency-profile", metavar="JSON", help="predict with this calibration profile")
     checking.add_argument("--format", choices=("table", "json"), default="table")
     fitting = commands.add_parser("fit", help="fit a calibration profile to a measurements file")
     fitting.add_argument("--measurements", metavar="CSV", required=True)
@@ -801,7 +801,7 @@ def _import(args, stdout) -> int:
 
 
 def _validate(args, stdout) -> int:
-    report = validate(args.measurements, args.profile)
+    report = validate(args.measurements, args.efficiency_profile)
     if args.format == "json":
         print(json.dumps(report.to_dict(), indent=2), file=stdout)
     else:

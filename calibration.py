@@ -1,152 +1,216 @@
-"""Calibration: fit the planner's efficiencies to measurements, and validate predictions against them.
+"""Calibration: predict measurements, check the planner against them, and fit its efficiencies.
 
-``python calibration.py fit`` refits the inference efficiencies on ``data/calibration`` and writes
-``data/efficiency_fit.json``; ``python calibration.py fit-training`` refits the training efficiencies and
-writes ``data/training_fit.json``; ``validate()`` (``commands/forecast.py --mode validate``) prints
-predicted vs measured for every calibration row. The engines never read calibration data.
+Every measurement, shipped or a user's, is a :class:`measurements.Measurement`; :func:`predict` gives the
+engines' prediction for one. :func:`validate` compares predictions with a set of measurements. :func:`map_fit`
+is the one fit: a MAP estimate of the efficiencies (``inference_engine.Efficiency``,
+``training_engine.TrainingEfficiency``) on log errors, each kind weighted equally, with log-priors.
+The shipped fits (``data/efficiency_fit.json``, ``data/training_fit.json``) use weak physical priors
+(:data:`FIT_PRIORS`); a user's profile (:func:`fit_profile`) uses the shipped fit as its prior and moves only
+the parameters its rows inform. :func:`profile_in_use` makes the planners use a profile.
+
+    python calibration.py import RESULT.json... [--output measurements.csv] [--model M --gpu G ...]
+    python calibration.py validate [--measurements FILE.csv] [--efficiency-profile profile.json]
+    python calibration.py fit --measurements FILE.csv --output profile.json
+    python calibration.py refit-shipped        # rewrite data/efficiency_fit.json and data/training_fit.json
+    python calibration.py crossval             # shipped holdout groups
 """
 
 from __future__ import annotations
 
-import csv
+import contextlib
+import dataclasses
+import datetime
+import functools
 import json
 import math
 import statistics
 import sys
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, NamedTuple
 
-from models import ValidationReport
+from measurements import (  # noqa: F401  (load_* re-exported for the training tests)
+    KINDS, Measurement, load_h200, load_published, load_training_runs, read_measurements, shipped_measurements,
+)
+from models import InputError, UnknownKeyError, ValidationReport, check_number
 
-CALIBRATION_DIR = Path(__file__).resolve().parent / "data" / "calibration"
-
-
-def load_h200() -> dict:
-    """The H200 measurements (``h200_measured.json``)."""
-    return json.loads((CALIBRATION_DIR / "h200_measured.json").read_text(encoding="utf-8"))
-
-
-def load_published() -> list[dict]:
-    """Published engine and training results (``published.csv``), one dict per row."""
-    with open(CALIBRATION_DIR / "published.csv", newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
+DATA_DIR = Path(__file__).resolve().parent / "data"
+SMALLEST_PREDICTION = 1e-9
+"""Floor of a prediction inside log errors (a replica that holds no sequence predicts 0 tokens/s)."""
 
 
-def error_row(row_id: str, quantity: str, predicted: float, measured: float, unit: str, source: str) -> dict:
-    """One validation line: signed relative error of ``predicted`` against ``measured``."""
+# --------------------------------------------------------------------------- prediction
+
+
+def predict(row: Measurement, inference, training) -> float:
+    """The engines' prediction of ``row`` (in its kind's unit) with efficiencies ``inference``
+    (:class:`inference_engine.Efficiency`) and ``training`` (:class:`training_engine.TrainingEfficiency`)."""
+    if row.group == "inference":
+        return _predict_inference(row, inference)
+    return _predict_training(row, training)
+
+
+@functools.lru_cache(maxsize=512)
+def _deployment(arch, gpu_id: str, precision: str, kv_precision: str, tensor_parallel: int):
+    import config
+    import inference_engine as ie
+
+    return ie.deployment(arch, config.get_gpu(gpu_id), precision, kv_precision, tensor_parallel)
+
+
+def _predict_inference(row: Measurement, eff) -> float:
+    import config
+    import inference_engine as ie
+
+    dep = _deployment(row.architecture, row.gpu, row.precision, row.kv, row.tensor_parallel)
+    if row.kind == "decode_step_ms":
+        return ie.decode_step_s(dep, eff, row.batch, row.context_tokens) * 1e3
+    if row.kind == "prefill_ms":
+        return ie.prefill_s(dep, eff, row.input_tokens, row.batch) * 1e3
+    isl, osl = row.input_tokens, row.output_tokens
+    most = ie.max_concurrency(dep, config.default("gpu_memory_utilization"), isl + osl)
+    if row.kind == "saturated_output_tokens_per_s":
+        return most / ie.serving_step_s(dep, eff, most, isl, osl) if most else 0.0
+    if row.batch is not None:
+        return _static_batch(dep, eff, row) * 1e3
+    if row.concurrency is not None:
+        point = ie.operating_point(dep, eff, min(row.concurrency, max(most, 1)), isl, osl)
+    else:
+        from models import LLMWorkloadInput
+
+        workload = LLMWorkloadInput(requests_per_second=row.request_rate, avg_input_tokens=isl, avg_output_tokens=osl)
+        point = ie.point_at_rate(dep, eff, row.request_rate, workload, max(most, 1))
+    return {"ttft_ms": point.ttft_s * 1e3, "itl_ms": point.step_s * 1e3, "e2e_latency_ms": point.e2e_s * 1e3,
+            "output_tokens_per_s": point.rps * osl}[row.kind]
+
+
+def _static_batch(dep, eff, row: Measurement) -> float:
+    """A static batch (``vllm bench latency``): the prompts prefilled together give the first token, then
+    output - 1 decode steps at the mean context, input + output / 2; seconds."""
+    import inference_engine as ie
+
+    prefill = ie.prefill_s(dep, eff, row.input_tokens, row.batch)
+    step = ie.decode_step_s(dep, eff, row.batch, row.input_tokens + row.output_tokens / 2)
+    return {"ttft_ms": prefill, "itl_ms": step, "e2e_latency_ms": prefill + (row.output_tokens - 1) * step}[row.kind]
+
+
+@functools.lru_cache(maxsize=512)
+def _job_and_layout(row: Measurement):
+    import training_engine as te
+
+    setup = row.training
+    job = te.Job(arch=row.architecture, method=setup.method, precision=row.precision,
+                 mixed_precision=setup.mixed_precision, optimizer=setup.optimizer, lora_rank=setup.lora_rank,
+                 sequence_length=row.context_tokens, global_batch_size=row.batch, loss_chunks=setup.loss_chunks)
+    layout = te.Layout(data_parallel=setup.data_parallel, tensor_parallel=row.tensor_parallel,
+                       pipeline_parallel=setup.pipeline_parallel, zero_stage=setup.zero_stage,
+                       micro_batch_size=setup.micro_batch, gradient_checkpointing=setup.gradient_checkpointing)
+    return job, layout
+
+
+def _predict_training(row: Measurement, eff) -> float:
+    import config
+    import training_engine as te
+
+    job, layout = _job_and_layout(row)
+    if row.kind.endswith("memory_gib"):
+        return te.memory_estimate(job, layout, eff).reserved / config.BYTES_PER_GIB
+    gpu = config.get_gpu(row.gpu)
+    if row.kind == "training_gpu_hours":
+        tokens = row.training.dataset_tokens
+        candidate = te.best_on(job, gpu, te.Constraints(), eff, tokens)
+        return te.duration_hours(job, candidate, gpu, tokens) * candidate.layout.gpus
+    tokens_per_s = job.global_batch_size * job.sequence_length / te.step_time(job, layout, gpu, eff).total_s
+    if row.kind == "training_tokens_per_s":
+        return tokens_per_s
+    if row.kind == "training_tokens_per_s_per_gpu":
+        return tokens_per_s / layout.gpus
+    flops = te.training_flops_per_token(job.arch, job.sequence_length, job.method, job.lora_rank,
+                                        layout.gradient_checkpointing)
+    if row.kind == "training_mfu":  # MosaicML's MFU: model FLOPs over the BF16 peak, in percent
+        return 100 * flops.model * tokens_per_s / (layout.gpus * te.peak_flops(gpu, job.precision))
+    return flops.hardware * tokens_per_s / layout.gpus / 1e12  # Megatron-LM counts the recomputed forward
+
+
+def predictions(rows, values: dict) -> list[float]:
+    """Predictions of ``rows`` with parameter ``values`` (:func:`parameters` keys); a row the engines refuse
+    raises :class:`models.InputError` naming it."""
+    inference, training = efficiencies(values)
+    out = []
+    for row in rows:
+        try:
+            out.append(predict(row, inference, training))
+        except InputError as exc:
+            raise InputError(f"{row.source or row.label}: {exc.field}", exc.value, exc.accepted) from None
+    return out
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def error_row(row: Measurement, predicted: float) -> dict:
+    """One validation line: signed relative error of ``predicted`` against the measured value."""
     return {
-        "id": row_id,
-        "quantity": quantity,
+        "id": row.label,
+        "quantity": row.kind,
         "predicted": round(predicted, 4),
-        "measured": round(measured, 4),
-        "unit": unit,
-        "error_pct": round(100.0 * (predicted - measured) / measured, 2),
-        "source": source,
+        "measured": round(row.value, 4),
+        "unit": row.unit,
+        "error_pct": round(100.0 * (predicted - row.value) / row.value, 2),
+        "source": row.source,
     }
 
 
 def summarize(rows: list[dict]) -> dict:
-    """Median absolute error per quantity."""
+    """Median and largest absolute error per quantity."""
     by_quantity: dict[str, list[float]] = {}
     for row in rows:
         by_quantity.setdefault(row["quantity"], []).append(abs(row["error_pct"]))
-    return {q: {"rows": len(v), "median_abs_error_pct": round(statistics.median(v), 2),
-                "max_abs_error_pct": round(max(v), 2)} for q, v in by_quantity.items()}
+    return {q: _error_stats(v) for q, v in by_quantity.items()}
 
 
-# --------------------------------------------------------------------------- inference cases
+def _error_stats(errors: list[float]) -> dict:
+    return {"rows": len(errors), "median_abs_error_pct": round(statistics.median(errors), 2),
+            "max_abs_error_pct": round(max(errors), 2)}
 
 
-PRECISION_WORDS = (("fp8", "FP8"), ("int8", "INT8"), ("int4", "INT4"), ("bf16", "BF16"), ("fp16", "FP16"),
-                   ("16-bit", "FP16"))
-
-
-def precision_of(text: str) -> str:
-    """The precision a free-text calibration label describes (``FP8 (weights/act...)`` -> FP8)."""
-    lower = text.lower()
-    return next((p for word, p in PRECISION_WORDS if word in lower), "BF16")
-
-
-def gpu_of(text: str) -> str:
-    """The catalog GPU a calibration label names (``H100-SXM-80GB (HBM3)`` -> H100-80GB)."""
-    import config
-
-    label = text.split("(")[0].strip()
-    for candidate in (label, label.replace("-SXM", ""), label.split()[0]):
-        try:
-            return config.get_gpu(candidate).id
-        except Exception:
-            continue
-    raise ValueError(f"calibration GPU {text!r} is not in the catalog")
-
-
-def inference_cases(fitted_only: bool = False) -> list[dict]:
-    """Every inference measurement as a case the engine can predict: kind, model, GPU, TP, shape, value
-    (``fitted_only``: without the rows too vague to fit on)."""
-    h200 = load_h200()
-    cases = [dict(id=f"H200-decode-b{r['batch']}-c{r['context']}", kind="decode_step_ms", model="llama-3-8b",
-                  gpu="H200-141GB", precision="BF16", tp=1, batch=r["batch"], context=r["context"],
-                  measured=r["ms_per_step"], unit="ms", source="h200_measured.json decode (CUDA graph)")
-             for r in h200["decode"]]
-    cases += [dict(id=f"H200-prefill-b{r['batch']}-s{r['seq']}", kind="prefill_ms", model="llama-3-8b",
-                   gpu="H200-141GB", precision="BF16", tp=1, batch=r["batch"], seq=r["seq"],
-                   measured=r["ms"], unit="ms", source="h200_measured.json prefill (eager PyTorch, SDPA)")
-              for r in h200["prefill"]]
-    for row in load_published():
-        case = _published_case(row)
-        if case:
-            cases.append(case)
-    return [c for c in cases if c.get("fit", True)] if fitted_only else cases
-
-
-def _published_case(row: dict) -> dict | None:
-    if not row["category"].startswith("inference"):
-        return None
-    common = dict(id=row["id"], model=row["model"].lower().replace(" ", "-"), gpu=gpu_of(row["gpu"]),
-                  precision=precision_of(row["precision"]), tp=int(row["num_gpus"] or 1),
-                  source=f"published.csv {row['id']}: {row['engine'][:60]}")
-    if row["category"] == "inference_throughput":
-        return dict(common, kind="saturated_output_tokens_per_s", isl=int(row["isl"]), osl=int(row["osl"]),
-                    measured=float(row["value"]), unit="tokens/s")
-    if row["category"] == "inference_latency" and row["metric"].startswith("decode_tokens_per_s"):
-        # gpt-fast generates 200 tokens after a 5-token prompt: mean context about 100 tokens
-        return dict(common, kind="decode_step_ms", batch=1, context=100, measured=1000.0 / float(row["value"]),
-                    unit="ms")
-    if row["category"] == "inference_latency" and row["metric"].startswith("TPOT_ms"):
-        # 'about 13 ms under light load' (vLLM ~0.5): batch and context unstated; read as 4 sequences at 1024
-        # tokens. Shown by validate, left out of the fit: too vague to pin an efficiency.
-        return dict(common, kind="decode_step_ms", batch=4, context=1024, measured=float(row["value"]), unit="ms",
-                    fit=False, source=common["source"] + " (batch 4, context 1024 assumed)")
-    return None
-
-
-def predict_case(case: dict, eff) -> float:
-    """The engine's prediction for one calibration case with efficiencies ``eff``."""
-    import config
-    import inference_engine as ie
-
-    arch = config.get_model(case["model"])
-    gpu = config.get_gpu(case["gpu"])
-    kv = "FP8" if case["precision"] == "FP8" else "FP16"
-    dep = ie.deployment(arch, gpu, case["precision"], kv, case["tp"])
-    if case["kind"] == "decode_step_ms":
-        return ie.decode_step_s(dep, eff, case["batch"], case["context"]) * 1e3
-    if case["kind"] == "prefill_ms":
-        return ie.prefill_s(dep, eff, case["seq"], case["batch"]) * 1e3
-    isl, osl = case["isl"], case["osl"]
-    concurrency = ie.max_concurrency(dep, config.default("gpu_memory_utilization"), isl + osl)
-    return concurrency / ie.serving_step_s(dep, eff, concurrency, isl, osl)
+def validate(measurements=None, profile=None) -> ValidationReport:
+    """Predicted vs measured for every row of ``measurements`` (a measurements CSV path, or rows; ``None``:
+    the shipped calibration data), with the efficiencies of ``profile`` (a profile path; ``None``: the shipped
+    fits), the rows farthest off first."""
+    if measurements is None:
+        rows, label = shipped_measurements(), "shipped calibration data (data/calibration)"
+    elif isinstance(measurements, (str, Path)):
+        rows, label = read_measurements(measurements), str(measurements)
+    else:
+        rows = tuple(measurements)
+        label = f"{len(rows)} measurements"
+    if profile is None:
+        values, used = stock_values(), "shipped fits (data/efficiency_fit.json, data/training_fit.json)"
+    else:
+        loaded = load_profile(profile)
+        values, used = values_of(loaded.inference, loaded.training), loaded.description
+    lines = [error_row(r, p) for r, p in zip(rows, predictions(rows, values))]
+    lines.sort(key=lambda line: -abs(line["error_pct"]))
+    return ValidationReport(rows=tuple(lines), summary=summarize(lines), measurements=label, efficiencies=used)
 
 
 def validate_inference(eff=None) -> list[dict]:
-    """Predicted vs measured for every inference calibration case."""
-    import inference_engine as ie
-
-    eff = eff or ie.Efficiency.fitted()
-    return [error_row(c["id"], c["kind"], predict_case(c, eff), c["measured"], c["unit"], c["source"])
-            for c in inference_cases()]
+    """Predicted vs measured for every shipped inference row (``eff``: the shipped fit)."""
+    values = values_of(eff, None) if eff else stock_values()
+    rows = inference_cases()
+    return [error_row(r, p) for r, p in zip(rows, predictions(rows, values))]
 
 
-# --------------------------------------------------------------------------- fitting
+def validate_training(eff=None) -> list[dict]:
+    """Predicted vs measured for every shipped training row (``eff``: the shipped fit)."""
+    values = values_of(None, eff) if eff else stock_values()
+    rows = training_cases()
+    return [error_row(r, p) for r, p in zip(rows, predictions(rows, values))]
+
+
+# --------------------------------------------------------------------------- parameters
 
 FIT_BOUNDS = {
     "weight_bandwidth": (0.3, 1.0),
@@ -172,92 +236,6 @@ FIT_PRIORS = {
 }
 PRIOR_WEIGHT = 0.1
 
-
-def fit_efficiency(cases: list[dict]):
-    """MAP fit of the handful of efficiencies: least squares on log(predicted / measured), each kind of
-    measurement weighted equally (1/sqrt(rows of that kind)), plus weak log-priors (``FIT_PRIORS``)."""
-    import numpy as np
-    from scipy.optimize import least_squares
-
-    import inference_engine as ie
-
-    names = list(FIT_BOUNDS)
-    low, high = (np.array([FIT_BOUNDS[n][i] for n in names]) for i in (0, 1))
-    kinds = {c["kind"] for c in cases}
-    weight = {k: 1 / math.sqrt(sum(c["kind"] == k for c in cases)) for k in kinds}
-
-    def residuals(x):
-        eff = ie.Efficiency(**dict(zip(names, x)))
-        data = [weight[c["kind"]] * math.log(predict_case(c, eff) / c["measured"]) for c in cases]
-        prior = [PRIOR_WEIGHT * math.log(v / FIT_PRIORS[n]) for n, v in zip(names, x)]
-        return data + prior
-
-    start = np.array([FIT_PRIORS[n] for n in names])
-    result = least_squares(residuals, start, bounds=(low, high), loss="soft_l1", f_scale=0.1)
-    return ie.Efficiency(**{n: round(float(v), 4) for n, v in zip(names, result.x)})
-
-
-def cross_validate(groups: dict[str, callable]) -> dict:
-    """Refit without each group of cases and report the group's errors: how well the physics
-    generalizes to measurements it did not see."""
-    cases = inference_cases(fitted_only=True)
-    report = {}
-    for name, member in groups.items():
-        held = [c for c in cases if member(c)]
-        eff = fit_efficiency([c for c in cases if not member(c)])
-        errors = [abs(predict_case(c, eff) / c["measured"] - 1) * 100 for c in held]
-        report[name] = {"rows": len(held), "median_abs_error_pct": round(statistics.median(errors), 2),
-                        "max_abs_error_pct": round(max(errors), 2)}
-    return report
-
-
-HOLDOUT_GROUPS = {
-    "A100 (fit on other GPUs)": lambda c: c["gpu"].startswith("A100"),
-    "tensor parallel 2-8 (fit on TP1)": lambda c: c["tp"] > 1,
-    "FP8 (fit on 16-bit)": lambda c: c["precision"] == "FP8",
-    "H100 (fit on other GPUs)": lambda c: c["gpu"].startswith("H100"),
-    "L40S / GH200 (fit on the rest)": lambda c: c["gpu"].startswith(("L40S", "GH200")),
-    "H200 PyTorch measurements (fit on published)": lambda c: c["gpu"].startswith("H200") and c["kind"] != "saturated_output_tokens_per_s",
-}
-
-
-def _write_fit_file(name: str, eff, fitter: str, summary: dict, fitted_on: list[str], path: Path | None,
-                    **extra) -> dict:
-    """Write a fit's parameters and provenance to ``data/<name>`` atomically; return the payload."""
-    import datetime
-
-    from config_loader import write_json_atomic
-
-    payload = {
-        "parameters": eff.__dict__,
-        "fitted_on": fitted_on,
-        **extra,
-        "method": f"scipy least_squares, soft-L1 loss on log(predicted/measured), calibration.py {fitter}",
-        "fitted_at": datetime.date.today().isoformat(),
-        "summary": summary,
-    }
-    write_json_atomic(path or Path(__file__).resolve().parent / "data" / name, payload, "calibration")
-    return payload
-
-
-def write_fit(path: Path | None = None) -> dict:
-    """Refit on every case and write ``data/efficiency_fit.json`` with its provenance."""
-    cases = inference_cases(fitted_only=True)
-    eff = fit_efficiency(cases)
-    return _write_fit_file("efficiency_fit.json", eff, "fit_efficiency", summarize(validate_inference(eff)),
-                           sorted({c["id"] for c in cases}), path)
-
-
-# --------------------------------------------------------------------------- training validation
-# (owned by the training engine's author: validate_training() -> list of error_row dicts)
-#
-# Each training row becomes a case: the job and layout it ran (data/calibration/training_runs.json)
-# and what was measured. ``fit_training`` fits the five TrainingEfficiency parameters: the two memory
-# ones on the H200 peak-reserved rows, the three time ones on H200 tokens/s, MosaicML tokens/s and
-# Megatron-LM TFLOP/s. Llama 2 GPU-hours, MosaicML MFU and torchtune peak memory are never fitted on.
-
-TRAINING_MEMORY_PARAMS = ("activation_scale", "reserved_over_allocated")
-TRAINING_TIME_PARAMS = ("matmul", "attention", "elementwise_traffic", "kernel_overhead_us")
 TRAINING_FIT_BOUNDS = {"activation_scale": (0.5, 2.0), "reserved_over_allocated": (1.0, 1.5),
                        "matmul": (0.2, 1.0), "attention": (0.1, 1.0), "elementwise_traffic": (0.0, 40.0),
                        "kernel_overhead_us": (0.0, 50.0)}
@@ -269,211 +247,610 @@ TRAINING_FIT_PRIORS = {
     "elementwise_traffic": 4.0,  # each saved activation written once, read back a few times
     "kernel_overhead_us": 5.0,  # CUDA launch latency and kernel tail, a few microseconds
 }
-TRAINING_FIT_KINDS = {"training_peak_memory_gib": TRAINING_MEMORY_PARAMS,
-                      "training_tokens_per_s": TRAINING_TIME_PARAMS,
-                      "training_tokens_per_s_per_gpu": TRAINING_TIME_PARAMS,
-                      "training_tflops_per_gpu": TRAINING_TIME_PARAMS}
+
+PROFILE_PRIOR_WEIGHT = 0.1
+PROFILE_BALANCE_KINDS = False
+"""A user's profile: every row weighs alike (a likelihood: more rows, more evidence) and the shipped fit is a
+log-prior of weight 0.1 (about 5% row noise against 50% spread of efficiencies between stacks). Chosen among
+{0.1, 0.3} x {rows alike, kinds alike} on benchmarks/eval_calibration.py, where it moved the held-out error
+most (README_calibration_section.md)."""
+INFORMED_ELASTICITY = 0.05
+"""A parameter is informed by rows when some row's prediction moves at least 0.05% per 1% of the parameter."""
+GROUP_FITS = {"inference": "efficiency_fit.json", "training": "training_fit.json"}
 
 
-def load_training_runs() -> dict:
-    """How each training calibration row was run (``training_runs.json``)."""
-    return json.loads((CALIBRATION_DIR / "training_runs.json").read_text(encoding="utf-8"))
+@dataclass(frozen=True)
+class Parameter:
+    """One fitted efficiency: ``group.name`` (``inference.matmul``, ``training.matmul``) and its bounds."""
+
+    key: str
+    group: str
+    name: str
+    low: float
+    high: float
+    physical_prior: float
+    """Prior of the shipped fit (:data:`FIT_PRIORS`, :data:`TRAINING_FIT_PRIORS`)."""
 
 
-def _training_arch(name: str, shapes: dict):
+def _classes() -> dict:
+    import inference_engine as ie
+    import training_engine as te
+
+    return {"inference": ie.Efficiency, "training": te.TrainingEfficiency}
+
+
+def parameters() -> dict[str, Parameter]:
+    """Every field of ``Efficiency`` and ``TrainingEfficiency`` as a fitted parameter. A field without an entry in
+    the bounds and priors here is bounded to a quarter and four times its shipped value, its prior that value."""
+    stock = stock_values()
+    tables = {"inference": (FIT_BOUNDS, FIT_PRIORS), "training": (TRAINING_FIT_BOUNDS, TRAINING_FIT_PRIORS)}
+    space = {}
+    for group, cls in _classes().items():
+        bounds, priors = tables[group]
+        for field in dataclasses.fields(cls):
+            key, value = f"{group}.{field.name}", stock[f"{group}.{field.name}"]
+            low, high = bounds.get(field.name, (value / 4, value * 4))
+            space[key] = Parameter(key, group, field.name, low, high, priors.get(field.name, value))
+    return space
+
+
+def stock_values() -> dict[str, float]:
+    """The shipped fits as ``{"group.name": value}`` (whatever profile is in force)."""
     import config
-    from models import ModelArchitecture
 
-    if name not in shapes:
-        return config.get_model(name)
-    fields = {k: v for k, v in shapes[name].items() if k != "source"}
-    return ModelArchitecture(id=name, name=name, source=shapes[name]["source"], **fields)
+    return {f"{group}.{name}": value for group, file in GROUP_FITS.items()
+            for name, value in config.shipped_fit(file)["parameters"].items()}
 
 
-def _training_job(arch, run: dict, method: str = "full", optimizer: str = "AdamW"):
-    import training_engine as te
-
-    return te.Job(arch=arch, method=run.get("method", method), precision=run.get("precision", "BF16"),
-                  mixed_precision=run.get("mixed", True), optimizer=run.get("optimizer", optimizer),
-                  lora_rank=run.get("lora_rank", 16), sequence_length=run["seq"],
-                  global_batch_size=run.get("global_batch", run.get("micro", 1) * run.get("dp", 1)),
-                  loss_chunks=run.get("loss_chunks", 1))
-
-
-def _training_layout(run: dict):
-    import training_engine as te
-
-    return te.Layout(data_parallel=run.get("dp", 1), tensor_parallel=run.get("tp", 1),
-                     pipeline_parallel=run.get("pp", 1), zero_stage=run.get("zero", 0),
-                     micro_batch_size=run.get("micro", 1), gradient_checkpointing=run["ckpt"])
+def values_of(inference=None, training=None) -> dict[str, float]:
+    """``{"group.name": value}`` of efficiency objects; a group not given keeps the shipped fit."""
+    values = stock_values()
+    for group, eff in (("inference", inference), ("training", training)):
+        if eff is not None:
+            values.update({f"{group}.{k}": v for k, v in dataclasses.asdict(eff).items()})
+    return values
 
 
-def training_cases() -> list[dict]:
-    """Every training calibration row as a case: ``kind``, job, layout, GPU, measured value."""
-    runs = load_training_runs()
-    shapes = runs["shapes"]
-    cases = _h200_training_cases(runs["h200"], shapes)
-    published = {row["id"]: row for row in load_published()}
-    for row_id, run in runs["runs"].items():
-        row = published[row_id]
-        run = runs["runs"][run["same_as"]] if "same_as" in run else run
-        cases.append(dict(id=row_id, kind=_published_kind(row), job=_training_job(_training_arch(run["model"], shapes), run),
-                          layout=_training_layout(run), gpu=run["gpu"], measured=float(row["value"]), unit=row["unit"],
-                          source=f"published.csv {row_id} ({row['engine'][:40]}){_assumed(run)}"))
-    for row_id, run in runs["gpu_hours"].items():
-        cases.append(dict(id=row_id, kind="training_gpu_hours", job=_training_job(_training_arch(run["model"], shapes), run),
-                          gpu=run["gpu"], tokens=run["tokens"], measured=float(published[row_id]["value"]),
-                          unit="GPU-hours", source=f"published.csv {row_id}{_assumed(run)}"))
-    for row_id, run in runs["finetune_memory"].items():
-        if row_id.startswith("_"):
-            continue
-        row = published[row_id]
-        to_gib = 1e9 / 2**30 if row["unit"] == "GB" else 1.0
-        cases.append(dict(id=row_id, kind="finetune_peak_memory_gib", job=_training_job(_training_arch(run["model"], shapes), run),
-                          layout=_training_layout(run), measured=float(row["value"]) * to_gib, unit="GiB",
-                          source=f"published.csv {row_id} torchtune; not modeled: {run['not_modeled']}"))
-    return cases
+def efficiencies(values: dict[str, float]):
+    """``(Efficiency, TrainingEfficiency)`` from ``{"group.name": value}``."""
+    return tuple(cls(**{f.name: values[f"{group}.{f.name}"] for f in dataclasses.fields(cls)})
+                 for group, cls in _classes().items())
 
 
-def _h200_training_cases(setup: dict, shapes: dict) -> list[dict]:
-    cases = []
-    for r in load_h200()["train"]:
-        run = dict(setup, method=r["mode"], seq=r["seq"], micro=r["micro_batch"], ckpt=r["grad_ckpt"],
-                   global_batch=r["micro_batch"])
-        job = _training_job(_training_arch(r["model"].replace("llama3-8b", "llama-3-8b"), shapes), run)
-        label = f"H200-train-{r['model']}-{r['mode']}-mb{r['micro_batch']}{'-ckpt' if r['grad_ckpt'] else ''}"
-        common = dict(job=job, layout=_training_layout(run), gpu=setup["gpu"], source="h200_measured.json train (HF transformers)")
-        cases.append(dict(common, id=label + "-memory", kind="training_peak_memory_gib",
-                          measured=r["peak_reserved_gib"], unit="GiB"))
-        cases.append(dict(common, id=label + "-speed", kind="training_tokens_per_s", measured=r["tok_per_s"],
-                          unit="tokens/s"))
-    return cases
+# --------------------------------------------------------------------------- the fit
 
 
-def _published_kind(row: dict) -> str:
-    if row["metric"].startswith("train_tokens_per_s_per_gpu"):
-        return "training_tokens_per_s_per_gpu"
-    return "training_mfu" if row["unit"] == "%" else "training_tflops_per_gpu"
+def _kind_weights(rows) -> list[float]:
+    counts = Counter(r.kind for r in rows)
+    return [1 / math.sqrt(counts[r.kind]) for r in rows]
 
 
-def _assumed(run: dict) -> str:
-    return f"; assumed: {run['assumed']}" if run.get("assumed") else ""
-
-
-def predict_training_case(case: dict, eff) -> float:
-    """The training engine's prediction for one case with efficiencies ``eff``."""
-    import config
-    import training_engine as te
-
-    job, kind = case["job"], case["kind"]
-    if kind.endswith("memory_gib"):
-        return te.memory_estimate(job, case["layout"], eff).reserved / config.BYTES_PER_GIB
-    gpu = config.get_gpu(case["gpu"])
-    if kind == "training_gpu_hours":
-        candidate = te.best_on(job, gpu, te.Constraints(), eff, case["tokens"])
-        return te.duration_hours(job, candidate, gpu, case["tokens"]) * candidate.layout.gpus
-    layout = case["layout"]
-    tokens_per_s = job.global_batch_size * job.sequence_length / te.step_time(job, layout, gpu, eff).total_s
-    if kind == "training_tokens_per_s":
-        return tokens_per_s
-    if kind == "training_tokens_per_s_per_gpu":
-        return tokens_per_s / layout.gpus
-    flops = te.training_flops_per_token(job.arch, job.sequence_length, job.method, job.lora_rank,
-                                        layout.gradient_checkpointing)
-    if kind == "training_mfu":  # MosaicML's MFU: model FLOPs over the BF16 peak, in percent
-        return 100 * flops.model * tokens_per_s / (layout.gpus * te.peak_flops(gpu, job.precision))
-    return flops.hardware * tokens_per_s / layout.gpus / 1e12  # Megatron-LM counts the recomputed forward
-
-
-def validate_training(eff=None) -> list[dict]:
-    """Predicted vs measured for every training calibration case."""
-    import training_engine as te
-
-    eff = eff or te.TrainingEfficiency.fitted()
-    return [error_row(c["id"], c["kind"], predict_training_case(c, eff), c["measured"], c["unit"], c["source"])
-            for c in training_cases()]
-
-
-def fit_training(cases: list[dict] | None = None):
-    """MAP fit of the training efficiencies: least squares on log(predicted / measured), each kind weighted
-    equally (1 / sqrt(rows)), plus weak log-priors; memory and time parameters are fitted apart (each
-    touches only its own predictions)."""
+def map_fit(rows, names: list[str], prior: dict[str, float], prior_weight: float, start: dict[str, float],
+            balance_kinds: bool = True) -> dict:
+    """MAP estimate of the parameters ``names`` on ``rows``: least squares (soft-L1) on log(predicted /
+    measured), each kind weighted equally (1 / sqrt(its rows); ``balance_kinds=False``: every row alike), plus
+    ``prior_weight`` x log(value / prior) per parameter. Every other parameter stays at ``start``; returns all
+    values."""
     import numpy as np
     from scipy.optimize import least_squares
 
-    import training_engine as te
+    space = parameters()
+    low, high = (np.array([getattr(space[n], side) for n in names]) for side in ("low", "high"))
+    weights = _kind_weights(rows) if balance_kinds else [1.0] * len(rows)
 
-    cases = [c for c in (cases if cases is not None else training_cases()) if c["kind"] in TRAINING_FIT_KINDS]
-    values = dict(TRAINING_FIT_PRIORS)  # a group without data keeps its priors
-    for names in (TRAINING_MEMORY_PARAMS, TRAINING_TIME_PARAMS):
-        group = [c for c in cases if TRAINING_FIT_KINDS[c["kind"]] == names]
-        if not group:
-            continue
-        kinds = {c["kind"] for c in group}
-        weight = {k: 1 / math.sqrt(sum(c["kind"] == k for c in group)) for k in kinds}
+    def residuals(x):
+        values = {**start, **dict(zip(names, x))}
+        data = [w * math.log(max(p, SMALLEST_PREDICTION) / r.value)
+                for r, w, p in zip(rows, weights, predictions(rows, values))]
+        return data + [prior_weight * math.log(max(v, 1e-3) / prior[n]) for n, v in zip(names, x)]
 
-        def residuals(x, names=names, group=group, weight=weight):
-            eff = te.TrainingEfficiency(**{**values, **dict(zip(names, x))})
-            data = [weight[c["kind"]] * math.log(predict_training_case(c, eff) / c["measured"]) for c in group]
-            return data + [PRIOR_WEIGHT * math.log(max(v, 1e-3) / TRAINING_FIT_PRIORS[n]) for n, v in zip(names, x)]
-
-        low, high = (np.array([TRAINING_FIT_BOUNDS[n][i] for n in names]) for i in (0, 1))
-        start = np.array([TRAINING_FIT_PRIORS[n] for n in names])
-        result = least_squares(residuals, start, bounds=(low, high), loss="soft_l1", f_scale=0.1)
-        values.update({n: round(float(v), 4) for n, v in zip(names, result.x)})
-    return te.TrainingEfficiency(**values)
+    x0 = np.clip([start[n] for n in names], low, high)
+    result = least_squares(residuals, x0, bounds=(low, high), loss="soft_l1", f_scale=0.1)
+    return {**start, **{n: float(v) for n, v in zip(names, result.x)}}
 
 
-TRAINING_HOLDOUT_GROUPS = {
-    "A100 (fit on H100/H200)": lambda c: c.get("gpu", "").startswith("A100"),
-    "H100/H200 (fit on A100)": lambda c: c.get("gpu", "").startswith(("H100", "H200")),
-    "H200 measurements (fit on published)": lambda c: c["id"].startswith("H200"),
-    "pure BF16 (fit on mixed precision)": lambda c: not c["job"].mixed_precision,
-    "LoRA (fit on full training)": lambda c: c["job"].method != "full",
-    "pipeline parallel (fit on the rest)": lambda c: "layout" in c and c["layout"].pipeline_parallel > 1,
-}
+def elasticity_matrix(rows, values: dict[str, float]) -> dict[str, list[float]]:
+    """Per parameter, each row's d log prediction / d log parameter (a 10% step; 0 for the other group's rows)."""
+    base = predictions(rows, values)
+    matrix = {}
+    for key, param in parameters().items():
+        value = values[key] or param.high * 0.05
+        step = value * 1.1 if value * 1.1 <= param.high else value / 1.1
+        members = [i for i, r in enumerate(rows) if r.group == param.group and base[i] > 0]
+        column = [0.0] * len(rows)
+        for i, after in zip(members, predictions([rows[i] for i in members], {**values, key: step})):
+            column[i] = math.log(max(after, SMALLEST_PREDICTION) / base[i]) / math.log(step / value)
+        matrix[key] = column
+    return matrix
 
 
-def cross_validate_training(groups: dict | None = None) -> dict:
-    """Refit without each group of cases and report that group's errors (rows it was not fitted on)."""
-    cases = training_cases()
+def informed_parameters(rows, values: dict[str, float], matrix: dict | None = None) -> dict[str, tuple[str, ...]]:
+    """The parameters ``rows`` inform (some row's |elasticity| >= :data:`INFORMED_ELASTICITY`) and the kinds
+    that inform each."""
+    matrix = matrix or elasticity_matrix(rows, values)
+    informed = {key: tuple(sorted({r.kind for r, e in zip(rows, column) if abs(e) >= INFORMED_ELASTICITY}))
+                for key, column in matrix.items()}
+    return {key: kinds for key, kinds in informed.items() if kinds}
+
+
+CONFOUNDED_CORRELATION = 0.98
+"""Two parameters whose elasticities correlate this closely over the rows cannot be told apart by them."""
+
+
+def confounded_pairs(rows, matrix: dict[str, list[float]], keys) -> list[tuple[str, str]]:
+    """Pairs of ``keys`` the rows inform only in a fixed combination (|correlation| of their kind-weighted
+    elasticities >= :data:`CONFOUNDED_CORRELATION`): the prior splits that combination between them. One model
+    size, for one, cannot tell weight-streaming bandwidth from the fixed time per layer."""
+    import numpy as np
+
+    weights = np.array(_kind_weights(rows))
+    keys = sorted(keys)
+    columns = {k: np.array(matrix[k]) * weights for k in keys}
+    pairs = []
+    for i, a in enumerate(keys):
+        for b in keys[i + 1:]:
+            x, y = columns[a], columns[b]
+            norm = np.linalg.norm(x - x.mean()) * np.linalg.norm(y - y.mean())
+            if norm and abs(np.dot(x - x.mean(), y - y.mean()) / norm) >= CONFOUNDED_CORRELATION:
+                pairs.append((a, b))
+    return pairs
+
+
+# --------------------------------------------------------------------------- the shipped fits
+
+
+def inference_cases(fitted_only: bool = False) -> list[Measurement]:
+    """Every shipped inference measurement (``fitted_only``: without the rows too vague to fit on)."""
+    return [m for m in shipped_measurements() if m.group == "inference" and (m.fitted or not fitted_only)]
+
+
+def training_cases() -> list[Measurement]:
+    """Every shipped training measurement."""
+    return [m for m in shipped_measurements() if m.group == "training"]
+
+
+def _fit_group(group: str, rows) -> dict[str, float]:
+    """The shipped procedure on ``rows``: every parameter of ``group`` from its physical prior."""
+    space = {k: p for k, p in parameters().items() if p.group == group}
+    prior = {k: p.physical_prior for k, p in space.items()}
+    rows = [r for r in rows if r.group == group and r.fitted]
+    if not rows:
+        return {**stock_values(), **prior}
+    values = map_fit(rows, list(space), prior, PRIOR_WEIGHT, {**stock_values(), **prior})
+    return {k: round(v, 4) if k in space else v for k, v in values.items()}
+
+
+def fit_efficiency(cases=None):
+    """The shipped inference fit (``data/efficiency_fit.json``) on ``cases`` (default: the shipped rows)."""
+    return efficiencies(_fit_group("inference", inference_cases(True) if cases is None else cases))[0]
+
+
+def fit_training(cases=None):
+    """The shipped training fit (``data/training_fit.json``) on ``cases`` (default: the shipped rows); memory
+    and time parameters touch only their own predictions, so one fit serves both."""
+    return efficiencies(_fit_group("training", training_cases() if cases is None else cases))[1]
+
+
+def _holdout(rows, groups: dict[str, Callable], group: str) -> dict:
+    """Refit ``group`` without each holdout group of ``rows`` and report that group's errors."""
     report = {}
-    for name, member in (groups or TRAINING_HOLDOUT_GROUPS).items():
-        held = [c for c in cases if member(c) and c["kind"] in TRAINING_FIT_KINDS]
-        eff = fit_training([c for c in cases if not member(c)])
-        errors = [abs(predict_training_case(c, eff) / c["measured"] - 1) * 100 for c in held]
-        report[name] = {"rows": len(held), "median_abs_error_pct": round(statistics.median(errors), 2),
-                        "max_abs_error_pct": round(max(errors), 2)}
+    for name, member in groups.items():
+        held = [r for r in rows if member(r) and r.fitted]
+        values = _fit_group(group, [r for r in rows if not member(r)])
+        errors = [abs(p / r.value - 1) * 100 for r, p in zip(held, predictions(held, values))]
+        report[name] = _error_stats(errors)
     return report
 
 
-def write_training_fit(path: Path | None = None) -> dict:
-    """Refit the training efficiencies and write ``data/training_fit.json`` with its provenance."""
-    cases = training_cases()
-    eff = fit_training(cases)
-    return _write_fit_file("training_fit.json", eff, "fit_training", summarize(validate_training(eff)),
-                           sorted(c["id"] for c in cases if c["kind"] in TRAINING_FIT_KINDS), path,
-                           held_out=sorted(c["id"] for c in cases if c["kind"] not in TRAINING_FIT_KINDS))
+HOLDOUT_GROUPS = {
+    "A100 (fit on other GPUs)": lambda m: m.gpu.startswith("A100"),
+    "tensor parallel 2-8 (fit on TP1)": lambda m: m.tensor_parallel > 1,
+    "FP8 (fit on 16-bit)": lambda m: m.precision == "FP8",
+    "H100 (fit on other GPUs)": lambda m: m.gpu.startswith("H100"),
+    "L40S / GH200 (fit on the rest)": lambda m: m.gpu.startswith(("L40S", "GH200")),
+    "H200 PyTorch measurements (fit on published)": lambda m: m.gpu.startswith("H200") and m.engine == "pytorch",
+}
+
+TRAINING_HOLDOUT_GROUPS = {
+    "A100 (fit on H100/H200)": lambda m: (m.gpu or "").startswith("A100"),
+    "H100/H200 (fit on A100)": lambda m: (m.gpu or "").startswith(("H100", "H200")),
+    "H200 measurements (fit on published)": lambda m: m.id.startswith("H200"),
+    "pure BF16 (fit on mixed precision)": lambda m: not m.training.mixed_precision,
+    "LoRA (fit on full training)": lambda m: m.training.method != "full",
+    "pipeline parallel (fit on the rest)": lambda m: m.training.dataset_tokens is None and m.training.pipeline_parallel > 1,
+}
 
 
-# --------------------------------------------------------------------------- validate
+def cross_validate(groups: dict[str, Callable] | None = None) -> dict:
+    """Refit the inference efficiencies without each group of shipped rows and report the group's errors."""
+    return _holdout(inference_cases(), groups or HOLDOUT_GROUPS, "inference")
 
 
-def validate() -> ValidationReport:
-    """Predicted vs measured for every calibration row, with the median absolute error per quantity."""
-    rows = validate_inference() + validate_training()
-    return ValidationReport(rows=rows, summary=summarize(rows))
+def cross_validate_training(groups: dict[str, Callable] | None = None) -> dict:
+    """Refit the training efficiencies without each group of shipped rows and report the group's errors."""
+    return _holdout(training_cases(), groups or TRAINING_HOLDOUT_GROUPS, "training")
+
+
+def write_shipped_fit(group: str, path: Path | None = None) -> dict:
+    """Refit ``group`` on the shipped rows and write its fit file (``data/efficiency_fit.json`` or
+    ``data/training_fit.json``) atomically with its provenance; return the payload."""
+    from config_loader import write_json_atomic
+
+    rows = [r for r in shipped_measurements() if r.group == group]
+    values = _fit_group(group, rows)
+    lines = [error_row(r, p) for r, p in zip(rows, predictions(rows, values))]
+    payload = {
+        "parameters": {k.split(".", 1)[1]: v for k, v in values.items() if k.startswith(group + ".")},
+        "fitted_on": sorted(r.label for r in rows if r.fitted),
+        **({"held_out": sorted(r.label for r in rows if not r.fitted)} if group == "training" else {}),
+        "method": f"scipy least_squares, soft-L1 loss on log(predicted/measured), calibration.map_fit "
+                  f"(physical priors, weight {PRIOR_WEIGHT})",
+        "fitted_at": datetime.date.today().isoformat(),
+        "summary": summarize(lines),
+    }
+    write_json_atomic(path or DATA_DIR / GROUP_FITS[group], payload, "calibration")
+    return payload
+
+
+# --------------------------------------------------------------------------- profiles
+
+
+@dataclass(frozen=True)
+class ProfileFit:
+    """A user's fit: every parameter's value, which ones the rows inform, and how well they pin them."""
+
+    values: dict
+    base: dict
+    """The prior (the shipped fit, unless given)."""
+    informed: dict
+    """``{"group.name": kinds}``: the parameters the rows inform and the kinds that inform each."""
+    fitted: tuple[str, ...]
+    """The parameters the fit moved (informed, and asked for)."""
+    confounded: tuple[tuple[str, str], ...] = ()
+    """Pairs the rows inform only in combination (:func:`confounded_pairs`): the prior splits them."""
+    options: dict = dataclasses.field(default_factory=dict)
+    """The :func:`fit_profile` options it was fitted with (``parameters``, ``prior_weight``, ``balance_kinds``),
+    for cross-validation."""
+    uncertainty_pct: dict = dataclasses.field(default_factory=dict)
+    """One standard deviation of each fitted parameter, percent (:func:`_uncertainty_pct`)."""
+
+    def at_bound(self) -> list[str]:
+        """Fitted parameters that stopped at a bound: the rows ask for more than the physics allows, so
+        something the planner does not model is at work."""
+        space = parameters()
+        return [k for k in self.fitted if not space[k].low * 1.005 < self.values[k] < space[k].high * 0.995]
+
+
+def fit_profile(rows, *, parameters: list[str] | None = None, base: dict | None = None,
+                prior_weight: float = PROFILE_PRIOR_WEIGHT, balance_kinds: bool = PROFILE_BALANCE_KINDS) -> ProfileFit:
+    """MAP fit of the parameters ``rows`` inform, with ``base`` (default: the shipped fit) as the prior;
+    the rest stay at ``base``. Refuses (:class:`models.InputError`) rows that inform no parameter, or a
+    parameter in ``parameters`` they do not inform, saying which kinds would."""
+    base = dict(base or stock_values())
+    rows = list(rows)
+    matrix = elasticity_matrix(rows, base) if rows else {}
+    informed = informed_parameters(rows, base, matrix) if rows else {}
+    wanted = list(parameters) if parameters else sorted(informed)
+    unknown = [p for p in wanted if p not in base]
+    if unknown:
+        raise UnknownKeyError("--parameters", unknown[0], sorted(base))
+    missing = [p for p in wanted if p not in informed]
+    if missing or not wanted:
+        raise InputError("--measurements", f"{len(rows)} rows ({', '.join(sorted({r.kind for r in rows}))})",
+                         _what_informs(missing or sorted(base)))
+    values = map_fit(rows, wanted, base, prior_weight, base, balance_kinds)
+    options = dict(parameters=parameters, base=base, prior_weight=prior_weight, balance_kinds=balance_kinds)
+    return ProfileFit(values=values, base=base, informed=informed, fitted=tuple(wanted),
+                      confounded=tuple(confounded_pairs(rows, matrix, wanted)), options=options,
+                      uncertainty_pct=_uncertainty_pct(rows, values, wanted, prior_weight, balance_kinds))
+
+
+def _uncertainty_pct(rows, values: dict, keys: list[str], prior_weight: float, balance_kinds: bool) -> dict:
+    """One standard deviation of each fitted parameter, in percent (Laplace approximation at the fit: the
+    inverse of J'J + prior_weight^2 in log-parameters, scaled by the spread of the rows' log errors, at least
+    2%). Large when the rows pin the parameter only in combination with others."""
+    import numpy as np
+
+    matrix = elasticity_matrix(rows, values)
+    weights = np.array(_kind_weights(rows) if balance_kinds else [1.0] * len(rows))
+    jacobian = np.array([matrix[k] for k in keys]).T * weights[:, None]
+    logs = np.array([math.log(max(p, SMALLEST_PREDICTION) / r.value) for r, p in zip(rows, predictions(rows, values))])
+    spread = max(float(np.sqrt(np.sum((weights * logs) ** 2) / max(len(rows) - len(keys), 1))), 0.02)
+    covariance = np.linalg.inv(jacobian.T @ jacobian + prior_weight**2 * np.eye(len(keys))) * spread**2
+    return {k: round(100 * (math.exp(math.sqrt(covariance[i, i])) - 1), 1) for i, k in enumerate(keys)}
+
+
+def _what_informs(keys: list[str]) -> str:
+    """Which kinds inform ``keys`` (from the shipped rows and :data:`KINDS`), for a refusal."""
+    table = informed_parameters(shipped_measurements(), stock_values())
+    parts = [f"{key} ({', '.join(table.get(key, ())) or 'no kind'})" for key in keys]
+    return "rows that inform the parameters to fit: " + "; ".join(parts)
+
+
+def _folds(n: int) -> list[list[int]]:
+    """Leave-one-out up to 12 rows, else 10 folds (every 10th row)."""
+    k = n if n <= 12 else 10
+    return [list(range(i, n, k)) for i in range(k)]
+
+
+def cross_validated_predictions(rows, **fit_options) -> tuple[list[float], str]:
+    """Each row predicted by a profile fitted without it (k-fold, :func:`_folds`), and how it was split."""
+    rows = list(rows)
+    base = dict(fit_options.get("base") or stock_values())
+    out: list[float] = [0.0] * len(rows)
+    folds = _folds(len(rows))
+    for held in folds:
+        rest = [r for i, r in enumerate(rows) if i not in held]
+        try:
+            values = fit_profile(rest, **fit_options).values if rest else base
+        except InputError:  # the other rows inform nothing: the prior stands
+            values = base
+        for i, p in zip(held, predictions([rows[i] for i in held], values)):
+            out[i] = p
+    split = "leave-one-out" if len(folds) == len(rows) else f"{len(folds)}-fold"
+    return out, f"{split} over {len(rows)} rows"
+
+
+def error_summary(rows, predicted: list[float]) -> dict:
+    """Median and largest |error| over all rows and per kind."""
+    errors = [abs(p / r.value - 1) * 100 for r, p in zip(rows, predicted)]
+    by_kind: dict[str, list[float]] = {}
+    for row, e in zip(rows, errors):
+        by_kind.setdefault(row.kind, []).append(e)
+    return {**_error_stats(errors), "by_kind": {k: _error_stats(v) for k, v in by_kind.items()}}
+
+
+PROFILE_KEYS = ("profile_version", "name", "created", "description", "measurements", "method", "parameters",
+                "moved", "held_at_prior", "confounded", "fit_error")
+PROFILE_VERSION = 1
+
+
+def profile_payload(rows, fit: ProfileFit, source: str, name: str) -> dict:
+    """The profile JSON: the parameters, the rows it was fitted on, what moved, and the fit's errors before
+    (the prior), after (in-sample) and after cross-validation (:func:`cross_validated_predictions`)."""
+    before = error_summary(rows, predictions(rows, fit.base))
+    after = error_summary(rows, predictions(rows, fit.values))
+    cv, split = cross_validated_predictions(rows, **fit.options)
+    after_cv = error_summary(rows, cv)
+    bounded = fit.at_bound()
+    groups: dict[str, dict] = {g: {} for g in GROUP_FITS}
+    for key, value in fit.values.items():
+        group, field = key.split(".", 1)
+        groups[group][field] = round(value, 5)
+    return {
+        "profile_version": PROFILE_VERSION,
+        "name": name,
+        "created": datetime.date.today().isoformat(),
+        "description": (f"calibration profile {name}: {len(rows)} rows of {source} "
+                        f"({', '.join(sorted({r.engine for r in rows if r.engine})) or 'engine not stated'}); "
+                        f"median |error| {before['median_abs_error_pct']:.1f}% with the shipped fit, "
+                        f"{after_cv['median_abs_error_pct']:.1f}% cross-validated with the profile"),
+        "measurements": {"file": source, "rows": len(rows), "kinds": dict(Counter(r.kind for r in rows)),
+                         "engines": sorted({r.engine for r in rows if r.engine}),
+                         "gpus": sorted({r.gpu for r in rows if r.gpu}), "models": sorted({r.model for r in rows})},
+        "method": (f"MAP: soft-L1 least squares on log(predicted/measured) "
+                   f"({'each kind weighted equally' if fit.options.get('balance_kinds') else 'every row alike'}), "
+                   f"plus {fit.options.get('prior_weight')} x log(value/prior) with the shipped fit as the prior "
+                   "(calibration.fit_profile); only parameters the rows inform move"),
+        "parameters": groups,
+        "moved": {key: {"prior": round(fit.base[key], 5), "fitted": round(fit.values[key], 5),
+                        "change_pct": round(100 * (fit.values[key] / fit.base[key] - 1), 2) if fit.base[key] else None,
+                        "uncertainty_pct": fit.uncertainty_pct.get(key), "at_bound": key in bounded,
+                        "informed_by": list(fit.informed.get(key, ()))} for key in fit.fitted},
+        "held_at_prior": sorted(k for k in fit.values if k not in fit.fitted),
+        "confounded": [list(pair) for pair in fit.confounded],
+        "fit_error": {"before": before, "after_in_sample": after, "after_cross_validated": after_cv,
+                      "cross_validation": split},
+    }
+
+
+def fit_measurements_file(path: str | Path, output: str | Path, parameters: list[str] | None = None) -> dict:
+    """Read a measurements CSV, fit a profile, write it to ``output`` (atomically); return the payload."""
+    from config_loader import check_output_path, write_json_atomic
+
+    check_output_path(output, "--output", suffix=".json")
+    rows = read_measurements(path)
+    payload = profile_payload(rows, fit_profile(rows, parameters=parameters), str(path), Path(output).stem)
+    write_json_atomic(output, payload)
+    return payload
+
+
+class Profile(NamedTuple):
+    """A loaded calibration profile: the efficiencies to plan with and one line that names it."""
+
+    inference: object
+    """:class:`inference_engine.Efficiency`."""
+    training: object
+    """:class:`training_engine.TrainingEfficiency`."""
+    description: str
+
+
+def load_profile(path: str | Path) -> Profile:
+    """A profile written by ``python calibration.py fit``, validated: an unknown key, a missing section or a
+    parameter outside its bounds raises :class:`models.InputError` naming the file and the key. Parameters
+    the planner gained after the profile was written take their shipped values (the description says so)."""
+    from config_loader import parse_json, read_text_file
+
+    label = str(path)
+    data = parse_json(read_text_file(label, "--efficiency-profile"), "--efficiency-profile", label)
+    if not isinstance(data, dict):
+        raise InputError(f"--efficiency-profile {label}", type(data).__name__, "a JSON object (a calibration profile)")
+    for key in data:
+        if key not in PROFILE_KEYS:
+            raise UnknownKeyError(f"{label}", key, PROFILE_KEYS)
+    if data.get("profile_version") != PROFILE_VERSION:
+        raise InputError(f"{label}: profile_version", data.get("profile_version"), str(PROFILE_VERSION))
+    sections = data.get("parameters")
+    if not isinstance(sections, dict):
+        raise InputError(f"{label}: parameters", sections, 'an object {"inference": {...}, "training": {...}}')
+    values, defaulted = _profile_values(label, sections)
+    description = data.get("description") if isinstance(data.get("description"), str) else f"calibration profile {label}"
+    if defaulted:
+        description += f" (not in the profile, shipped values: {', '.join(defaulted)})"
+    inference, training = efficiencies(values)
+    return Profile(inference, training, description)
+
+
+def _profile_values(label: str, sections: dict) -> tuple[dict, list[str]]:
+    space, values, defaulted = parameters(), stock_values(), []
+    for key in sections:
+        if key not in GROUP_FITS:
+            raise UnknownKeyError(f"{label}: parameters", key, GROUP_FITS)
+    for group in GROUP_FITS:
+        section = sections.get(group)
+        if not isinstance(section, dict):
+            raise InputError(f"{label}: parameters.{group}", section, "an object of efficiency values")
+        known = [p.name for p in space.values() if p.group == group]
+        for name, value in section.items():
+            if name not in known:
+                raise UnknownKeyError(f"{label}: parameters.{group}", name, known)
+            param = space[f"{group}.{name}"]
+            values[param.key] = check_number(f"{label}: parameters.{group}.{name}", value, minimum=param.low,
+                                             inclusive=True, maximum=param.high)
+        defaulted += [f"{group}.{n}" for n in known if n not in section]
+    return values, defaulted
+
+
+@contextlib.contextmanager
+def profile_in_use(path: str | Path | None):
+    """Inside the block every planner uses the profile at ``path`` (``None``: the shipped fits); yields the
+    :class:`Profile` (or ``None``) so its ``description`` can go into the plan's assumptions."""
+    import config
+
+    if path is None:
+        yield None
+        return
+    profile = load_profile(path)
+    fits = {GROUP_FITS["inference"]: dataclasses.asdict(profile.inference),
+            GROUP_FITS["training"]: dataclasses.asdict(profile.training)}
+    with config.fits_in_force(fits):
+        yield profile
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _parser():
+    import argparse
+
+    from commands.common import POSITIVE, POSITIVE_INT, Parser
+
+    parser = Parser(prog="python calibration.py", description="Calibrate the planner's efficiencies to measurements.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    importing = commands.add_parser("import", help="benchmark results (vllm bench, trtllm-bench JSON) -> measurements CSV")
+    importing.add_argument("files", nargs="+", metavar="FILE")
+    importing.add_argument("--output", metavar="CSV", help="write the measurements here (default: stdout)")
+    context = importing.add_argument_group("context a result file does not record")
+    context.add_argument("--model", help="catalog id, Hugging Face id or config.json path")
+    context.add_argument("--gpu", help="catalog GPU (H100-80GB, ...)")
+    context.add_argument("--tensor-parallel", type=POSITIVE_INT, metavar="N")
+    context.add_argument("--precision", help="weights precision (BF16, FP16, FP8, INT8, INT4)")
+    context.add_argument("--kv-precision", help="KV-cache precision (default: FP8 for FP8 weights, else 16-bit)")
+    context.add_argument("--engine", help="engine and version (vllm 0.8.5, trtllm 0.20, sglang ...)")
+    context.add_argument("--batch", type=POSITIVE_INT, metavar="N", help="vllm bench latency --batch-size")
+    context.add_argument("--input-tokens", type=POSITIVE_INT, metavar="N", help="--input-len of the run")
+    context.add_argument("--output-tokens", type=POSITIVE_INT, metavar="N", help="--output-len of the run")
+    context.add_argument("--concurrency", type=POSITIVE_INT, metavar="N", help="trtllm-bench throughput --concurrency")
+    context.add_argument("--request-rate", type=POSITIVE, metavar="RPS", help="a request rate the file does not record")
+    checking = commands.add_parser("validate", help="predicted vs measured, the rows farthest off first")
+    checking.add_argument("--measurements", metavar="CSV", help="a measurements file (default: the shipped data)")
+    checking.add_argument("--efficiency-profile", metavar="JSON", help="predict with this calibration profile")
+    checking.add_argument("--format", choices=("table", "json"), default="table")
+    fitting = commands.add_parser("fit", help="fit a calibration profile to a measurements file")
+    fitting.add_argument("--measurements", metavar="CSV", required=True)
+    fitting.add_argument("--output", metavar="JSON", required=True, help="the profile to write")
+    fitting.add_argument("--parameters", metavar="A,B", help="fit only these (inference.weight_bandwidth, ...)")
+    fitting.add_argument("--format", choices=("table", "json"), default="table")
+    commands.add_parser("refit-shipped", help="refit the shipped efficiencies (data/*_fit.json)")
+    commands.add_parser("crossval", help="refit without each shipped holdout group and predict it")
+    return parser
+
+
+def _import(args, stdout) -> int:
+    from benchmark_import import ImportContext, import_files
+    from measurements import measurements_csv, write_measurements
+
+    context = ImportContext(**{k: getattr(args, k) for k in ImportContext.__dataclass_fields__})
+    rows = import_files(args.files, context)
+    if args.output:
+        write_measurements(rows, args.output)
+        print(f"{len(rows)} measurements written to {args.output}", file=stdout)
+    else:
+        stdout.write(measurements_csv(rows))
+    return 0
+
+
+def _validate(args, stdout) -> int:
+    report = validate(args.measurements, args.efficiency_profile)
+    if args.format == "json":
+        print(json.dumps(report.to_dict(), indent=2), file=stdout)
+    else:
+        from reports import render
+
+        render(report.to_dict(), stdout)
+        print(f"Measurements: {report.measurements}\nEfficiencies: {report.efficiencies}", file=stdout)
+    return 0
+
+
+def _fit(args, stdout) -> int:
+    wanted = [p.strip() for p in args.parameters.split(",") if p.strip()] if args.parameters else None
+    payload = fit_measurements_file(args.measurements, args.output, wanted)
+    if args.format == "json":
+        print(json.dumps(payload, indent=2), file=stdout)
+        return 0
+    print(f"Profile written to {args.output}: {payload['description']}.", file=stdout)
+    print(f"\n{'parameter':<40}{'prior':>9}{'fitted':>9}{'change':>9}{'+/- 1 sd':>10}  informed by", file=stdout)
+    for key, moved in payload["moved"].items():
+        change = f"{moved['change_pct']:+.1f}%" if moved["change_pct"] is not None else "-"
+        bound = " (at its bound)" if moved["at_bound"] else ""
+        print(f"{key:<40}{moved['prior']:>9.4g}{moved['fitted']:>9.4g}{change:>9}{moved['uncertainty_pct']:>9.1f}%  "
+              f"{', '.join(moved['informed_by'])}{bound}", file=stdout)
+    if any(m["at_bound"] for m in payload["moved"].values()):
+        print("A parameter at its bound: the rows ask for more than the physics allows; something the planner "
+              "does not model is at work (an engine's memory policy, speculative decoding, a different kernel).",
+              file=stdout)
+    print(f"\nHeld at the shipped fit (no row informs them or not asked): {', '.join(payload['held_at_prior'])}",
+          file=stdout)
+    for a, b in payload["confounded"]:
+        print(f"Told apart only by the prior: {a} and {b} (the rows fix a combination of the two; rows of "
+              "another model size, batch or context separate them)", file=stdout)
+    errors = payload["fit_error"]
+    print(f"\n|error| median / worst, %      before (shipped fit)   after ({errors['cross_validation']})"
+          "   after (in-sample)", file=stdout)
+    for kind in ["all"] + sorted(errors["before"]["by_kind"]):
+        cells = [(e if kind == "all" else e["by_kind"][kind]) for e in
+                 (errors["before"], errors["after_cross_validated"], errors["after_in_sample"])]
+        text = [f"{c['median_abs_error_pct']:.1f} / {c['max_abs_error_pct']:.1f}" for c in cells]
+        print(f"{kind:<31}{text[0]:>21}{text[1]:>30}{text[2]:>20}", file=stdout)
+    return 0
+
+
+def _crossval(args, stdout) -> int:
+    print(json.dumps({"inference": cross_validate(), "training": cross_validate_training()}, indent=1), file=stdout)
+    return 0
+
+
+def _refit(args, stdout) -> int:
+    summary = {group: write_shipped_fit(group)["summary"] for group in GROUP_FITS}
+    print(json.dumps(summary, indent=1), file=stdout)
+    return 0
+
+
+def main(argv: list[str] | None = None, stdout=None, stderr=None) -> int:
+    """The calibration command line; returns its exit status (0 ok, 1 internal error, 2 user error)."""
+    from commands.common import guarded, parse
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
+    actions = {"import": _import, "validate": _validate, "fit": _fit, "crossval": _crossval, "refit-shipped": _refit}
+
+    def action() -> int:
+        args = parse(_parser(), argv, stdout)
+        return actions[args.command](args, stdout)
+
+    return guarded(action, debug="--debug" in argv, stderr=stderr)
 
 
 if __name__ == "__main__":
-    command = sys.argv[1] if len(sys.argv) > 1 else "fit"
-    if command == "fit":
-        print(json.dumps(write_fit()["summary"], indent=1))
-    elif command == "crossval":
-        print(json.dumps(cross_validate(HOLDOUT_GROUPS), indent=1))
-    elif command == "fit-training":
-        print(json.dumps(write_training_fit()["summary"], indent=1))
-    elif command == "crossval-training":
-        print(json.dumps(cross_validate_training(), indent=1))
-    else:
-        sys.exit(f"usage: python calibration.py [fit|crossval|fit-training|crossval-training]")
+    sys.exit(main())

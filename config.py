@@ -5,6 +5,8 @@ No figures live in this module: each lookup reads a data file that names its sou
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import csv
 import functools
 import json
@@ -38,11 +40,32 @@ def default(name: str):
     return _defaults()[name]["value"]
 
 
-@functools.lru_cache(maxsize=None)
+_FITS_IN_FORCE: contextvars.ContextVar[dict | None] = contextvars.ContextVar("fits_in_force", default=None)
+
+
 def fitted_parameters(file_name: str) -> dict:
-    """The parameters of a fit ``calibration.py`` wrote: ``efficiency_fit.json`` (inference, ``python
-    calibration.py fit``) or ``training_fit.json`` (``python calibration.py fit-training``)."""
-    return json.loads((DATA_DIR / file_name).read_text(encoding="utf-8"))["parameters"]
+    """The efficiencies the engines plan with: a shipped fit (``efficiency_fit.json``, ``training_fit.json``,
+    written by ``python calibration.py refit-shipped``), or a calibration profile's inside :func:`fits_in_force`."""
+    override = _FITS_IN_FORCE.get()
+    if override is not None and file_name in override:
+        return dict(override[file_name])
+    return dict(shipped_fit(file_name)["parameters"])
+
+
+@functools.lru_cache(maxsize=None)
+def shipped_fit(file_name: str) -> dict:
+    """A fit file of ``data/`` as ``calibration.py`` wrote it: parameters and provenance."""
+    return json.loads((DATA_DIR / file_name).read_text(encoding="utf-8"))
+
+
+@contextlib.contextmanager
+def fits_in_force(parameters: dict[str, dict]):
+    """Plan with ``parameters`` ({fit file name: parameters}, a calibration profile's) inside the block."""
+    token = _FITS_IN_FORCE.set(parameters)
+    try:
+        yield
+    finally:
+        _FITS_IN_FORCE.reset(token)
 
 
 # --------------------------------------------------------------------------- precisions

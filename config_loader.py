@@ -36,6 +36,8 @@ SECTION_MODELS = {
 EXTRA_SECTION_KEYS = {
     "options": ("include_cost", *(f.name for f in dataclasses.fields(CostOptions))),
 }
+TOP_LEVEL_KEYS = ("mode", "profile", "measurements")
+"""Keys of a config that are not sections: what to plan, a calibration profile, measurements to validate against."""
 MISSING_KEY_FLAGS = {"workload": "--rps, --input-tokens, --output-tokens",
                      "training": "--dataset-size, --sequence-length, --epochs, --global-batch-size",
                      "forecast": "--history FILE"}
@@ -81,7 +83,7 @@ def validate_structure(config: Any, where: str = "config") -> dict:
     """Check sections and keys (not values); return the config unchanged."""
     if not isinstance(config, dict):
         raise InputError(where, type(config).__name__, "a JSON object with sections such as workload, model, gpu")
-    sections = ("mode", *SECTION_MODELS, *EXTRA_SECTION_KEYS)
+    sections = (*TOP_LEVEL_KEYS, *SECTION_MODELS, *EXTRA_SECTION_KEYS)
     for name, body in config.items():
         if name not in sections:
             raise UnknownKeyError(where, name, sections)
@@ -89,6 +91,8 @@ def validate_structure(config: Any, where: str = "config") -> dict:
             if body not in MODES:
                 raise InputError(f"{where}: mode", body, "one of " + ", ".join(MODES))
             continue
+        if name in TOP_LEVEL_KEYS:
+            continue  # paths, checked by PlanRequest
         if not isinstance(body, dict):
             raise InputError(f"{where}: {name}", body, "a JSON object")
         known = section_keys(name)
@@ -184,7 +188,8 @@ def plan_request(config: dict) -> PlanRequest:
     elif mode == "forecast":
         sections.update(forecast=section_input(_forecast_section(config), "forecast"),
                         model=section_input(config, "model") if _names_a_model(config) else None)
-    return PlanRequest(mode, include_cost=include_cost, cost=cost, **sections)
+    return PlanRequest(mode, include_cost=include_cost, cost=cost, profile=config.get("profile"),
+                       measurements=config.get("measurements"), **sections)
 
 
 def _forecast_section(config: dict) -> dict:

@@ -39,9 +39,24 @@ class LLMForecastEngine:
     # ----------------------------------------------------------------- one question, any mode
 
     def plan(self, request: PlanRequest):
-        """Answer ``request`` (any mode): what the CLI, the wizard and config files call."""
+        """Answer ``request`` (any mode): what the CLI, the wizard and config files call.
+
+        With ``request.profile`` every planner uses that calibration profile's efficiencies, and the result's
+        assumptions name it with its fit error.
+        """
+        from calibration import profile_in_use
+
         _checked("request", request, PlanRequest, optional=False)
         _check_price_file(request.cost)
+        if request.mode == "validate":
+            return self.validate(request.measurements, request.profile)
+        with profile_in_use(request.profile) as profile:
+            result = self._answer(request)
+        if profile is None:
+            return result
+        return dataclasses.replace(result, assumptions=[f"efficiencies: {profile.description}", *result.assumptions])
+
+    def _answer(self, request: PlanRequest):
         if request.mode == "inference":
             return self.generate_inference_plan(request.workload, request.model, request.gpu,
                                                 include_cost=request.include_cost, cost=request.cost)
@@ -51,9 +66,7 @@ class LLMForecastEngine:
         if request.mode == "training":
             return self.generate_training_plan(request.training, request.model, request.gpu,
                                                include_cost=request.include_cost, cost=request.cost)
-        if request.mode == "forecast":
-            return self.forecast(request.forecast, request.model, request.gpu, inputs=request.to_config())
-        return self.validate()
+        return self.forecast(request.forecast, request.model, request.gpu, inputs=request.to_config())
 
     # ----------------------------------------------------------------- inference
 
@@ -146,11 +159,12 @@ class LLMForecastEngine:
 
     # ----------------------------------------------------------------- calibration
 
-    def validate(self) -> ValidationReport:
-        """Predicted against measured for every shipped calibration row; see :func:`calibration.validate`."""
+    def validate(self, measurements: str | None = None, profile: str | None = None) -> ValidationReport:
+        """Predicted against measured for every row of a measurements CSV (default: the shipped calibration data),
+        with a calibration profile's efficiencies (default: the shipped fits); see :func:`calibration.validate`."""
         from calibration import validate
 
-        return validate()
+        return validate(measurements, profile)
 
     # ----------------------------------------------------------------- services
 

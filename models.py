@@ -471,6 +471,10 @@ class PlanRequest:
     forecast: ForecastInput | None = None
     include_cost: bool = False
     cost: CostOptions | None = None
+    profile: str | None = None
+    """A calibration profile (``python calibration.py fit``) to plan with instead of the shipped fits."""
+    measurements: str | None = None
+    """Validate mode: a measurements CSV to check the planner against (default: the shipped calibration data)."""
 
     _NEEDS = {"inference": ("model", "workload"), "compare": ("model", "workload"),
               "training": ("model", "training"), "forecast": ("forecast",), "validate": ()}
@@ -488,6 +492,8 @@ class PlanRequest:
                              f"{self.mode} question")
         if not isinstance(self.include_cost, bool):
             raise InputError("options.include_cost", self.include_cost, "true or false")
+        _optional(check_name, "profile", self.profile, example="profile.json")
+        _optional(check_name, "measurements", self.measurements, example="measurements.csv")
 
     def to_config(self) -> dict:
         """The question as a config file (``--config``): the ``inputs`` every result carries."""
@@ -499,6 +505,9 @@ class PlanRequest:
         if self.forecast is not None:
             config["forecast"] = self.forecast.to_config()
         config["options"] = {"include_cost": self.include_cost, **(dataclasses.asdict(self.cost) if self.cost else {})}
+        for name in ("profile", "measurements"):
+            if getattr(self, name) is not None:
+                config[name] = getattr(self, name)
         return config
 
 
@@ -831,6 +840,7 @@ class GPUComparison(_Result):
     """Option records, cheapest monthly cost first."""
     rejected: tuple
     inputs: dict = field(default_factory=dict)
+    assumptions: list = field(default_factory=list)
 
     def __iter__(self):
         return iter(self.options)
@@ -846,10 +856,15 @@ class GPUComparison(_Result):
 class ValidationReport(_Result):
     """Predicted against measured for each calibration row, and the error per quantity."""
 
-    rows: list
-    """One record per measurement: ``id``, ``quantity``, ``predicted``, ``measured``, ``unit``, ``error_pct``, ``source``."""
+    rows: tuple
+    """One record per measurement (``id``, ``quantity``, ``predicted``, ``measured``, ``unit``, ``error_pct``,
+    ``source``), the farthest off first."""
     summary: dict
     """Quantity -> ``rows``, ``median_abs_error_pct``, ``max_abs_error_pct``."""
+    measurements: str = "shipped calibration data (data/calibration)"
+    """What was validated: the shipped calibration data or a measurements file."""
+    efficiencies: str = "shipped fits (data/efficiency_fit.json, data/training_fit.json)"
+    """The efficiencies predicted with: the shipped fits or a calibration profile."""
     inputs: dict = field(default_factory=lambda: {"mode": "validate"})
 
 

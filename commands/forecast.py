@@ -24,7 +24,7 @@ from commands.common import (  # noqa: E402
 
 # --------------------------------------------------------------------------- definition
 
-# flag dest -> (section, key) in the config; a dict value maps by mode.
+# flag dest -> (section, key) in the config, or (key,) at its top level; a dict value maps by mode.
 FLAG_TARGETS: dict[str, tuple | dict] = {
     "rps": ("workload", "requests_per_second"),
     "input_tokens": {"forecast": ("forecast", "avg_input_tokens"), None: ("workload", "avg_input_tokens")},
@@ -71,6 +71,8 @@ FLAG_TARGETS: dict[str, tuple | dict] = {
     "scenario": ("forecast", "scenario"),
     "frequency": ("forecast", "frequency"),
     "current_replicas": ("forecast", "current_replicas"),
+    "efficiency_profile": ("profile",),
+    "measurements": ("measurements",),
 }
 
 
@@ -93,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--format", choices=("table", "json"), default="table", help="stdout format (default table)")
     run.add_argument("--plot", metavar="FILE.png", help="draw the plan or forecast to a PNG file")
     run.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    run.add_argument("--efficiency-profile", metavar="FILE",
+                     help="plan with a calibration profile (python calibration.py fit) instead of the shipped fits")
+    run.add_argument("--measurements", metavar="FILE.csv",
+                     help="validate: your benchmark results (measurements CSV; default: the shipped calibration data)")
     # ---- workload
     workload = parser.add_argument_group("inference workload")
     workload.add_argument("--rps", type=POSITIVE, help="average requests per second")
@@ -165,8 +171,11 @@ def apply_overrides(config: dict, args: argparse.Namespace, mode: str) -> dict:
         value = getattr(args, dest, None)
         if value is None:
             continue
-        section, key = target.get(mode, target[None]) if isinstance(target, dict) else target
-        config.setdefault(section, {})[key] = value
+        target = target.get(mode, target[None]) if isinstance(target, dict) else target
+        if len(target) == 1:
+            config[target[0]] = value
+        else:
+            config.setdefault(target[0], {})[target[1]] = value
     config["mode"] = mode
     return config
 

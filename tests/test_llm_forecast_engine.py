@@ -229,3 +229,42 @@ def test_reports_choose_by_type_not_by_sniffing_keys():
 
     reports.render({"forecast": [], "rows": []}, buffer, width=80)
     assert "DEMAND FORECAST" not in buffer.getvalue()
+
+
+# --------------------------------------------------------------------------- calibration profiles
+
+
+@pytest.fixture(scope="module")
+def profile(tmp_path_factory) -> Path:
+    """A profile fitted on the shipped TensorRT-LLM 1.0 sample (real published rows the shipped fit never saw)."""
+    import calibration
+
+    path = tmp_path_factory.mktemp("profile") / "trtllm.json"
+    sample = ROOT / "data" / "calibration" / "samples" / "trtllm_1.0_perf_overview.csv"
+    assert calibration.main(["fit", "--measurements", str(sample), "--output", str(path)], io.StringIO(),
+                            io.StringIO()) == 0
+    return path
+
+
+def test_a_profile_applies_through_flags_and_config_and_is_named(cli, tmp_path, profile):
+    stock = json_of(cli, *INFERENCE_FLAGS)
+    by_flag = json_of(cli, *INFERENCE_FLAGS, "--efficiency-profile", str(profile))
+    config = tmp_path / "with_profile.json"
+    config.write_text(json.dumps({**by_flag["inputs"], "profile": str(profile)}))
+    by_config = json_of(cli, "--config", str(config))
+    assert numbers(by_flag) == numbers(by_config)
+    assert by_flag["latency"] != stock["latency"]  # the profile's efficiencies were used
+    assert by_flag["assumptions"][0].startswith("efficiencies: calibration profile trtllm")
+    after = json_of(cli, *INFERENCE_FLAGS)  # and only inside that plan
+    assert after["latency"] == stock["latency"]
+
+
+def test_validate_on_your_own_measurements_with_and_without_a_profile(cli, profile):
+    sample = str(ROOT / "data" / "calibration" / "samples" / "trtllm_1.0_perf_overview.csv")
+    before = json_of(cli, "--mode", "validate", "--measurements", sample)
+    after = json_of(cli, "--mode", "validate", "--measurements", sample, "--efficiency-profile", str(profile))
+    kind = "saturated_output_tokens_per_s"
+    assert before["summary"][kind]["rows"] == after["summary"][kind]["rows"] == 40
+    assert after["summary"][kind]["median_abs_error_pct"] < before["summary"][kind]["median_abs_error_pct"]
+    errors = [abs(r["error_pct"]) for r in before["rows"]]
+    assert errors == sorted(errors, reverse=True)  # farthest off first

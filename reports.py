@@ -165,23 +165,64 @@ def _with_defaults(values: dict, model_type: type) -> dict:
 # --------------------------------------------------------------------------- tables
 
 
+@dataclasses.dataclass(frozen=True)
+class Column:
+    """One column of a record table: which key, its header, how a value reads, how soon it goes when narrow."""
+
+    key: str
+    header: str
+    text: Any = None
+    """``value -> str`` (default: :func:`_cell`)."""
+    drop_rank: int = 0
+    """Columns with a higher rank are left out first when the table is wider than the console."""
+
+
+def _money(value: float) -> str:
+    return _usd(value, 0 if abs(value) >= 100 else 2)
+
+
+def _one_decimal(value: float) -> str:
+    return _num(value, 1)
+
+
+def _whole(value: float) -> str:
+    return f"{value:,.0f}"
+
+
 COMPARE_COLUMNS = (
-    ("gpu_type", "GPU"), ("tensor_parallel", "TP"), ("precision", "Precision"), ("replicas", "Replicas"),
-    ("total_gpus", "GPUs"), ("cloud", "Cloud"), ("instance_type", "Instance"), ("price_age_days", "Price age d"),
-    ("monthly_gpu_cost", "$/month"), ("cost_per_million_tokens", "$/1M out tok"),
-    ("max_rps_per_replica", "RPS/replica"), ("ttft_ms", "TTFT ms"), ("itl_ms", "ITL ms"), ("feasible", "OK"),
-    ("meets_targets", "Meets targets"), ("reason", "Note"),
+    Column("gpu_type", "GPU"), Column("tensor_parallel", "TP"), Column("precision", "Prec."),
+    Column("replicas", "Repl.", drop_rank=2), Column("total_gpus", "GPUs"), Column("cloud", "Cloud"),
+    Column("usd_per_gpu_hour", "$/GPU-h", _money), Column("monthly_gpu_cost", "$/month", _money),
+    Column("ttft_ms", "TTFT ms", _whole), Column("itl_ms", "ITL ms", _one_decimal),
+    Column("max_rps_per_replica", "RPS/repl.", _one_decimal, drop_rank=3),
+    Column("cost_per_million_tokens", "$/1M tok", _money, drop_rank=4),
+    Column("price_age_days", "Price age", lambda v: f"{v:,} d", drop_rank=5),
+    Column("instance_type", "Instance", drop_rank=6),
+    Column("feasible", "OK"), Column("meets_targets", "Meets targets"), Column("reason", "Note"),
 )
 
 
-def _compare_cell(key: str, value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float) and key in ("monthly_gpu_cost", "cost_per_million_tokens"):
-        return _usd(value, 0 if value >= 100 else 2)
+def _cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float):
-        return _num(value, 1)
-    return value_text(key, value) if isinstance(value, (bool, int)) else str(value)
+        return _one_decimal(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _column_cell(columns: tuple[Column, ...]):
+    """``(key, value) -> str`` formatting each value by its column in ``columns`` (``-`` for none)."""
+    formats = {c.key: c.text for c in columns if c.text}
+
+    def cell(key: str, value: Any) -> str:
+        return "-" if value is None else formats.get(key, _cell)(value)
+
+    return cell
+
+
+_compare_cell = _column_cell(COMPARE_COLUMNS)
 
 
 def _informative(records: list[dict], key: str) -> bool:
@@ -193,25 +234,68 @@ def _informative(records: list[dict], key: str) -> bool:
 
 
 def _records_table(records: list[dict], columns: tuple = (), title: str | None = None, cell=None):
-    """A compact table of dict rows: the named columns that say something, else every scalar key."""
-    from rich import box
-    from rich.table import Table
-
-    present = [(k, h) for k, h in columns if any(k in r for r in records)]
+    """A compact table of dict rows: the named columns that say something, else every scalar key; columns
+    left out, least important first, until it fits the console (see :class:`FittedTable`)."""
+    columns = tuple(c if isinstance(c, Column) else Column(*c) for c in columns)
+    present = [c for c in columns if any(c.key in r for r in records)]
     if not present:
         keys = dict.fromkeys(k for r in records for k, v in r.items() if not isinstance(v, (dict, list)))
-        present = [(k, label_text(k)) for k in keys]
-    present = [(k, h) for k, h in present if _informative(records, k)]
-    table = Table(title=title, title_justify="left", title_style="bold cyan", header_style="bold",
-                  box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True)
-    for index, (key, header) in enumerate(present):
-        numeric = any(isinstance(r.get(key), (int, float)) and not isinstance(r.get(key), bool) for r in records)
-        last_text = index == len(present) - 1 and not numeric
-        table.add_column(header, justify="right" if numeric else "left", no_wrap=not last_text,
-                         overflow="fold" if last_text else "ellipsis")
-    for record in records:
-        table.add_row(*((cell or _compare_cell)(k, _shown(record, k)) for k, _ in present))
-    return table
+        present = [Column(k, label_text(k)) for k in keys]
+    present = [c for c in present if _informative(records, c.key)]
+    return FittedTable(records, tuple(present), title, cell or _compare_cell)
+
+
+class FittedTable:
+    """A rich table of records that leaves out its highest-``drop_rank`` columns until it fits the width.
+
+    The last column, when it holds text, wraps (a note or a reason); the others never wrap and never
+    lose characters to an ellipsis: a column is left out whole rather than shown as ``6…``.
+    """
+
+    def __init__(self, records: list[dict], columns: tuple[Column, ...], title: str | None, cell):
+        self.records, self.columns, self.title, self.cell = records, columns, title, cell
+
+    def _rows(self, columns) -> list[list[str]]:
+        return [[self.cell(c.key, _shown(r, c.key)) for c in columns] for r in self.records]
+
+    def _width(self, columns, rows) -> int:
+        from rich.cells import cell_len
+
+        widths = [max([cell_len(c.header), *(cell_len(row[i]) for row in rows)]) for i, c in enumerate(columns)]
+        if columns and self._wraps(columns, rows):
+            widths[-1] = min(widths[-1], 20)
+        return sum(widths) + 2 * max(len(columns) - 1, 0) + 2  # two spaces between columns, one at each edge
+
+    def _wraps(self, columns, rows) -> bool:
+        return not self._numeric(len(columns) - 1, rows)
+
+    @staticmethod
+    def _numeric(index: int, rows) -> bool:
+        values = [row[index] for row in rows if row[index] != "-"]
+        return bool(values) and all(v[:1] in "$+-0123456789" and v[-1:] not in "abcdefghijklmnopqrstuvwxyz" for v in values)
+
+    def __rich_console__(self, console, options):
+        from rich import box
+        from rich.table import Table
+
+        columns = list(self.columns)
+        rows = self._rows(columns)
+        while len(columns) > 1 and self._width(columns, rows) > options.max_width:
+            worst = max(range(len(columns)), key=lambda i: (columns[i].drop_rank, i))
+            if columns[worst].drop_rank == 0:
+                break
+            del columns[worst]
+            rows = self._rows(columns)
+        table = Table(title=self.title, title_justify="left", title_style="bold cyan", header_style="bold",
+                      box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True)
+        for index, column in enumerate(columns):
+            numeric = self._numeric(index, rows)
+            wraps = index == len(columns) - 1 and not numeric
+            table.add_column(column.header, justify="right" if numeric else "left", no_wrap=not wraps,
+                             overflow="fold" if wraps else "ellipsis")
+        for row in rows:
+            table.add_row(*row)
+        yield table
 
 
 def _shown(record: dict, key: str) -> Any:
@@ -486,8 +570,25 @@ def _peaks(records: list[dict], key: str) -> tuple[list[dict], str]:
     return [peaks[g] for g in sorted(peaks)], period
 
 
-VALIDATE_COLUMNS = (("id", "Case"), ("quantity", "Quantity"), ("predicted", "Predicted"), ("measured", "Measured"),
-                    ("unit", "Unit"), ("error_pct", "Error %"), ("source", "Source"))
+def _quantity_label(quantity: str) -> str:
+    """A measured quantity in words: ``saturated_output_tokens_per_s`` -> ``saturated output tok/s``."""
+    name = split_unit(quantity)[0] if quantity.endswith(("_ms", "_gib")) else quantity
+    return name.replace("tokens_per_s", "tok/s").replace("_", " ")
+
+
+def _two_decimals(value: float) -> str:
+    return _num(value, 2)
+
+
+VALIDATE_COLUMNS = (
+    Column("quantity", "Quantity", _quantity_label), Column("predicted", "Predicted", _two_decimals),
+    Column("measured", "Measured", _two_decimals), Column("unit", "Unit", drop_rank=1),
+    Column("error_pct", "Error %", lambda v: f"{v:+.1f}"), Column("id", "Case"), Column("source", "Source", drop_rank=2),
+)
+SUMMARY_COLUMNS = (
+    Column("quantity", "Quantity", _quantity_label), Column("rows", "Rows"),
+    Column("median_abs_error_pct", "Median |error| %", _one_decimal), Column("max_abs_error_pct", "Max |error| %", _one_decimal),
+)
 
 
 def validate_report(result: ValidationReport) -> list:
@@ -495,11 +596,10 @@ def validate_report(result: ValidationReport) -> list:
     summary = [{"quantity": q, **s} for q, s in result.summary.items()]
     return [
         _title("CALIBRATION CHECK: PREDICTED VS MEASURED"),
-        _records_table(result.rows, VALIDATE_COLUMNS),
+        _section("CHECKED", [("Measurements", result.measurements), ("Efficiencies", result.efficiencies)]),
+        _records_table(list(result.rows), VALIDATE_COLUMNS, title="ROWS (farthest off first)", cell=_column_cell(VALIDATE_COLUMNS)),
         _blank(),
-        _records_table(summary, (("quantity", "Quantity"), ("rows", "Rows"),
-                                 ("median_abs_error_pct", "Median |error| %"), ("max_abs_error_pct", "Max |error| %")),
-                       title="SUMMARY"),
+        _records_table(summary, SUMMARY_COLUMNS, title="SUMMARY", cell=_column_cell(SUMMARY_COLUMNS)),
     ]
 
 

@@ -104,10 +104,10 @@ COST ESTIMATES
 
 OTHER OPTIONS (runners-up, best first)
 
- GPU         TP  Precision  Replicas  GPUs  $/month
- ──────────────────────────────────────────────────
- H200-141GB   2  FP16              2     4  $20,000
- A100-80GB    4  FP16              4    16  $23,360
+ GPU         TP  Prec.  Repl.  GPUs  $/month
+ ───────────────────────────────────────────
+ H200-141GB   2  FP16       2     4  $20,000
+ A100-80GB    4  FP16       4    16  $23,360
 
 
 ASSUMPTIONS
@@ -330,3 +330,23 @@ def test_working_shows_a_spinner_only_after_the_delay():
         time.sleep(0.3)
     assert "slow work" in slow.getvalue()
     assert threading.active_count() < 20
+
+
+# --------------------------------------------------------------------------- 80 columns
+
+
+@pytest.mark.parametrize("argv", [
+    ["--mode", "compare", "--rps", "10", "--input-tokens", "500", "--output-tokens", "200", "--model", "llama-3.1-70b",
+     "--itl-slo-ms", "50"],
+    ["--mode", "validate"],
+], ids=["compare", "validate"])
+def test_tables_stay_readable_at_80_columns(cli, monkeypatch, argv):
+    monkeypatch.setenv("COLUMNS", "80")
+    result = cli(*argv)
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= 80
+    assert "…" not in result.stdout  # columns are left out whole, never cut to "6…"
+    if "compare" in argv:
+        header = next(line for line in lines if line.lstrip().startswith("GPU ") and "$/GPU-h" in line)
+        assert "$/month" in header

@@ -15,7 +15,9 @@ import statistics
 import sys
 from pathlib import Path
 
-CALIBRATION_DIR = Path(__file__).resolve().parent / "data" / "calibration"
+from config import DATA_DIR  # the checkout's data/, or an installed copy's
+
+CALIBRATION_DIR = DATA_DIR / "calibration"
 
 
 def load_h200() -> dict:
@@ -234,7 +236,7 @@ def _write_fit_file(name: str, eff, fitter: str, summary: dict, fitted_on: list[
         "fitted_at": datetime.date.today().isoformat(),
         "summary": summary,
     }
-    write_json_atomic(path or Path(__file__).resolve().parent / "data" / name, payload, "calibration")
+    write_json_atomic(path or DATA_DIR / name, payload, "calibration")
     return payload
 
 

@@ -210,7 +210,10 @@ def kv_cache_elements_per_token(arch: ModelArchitecture) -> int:
 def kv_cache_elements(arch: ModelArchitecture, context_tokens: float) -> float:
     """Cached elements of one sequence holding ``context_tokens`` tokens: a sliding layer keeps at most its window
     W, a chunked layer at most its chunk C (vLLM's sliding-window and chunked-local KV managers), others every token."""
-    return sum(elements * count * min(context_tokens, window) for elements, window, count in _kv_groups(arch))
+    total = 0.0
+    for elements, window, count in _kv_groups(arch):  # a loop: this runs in the planner's inner loops
+        total += elements * count * (context_tokens if context_tokens < window else window)
+    return total
 
 
 @functools.lru_cache(maxsize=256)
@@ -241,6 +244,7 @@ def state_elements_per_layer(arch: ModelArchitecture, mixer: str) -> int:
     return 0
 
 
+@functools.lru_cache(maxsize=256)
 def state_elements_per_sequence(arch: ModelArchitecture) -> int:
     """Per-sequence state over all linear-attention and Mamba layers."""
     return sum(count * state_elements_per_layer(arch, mixer) for (mixer, _), count in _layer_kinds(arch).items())
@@ -252,7 +256,10 @@ def state_elements_per_sequence(arch: ModelArchitecture) -> int:
 def attended_tokens(arch: ModelArchitecture, context_tokens: float) -> float:
     """Keys one query attends, summed over the attention layers: the context, at most W in a sliding layer
     and C in a chunked layer. Times the per-layer score and value FLOPs per key, this is the attention work."""
-    return sum(count * min(context_tokens, window) for _, window, count in _kv_groups(arch))
+    total = 0.0
+    for _, window, count in _kv_groups(arch):
+        total += count * (context_tokens if context_tokens < window else window)
+    return total
 
 
 def attention_layer_count(arch: ModelArchitecture) -> int:
@@ -260,6 +267,7 @@ def attention_layer_count(arch: ModelArchitecture) -> int:
     return sum(count for _, _, count in _kv_groups(arch))
 
 
+@functools.lru_cache(maxsize=256)
 def recurrent_flops_per_token(arch: ModelArchitecture) -> float:
     """FLOPs of the linear-attention and Mamba recurrences per token (their projections are matmul weights).
 
@@ -328,6 +336,7 @@ def _mlp_shapes(arch: ModelArchitecture, mlp: str, active: bool) -> list[tuple[i
 # --------------------------------------------------------------------------- shape from a size alone
 
 
+@functools.lru_cache(maxsize=64)
 def dense_shape_for_size(params_b: float) -> ModelArchitecture:
     """A dense Llama-style shape with about ``params_b`` billion parameters.
 

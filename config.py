@@ -70,6 +70,7 @@ def _precisions() -> dict[str, dict]:
     return {row["precision"]: row for row in _rows("precisions.csv")}
 
 
+@functools.lru_cache(maxsize=None)
 def bytes_per_element(precision: str, group_size: int | None = None) -> float:
     """Stored bytes per weight or cache element, including quantization scales (one scale per ``group_size``
     weights when a checkpoint says so, else the format's group from ``data/precisions.csv``)."""

@@ -124,7 +124,7 @@ def kv_bytes_per_sequence(dep: Deployment, tokens: float) -> float:
 def state_bytes_per_sequence(dep: Deployment) -> float:
     """Linear-attention and Mamba state of one sequence on each GPU (fixed at any context; heads split by TP)."""
     elements = architecture.state_elements_per_sequence(dep.arch)
-    return elements * config.bytes_per_element(dep.arch.state_dtype) / dep.tensor_parallel
+    return elements * config.bytes_per_element(dep.arch.state_dtype) / dep.tensor_parallel if elements else 0.0
 
 
 def kv_shards(arch: ModelArchitecture, tensor_parallel: int) -> int:

@@ -345,6 +345,19 @@ class ModelArchitecture:
             raise InputError("model.experts_per_token", self.experts_per_token,
                              f"between 1 and num_experts ({self.num_experts})")
         object.__setattr__(self, "layers", self._checked_layers())
+        key = tuple(tuple((layer.mixer, layer.window, layer.mlp) for layer in self.layers) if f.name == "layers"
+                    else getattr(self, f.name) for f in dataclasses.fields(self))
+        object.__setattr__(self, "_key", (hash(key), key))
+
+    def __hash__(self) -> int:
+        """Computed once: the physics caches (``architecture.py``) key on the architecture, layers and all."""
+        return self._key[0]
+
+    def __eq__(self, other: object) -> bool:
+        """Field by field, on a tuple built once (the layers as plain tuples), so cache look-ups stay cheap."""
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self is other or self._key == other._key
 
     def _checked_layers(self) -> tuple:
         """``layers`` as given (one per layer, each mixer with its shape), or derived from the flat fields."""

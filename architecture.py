@@ -153,7 +153,7 @@ def matmul_params_per_token(arch: ModelArchitecture) -> int:
 
 def moe_layer_count(arch: ModelArchitecture) -> int:
     """Layers whose MLP is a mixture of experts."""
-    return sum(1 for layer in arch.layers if layer.mlp == "moe")
+    return sum(count for layer, count in arch.layer_kinds.items() if layer.mlp == "moe")
 
 
 def routed_expert_params(arch: ModelArchitecture) -> int:
@@ -176,13 +176,18 @@ def checkpoint_precision(arch: ModelArchitecture) -> str | None:
 
 @functools.lru_cache(maxsize=256)
 def _layer_kinds(arch: ModelArchitecture) -> Counter:
-    return Counter((layer.mixer, layer.mlp) for layer in arch.layers)
+    kinds: Counter = Counter()
+    for layer, count in arch.layer_kinds.items():
+        kinds[(layer.mixer, layer.mlp)] += count
+    return kinds
 
 
 def mixer_counts(arch: ModelArchitecture) -> dict[str, int]:
     """Layers per token-mixer kind, windows spelled out (``{"sliding 1024": 52, "full": 10}``); MLP-only blocks left out."""
-    names = Counter(f"{layer.mixer} {layer.window}" if layer.window else layer.mixer
-                    for layer in arch.layers if layer.mixer != "none")
+    names: Counter = Counter()
+    for layer, count in arch.layer_kinds.items():
+        if layer.mixer != "none":
+            names[f"{layer.mixer} {layer.window}" if layer.window else layer.mixer] += count
     return dict(names)
 
 
@@ -219,8 +224,10 @@ def kv_cache_elements(arch: ModelArchitecture, context_tokens: float) -> float:
 @functools.lru_cache(maxsize=256)
 def _kv_groups(arch: ModelArchitecture) -> tuple:
     """``(elements per token, window or inf, layers)`` per kind of caching layer."""
-    groups = Counter((kv_elements_per_token_per_layer(arch, layer.mixer), layer.window or math.inf)
-                     for layer in arch.layers if layer.mixer in ATTENTION_MIXERS)
+    groups: Counter = Counter()
+    for layer, count in arch.layer_kinds.items():
+        if layer.mixer in ATTENTION_MIXERS:
+            groups[(kv_elements_per_token_per_layer(arch, layer.mixer), layer.window or math.inf)] += count
     return tuple((elements, window, count) for (elements, window), count in groups.items())
 
 

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from models import (
-    MAX_CONTEXT_TOKENS, MAX_SHAPE_DIM, InputError, LayerSpec, LinearAttentionShape, MambaShape, ModelArchitecture,
-    WeightQuantization, check_number,
+    MAX_CONTEXT_TOKENS, MAX_SHAPE_DIM, InputError, LinearAttentionShape, MambaShape, ModelArchitecture,
+    WeightQuantization, check_number, layer_counts, layer_spec,
 )
 
 _ALIASES = {
@@ -191,7 +191,9 @@ def _shared_experts(cfg: dict, kind: str, path: str) -> int:
 def _layers(cfg: dict, kind: str, flat: ModelArchitecture, path: str) -> tuple:
     """One :class:`LayerSpec` per layer from the config's layout keys."""
     mixers, mlps = _mixers(cfg, kind, flat, path), _mlps(cfg, kind, flat, path)
-    return tuple(LayerSpec(mixer=m, window=w, mlp=p) for (m, w), p in zip(mixers, mlps))
+    if len(set(mixers)) == 1 and len(set(mlps)) == 1:  # one kind throughout: no per-layer work (and fast at any depth)
+        return (layer_spec(*mixers[0], mlps[0]),) * flat.num_layers
+    return tuple(layer_spec(m, w, p) for (m, w), p in zip(mixers, mlps))
 
 
 def _mixers(cfg: dict, kind: str, flat: ModelArchitecture, path: str) -> list[tuple[str, int]]:
@@ -217,9 +219,9 @@ def _mixers(cfg: dict, kind: str, flat: ModelArchitecture, path: str) -> list[tu
         return [_windowed(window, i % 2 == 0, attention) for i in range(n)]
     if cfg.get("use_sliding_window") is not None:  # Qwen2/3: sliding from layer max_window_layers on, if enabled
         enabled = _flag(cfg, "use_sliding_window", path, False)
-        start = _count(cfg, "max_window_layers", path, default=0, positive=False)
-        return [_windowed(window, enabled and i >= start, attention) for i in range(n)]
-    return [_windowed(window, True, attention) for _ in range(n)]
+        start = min(_count(cfg, "max_window_layers", path, default=0, positive=False), n) if enabled else n
+        return [_windowed(window, False, attention)] * start + [_windowed(window, True, attention)] * (n - start)
+    return [_windowed(window, True, attention)] * n
 
 
 def _windowed(window: int, sliding: bool, attention: str) -> tuple[str, int]:
@@ -297,7 +299,7 @@ def _mlps(cfg: dict, kind: str, flat: ModelArchitecture, path: str) -> list[str]
 
 def _mixer_fields(cfg: dict, hidden: int, layers: tuple, path: str) -> dict:
     """The linear-attention or Mamba shape the layers need."""
-    mixers = {layer.mixer for layer in layers}
+    mixers = {layer.mixer for layer in layer_counts(layers)}
     fields: dict = {}
     if "linear" in mixers:
         fields["linear_attention"] = LinearAttentionShape(**{
@@ -377,6 +379,7 @@ def _quantized_precision(qc: dict) -> str | None:
     INT4/INT8 (AWQ, GPTQ, bitsandbytes)."""
     method = str(qc.get("quant_method", "")).lower()
     bits = qc.get("bits") or qc.get("w_bit")
+    bits = bits if isinstance(bits, int) else None
     if method == "mxfp4":
         return "MXFP4"
     if method in ("fp8", "fbgemm_fp8"):
@@ -397,7 +400,8 @@ def _compressed_tensors_precision(qc: dict) -> str | None:
     for group in groups.values():
         weights = group.get("weights") if isinstance(group, dict) else None
         if isinstance(weights, dict):
-            key = (weights.get("type"), weights.get("num_bits"), weights.get("group_size"))
+            key = tuple(value if isinstance(value, (str, int)) else None
+                        for value in (weights.get("type"), weights.get("num_bits"), weights.get("group_size")))
             found = {("float", 8): "FP8", ("int", 8): "INT8", ("int", 4): "INT4"}.get(key[:2])
             if key[:2] == ("float", 4):
                 found = "NVFP4" if key[2] == 16 else "MXFP4"

@@ -8,12 +8,14 @@ Units are in the names: ``_gib`` (2**30 bytes), ``_ms``, ``_s``, ``_usd``, ``_b`
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import difflib
+import functools
 import math
 import numbers
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
 # --------------------------------------------------------------------------- errors
 
@@ -167,26 +169,41 @@ def _check_dims(owner: Any, where: str, names: Iterable[str], minimum: float = 0
                                                      minimum=minimum, inclusive=inclusive, maximum=MAX_SHAPE_DIM))
 
 
-@dataclass(frozen=True)
-class LayerSpec:
-    """One decoder layer: its token mixer and its feed-forward block."""
+class _LayerFields(NamedTuple):
+    mixer: str
+    mlp: str
+    window: int
 
-    mixer: str = "full"
-    """One of :data:`MIXERS`."""
-    mlp: str = "dense"
-    """``dense``, ``moe`` (routed experts) or ``none`` (a mixer-only block)."""
-    window: int = 0
-    """Tokens a ``sliding`` layer attends (its window W) or a ``chunked`` layer's chunk C; 0 otherwise."""
 
-    def __post_init__(self) -> None:
-        check_choice("model.layers.mixer", self.mixer, MIXERS)
-        check_choice("model.layers.mlp", self.mlp, MLP_KINDS)
-        windowed = self.mixer in ("sliding", "chunked")
-        object.__setattr__(self, "window", check_number("model.layers.window", self.window, integer=True,
-                                                        minimum=0, inclusive=not windowed, maximum=MAX_CONTEXT_TOKENS))
-        if self.window and not windowed:
-            raise InputError("model.layers.window", self.window, f"0 for a {self.mixer} layer (only sliding and chunked "
+class LayerSpec(_LayerFields):
+    """One decoder layer: its token mixer (one of :data:`MIXERS`), its feed-forward block (``dense``, ``moe`` for
+    routed experts, ``none`` for a mixer-only block) and ``window``: the tokens a ``sliding`` layer attends (W) or a
+    ``chunked`` layer's chunk (C), 0 otherwise. Frozen and validated like the dataclasses here, but a tuple, so the
+    per-layer sums hash and compare it at C speed even for a model with a very large layer count."""
+
+    __slots__ = ()
+
+    def __new__(cls, mixer: str = "full", mlp: str = "dense", window: int = 0):
+        check_choice("model.layers.mixer", mixer, MIXERS)
+        check_choice("model.layers.mlp", mlp, MLP_KINDS)
+        windowed = mixer in ("sliding", "chunked")
+        window = check_number("model.layers.window", window, integer=True, minimum=0, inclusive=not windowed,
+                              maximum=MAX_CONTEXT_TOKENS)
+        if window and not windowed:
+            raise InputError("model.layers.window", window, f"0 for a {mixer} layer (only sliding and chunked "
                              "layers have a window)")
+        return super().__new__(cls, mixer, mlp, window)
+
+
+def layer_counts(layers: tuple) -> dict:
+    """``{LayerSpec: layers of that kind}`` (the physics sums over kinds, not over every layer)."""
+    return dict(collections.Counter(layers))
+
+
+@functools.lru_cache(maxsize=1024)
+def layer_spec(mixer: str = "full", window: int = 0, mlp: str = "dense") -> LayerSpec:
+    """One shared, validated :class:`LayerSpec` per kind (a model repeats a handful of kinds over its layers)."""
+    return LayerSpec(mixer=mixer, window=window, mlp=mlp)
 
 
 @dataclass(frozen=True)
@@ -345,9 +362,9 @@ class ModelArchitecture:
             raise InputError("model.experts_per_token", self.experts_per_token,
                              f"between 1 and num_experts ({self.num_experts})")
         object.__setattr__(self, "layers", self._checked_layers())
-        key = tuple(tuple((layer.mixer, layer.window, layer.mlp) for layer in self.layers) if f.name == "layers"
-                    else getattr(self, f.name) for f in dataclasses.fields(self))
+        key = tuple(getattr(self, f.name) for f in dataclasses.fields(self))
         object.__setattr__(self, "_key", (hash(key), key))
+        object.__setattr__(self, "_counts", layer_counts(self.layers))
 
     def __hash__(self) -> int:
         """Computed once: the physics caches (``architecture.py``) key on the architecture, layers and all."""
@@ -364,24 +381,30 @@ class ModelArchitecture:
         if not self.layers:
             return self._uniform_layers()
         layers = tuple(self.layers)
-        if len(layers) != self.num_layers or not all(isinstance(layer, LayerSpec) for layer in layers):
+        if len(layers) != self.num_layers or not set(map(type, layers)) <= {LayerSpec}:
             raise InputError("model.layers", f"{len(layers)} entries", f"one LayerSpec per layer ({self.num_layers})")
         needs = {"linear": self.linear_attention, "mamba": self.mamba, "mamba2": self.mamba,
                  "mla": self.kv_lora_rank or None, "moe": self.num_experts or None}
-        for kind in {layer.mixer for layer in layers} | {layer.mlp for layer in layers}:
+        kinds = layer_counts(layers)
+        for kind in {layer.mixer for layer in kinds} | {layer.mlp for layer in kinds}:
             if kind in needs and needs[kind] is None:
                 raise InputError("model.layers", kind, f"a shape for its {kind} layers (none was given)")
         return layers
 
     def _uniform_layers(self) -> tuple:
         mixer = "mla" if self.kv_lora_rank else ("sliding" if self.sliding_window else "full")
-        return tuple(LayerSpec(mixer=mixer, window=self.sliding_window if mixer == "sliding" else 0,
-                               mlp="moe" if self.is_moe and i >= self.first_dense_layers else "dense")
-                     for i in range(self.num_layers))
+        window = self.sliding_window if mixer == "sliding" else 0
+        dense = self.first_dense_layers if self.is_moe else self.num_layers
+        return (layer_spec(mixer, window, "dense"),) * dense + (layer_spec(mixer, window, "moe"),) * (self.num_layers - dense)
 
     @property
     def is_moe(self) -> bool:
         return self.num_experts > 0
+
+    @property
+    def layer_kinds(self) -> dict:
+        """``{LayerSpec: count}``: the physics sums over these, not over every layer."""
+        return self._counts
 
 
 @dataclass(frozen=True)

@@ -246,7 +246,7 @@ def _mlp_width(arch: ModelArchitecture) -> float:
     """FFN width a token's activations pass through, averaged over layers (MoE: its routed and shared experts)."""
     if not arch.is_moe:
         return arch.intermediate_size
-    dense_layers = sum(1 for layer in arch.layers if layer.mlp == "dense")
+    dense_layers = sum(count for layer, count in arch.layer_kinds.items() if layer.mlp == "dense")
     routed = arch.moe_intermediate_size * (arch.experts_per_token + arch.num_shared_experts)
     return (architecture.moe_layer_count(arch) * routed + dense_layers * arch.intermediate_size) / arch.num_layers
 

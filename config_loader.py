@@ -23,7 +23,7 @@ from typing import Any, BinaryIO, Callable
 
 from hf_config import architecture_from_hf_config, quantization_note
 from models import (
-    CostOptions, GPUConfig, InputError, LLMWorkloadInput, ModelConfig, TrainingInput, UnknownKeyError, check_number,
+    CostOptions, GPUConfig, InputError, LLMWorkloadInput, ModelConfig, TrainingInput, UnknownKeyError,
 )
 
 MODES = ("inference", "training", "forecast", "compare", "validate")

@@ -43,7 +43,7 @@ _PATTERN = {"M": ("mamba2", "none"), "*": ("full", "none"), "-": ("none", "dense
 """Nemotron-H ``hybrid_override_pattern``: one character per block."""
 
 
-def value(hf: dict, name: str, path: str) -> Any:
+def _required(hf: dict, name: str, path: str) -> Any:
     """The first present value among a required field's spellings; a missing field is an :class:`InputError`."""
     for key in _ALIASES[name]:
         if hf.get(key) is not None:
@@ -113,7 +113,7 @@ def _in_file(exc: InputError, path: str) -> InputError:
 
 def _shape_fields(cfg: dict, kind: str, path: str) -> dict:
     """The shapes every layer shares, read type-strictly."""
-    layers, hidden, heads = (check_number(f"{path}: {_ALIASES[k][0]}", value(cfg, k, path), integer=True)
+    layers, hidden, heads = (check_number(f"{path}: {_ALIASES[k][0]}", _required(cfg, k, path), integer=True)
                              for k in ("num_layers", "hidden_size", "num_attention_heads"))
     head_dim = _head_dim(cfg, hidden, heads, path)
     experts = cfg.get("num_local_experts") or cfg.get("n_routed_experts") or cfg.get("num_experts") or 0
@@ -126,7 +126,7 @@ def _shape_fields(cfg: dict, kind: str, path: str) -> dict:
         num_kv_heads=_count(cfg, "num_key_value_heads", path, default=heads),
         head_dim=head_dim,
         intermediate_size=dense_width,
-        vocab_size=value(cfg, "vocab_size", path),
+        vocab_size=_required(cfg, "vocab_size", path),
         tie_word_embeddings=_flag(cfg, "tie_word_embeddings", path, kind in TIED_BY_DEFAULT),
         max_position_embeddings=(cfg.get("max_position_embeddings") or cfg.get("seq_length")
                                  or cfg.get("n_positions") or 2048),

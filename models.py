@@ -149,8 +149,6 @@ multi-head latent attention (DeepSeek MLA), linear attention (Gated DeltaNet, Qw
 Mamba-2 (Nemotron-H), or none (a block that is only an MLP, as in Nemotron-H)."""
 ATTENTION_MIXERS = ("full", "sliding", "chunked", "mla")
 """Mixers that cache keys and values per token."""
-STATE_MIXERS = ("linear", "mamba", "mamba2")
-"""Mixers that keep a fixed-size state per sequence instead of a per-token cache."""
 MLP_KINDS = ("dense", "moe", "none")
 STATE_DTYPES = ("FP32", "FP16", "BF16")
 

@@ -30,12 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, NamedTuple
 
+from config import DATA_DIR  # the checkout's data/, or an installed copy's
 from measurements import (  # noqa: F401  (load_* re-exported for the training tests)
     KINDS, Measurement, load_h200, load_published, load_training_runs, read_measurements, shipped_measurements,
 )
 from models import InputError, UnknownKeyError, ValidationReport, check_number
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
 SMALLEST_PREDICTION = 1e-9
 """Floor of a prediction inside log errors (a replica that holds no sequence predicts 0 tokens/s)."""
 

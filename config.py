@@ -10,12 +10,29 @@ import contextvars
 import csv
 import functools
 import json
+import math
+import re
+import sys
 from pathlib import Path
 
 from models import GPUSpec, InputError, ModelArchitecture, NotFoundError
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
 BYTES_PER_GIB = 2**30
+
+
+def _data_dir() -> Path:
+    """``data/`` beside this module in a checkout; in an installed copy (``pip install .``), the data files the wheel
+    puts under ``<prefix>/share/llm-capacity/data``."""
+    import site
+    import sysconfig
+
+    here = Path(__file__).resolve().parent / "data"
+    prefixes = [sysconfig.get_paths()["data"], sys.prefix, getattr(site, "USER_BASE", None) or ""]
+    candidates = [here] + [Path(prefix) / "share" / "llm-capacity" / "data" for prefix in prefixes if prefix]
+    return next((path for path in candidates if (path / "gpus.csv").is_file()), here)
+
+
+DATA_DIR = _data_dir()
 
 
 def _rows(name: str) -> list[dict]:
@@ -76,23 +93,47 @@ def _precisions() -> dict[str, dict]:
     return {row["precision"]: row for row in _rows("precisions.csv")}
 
 
-def bytes_per_element(precision: str) -> float:
-    """Stored bytes per weight or cache element, including quantization scales."""
+@functools.lru_cache(maxsize=None)
+def bytes_per_element(precision: str, group_size: int | None = None) -> float:
+    """Stored bytes per weight or cache element, including quantization scales (one scale per ``group_size``
+    weights when a checkpoint says so, else the format's group from ``data/precisions.csv``)."""
     row = _precisions()[precision]
-    group = int(row["quant_group_size"])
-    scales = _float(row["scale_bytes_per_group"]) / group if group else 0.0
+    group = group_size or int(row["quant_group_size"])
+    scales = _float(row["scale_bytes_per_group"]) / group if int(row["quant_group_size"]) else 0.0
     return float(row["bytes_per_element"]) + scales
 
 
-def compute_precision(precision: str) -> str:
-    """The tensor-core rate the matmuls of weights stored in ``precision`` run at."""
-    return _precisions()[precision]["compute_precision"]
+def compute_precision(precision: str, gpu: GPUSpec | None = None) -> str:
+    """The tensor-core rate the matmuls of weights stored in ``precision`` run at: the format's own (FP4 for
+    MXFP4/NVFP4) on a ``gpu`` that has it, else its fallback (16-bit, the weights dequantized in the kernel)."""
+    row = _precisions()[precision]
+    native = row["compute_precision"]
+    if gpu is not None and native not in gpu.tflops and row["fallback_compute_precision"]:
+        return row["fallback_compute_precision"]
+    return native
+
+
+def weight_only(precision: str, compute: str) -> bool:
+    """True when weights stored in ``precision`` are dequantized to 16-bit for a ``compute`` matmul (INT8/INT4,
+    MXFP4/NVFP4 on GPUs without FP4 tensor cores): their bandwidth share is the quantized-kernel one."""
+    return compute in ("FP16", "BF16", "FP32") and precision not in ("FP32", "FP16", "BF16")
+
+
+def compute_note(precision: str, gpu: GPUSpec) -> str:
+    """A sentence for the plan's assumptions when the GPU lacks the format's own tensor-core path."""
+    compute = compute_precision(precision, gpu)
+    native = _precisions()[precision]["compute_precision"]
+    if compute == native:
+        return ""
+    return (f"{precision} weights: {gpu.id} has no {native} tensor cores, so they are dequantized to 16-bit inside "
+            f"the matmul kernels (weight-only; {native} compute needs B200/GB200).")
 
 
 # --------------------------------------------------------------------------- GPUs
 
 _TFLOPS_COLUMNS = {"FP32": "tf32_tflops_dense", "FP16": "fp16_bf16_tflops_dense", "BF16": "fp16_bf16_tflops_dense",
-                   "FP8": "fp8_tflops_dense", "INT8": "int8_tops_dense", "INT4": "int4_tops_dense"}
+                   "FP8": "fp8_tflops_dense", "INT8": "int8_tops_dense", "INT4": "int4_tops_dense",
+                   "FP4": "fp4_tflops_dense"}
 
 
 def _gpu_from_row(row: dict) -> GPUSpec:
@@ -168,42 +209,147 @@ def matmul_ceiling(gpu_id: str, compute_precision: str) -> tuple[float, bool]:
 
 # --------------------------------------------------------------------------- models
 
-_INT_FIELDS = ("num_layers", "hidden_size", "num_attention_heads", "num_kv_heads", "head_dim", "intermediate_size",
-               "vocab_size", "max_position_embeddings", "num_experts", "experts_per_token", "num_shared_experts",
-               "moe_intermediate_size", "first_dense_layers", "q_lora_rank", "kv_lora_rank", "qk_rope_head_dim",
-               "qk_nope_head_dim", "v_head_dim", "sliding_window")
-
-
-def _model_from_row(row: dict) -> ModelArchitecture:
-    return ModelArchitecture(
-        id=row["id"],
-        name=row["name"],
-        hf_id=row["hf_id"],
-        mlp=row["mlp"],
-        tie_word_embeddings=row["tie_word_embeddings"] == "true",
-        attention_bias=row["attention_bias"] == "true",
-        nominal_params_b=_float(row["nominal_params_b"]) or None,
-        source=row["source"],
-        **{name: int(row[name]) for name in _INT_FIELDS},
-    )
+MAX_SUGGESTED_SIZE_RATIO = 2.5
+"""Suggestions for an unknown model stay within this factor of the size its name states, when any does."""
+_MODEL_SIZE = re.compile(r"(?:(\d+)x)?(\d+(?:\.\d+)?)b$")
+"""A size token in a model name: ``70b``, ``0.6b``, ``8x22b`` (experts x size)."""
 
 
 @functools.lru_cache(maxsize=None)
-def _models() -> dict[str, ModelArchitecture]:
-    return {row["id"]: _model_from_row(row) for row in _rows("models.csv")}
+def _catalog() -> dict[str, dict]:
+    """``data/models.csv`` rows by id: the Hugging Face id, family, aliases, the config file and the stated counts."""
+    return {row["id"]: row for row in _rows("models.csv")}
 
 
-def list_models() -> list[ModelArchitecture]:
-    """Every model in the catalog."""
-    return list(_models().values())
+@functools.lru_cache(maxsize=None)
+def _model(model_id: str) -> ModelArchitecture:
+    """One catalog model, parsed from its ``data/model_configs`` copy of the published config.json."""
+    from hf_config import architecture_from_hf_config
+
+    row = _catalog()[model_id]
+    config_json = json.loads((DATA_DIR / row["config"]).read_text(encoding="utf-8"))
+    return architecture_from_hf_config(
+        config_json, row["config"], id=row["id"], name=row["name"], hf_id=row["hf_id"], family=row["family"],
+        aliases=tuple(a for a in row["aliases"].split(";") if a), nominal_params_b=_float(row["params_b"]) or None,
+        nominal_active_params_b=_float(row["active_params_b"]) or None, source=row["config_source"])
+
+
+@functools.lru_cache(maxsize=None)
+def _model_names() -> dict[str, str]:
+    """Every accepted spelling (lower case) -> catalog id: the id, name, Hugging Face id and aliases, with and without
+    the organisation."""
+    names = {}
+    for row in _catalog().values():
+        for name in (row["id"], row["name"], row["hf_id"], *row["aliases"].split(";")):
+            if name:
+                names[name.lower()] = row["id"]
+                names.setdefault(name.lower().split("/")[-1], row["id"])
+    return names
+
+
+def list_models(family: str | None = None) -> list[ModelArchitecture]:
+    """Every model in the catalog, or those of one ``family`` (any case)."""
+    wanted = _family(family)
+    return [_model(model_id) for model_id, row in _catalog().items() if wanted in (None, row["family"])]
+
+
+def model_families() -> list[str]:
+    return sorted({row["family"] for row in _catalog().values()}, key=str.lower)
+
+
+def _family(family: str | None) -> str | None:
+    if family is None:
+        return None
+    by_lower = {name.lower(): name for name in model_families()}
+    if not isinstance(family, str) or family.strip().lower() not in by_lower:
+        raise InputError("--family", family, "one of " + ", ".join(model_families()))
+    return by_lower[family.strip().lower()]
 
 
 def get_model(name: str, field_name: str = "model.model") -> ModelArchitecture:
-    """A catalog model by short id (``llama-3.1-70b``) or Hugging Face id, any case."""
+    """A catalog model by short id (``llama-3.1-70b``), Hugging Face id or alias (``meta-llama/Llama-3.1-8B-Instruct``),
+    any case; an unknown name is an :class:`UnknownModel` naming the closest models by family and size."""
     if not isinstance(name, str):
         raise InputError(field_name, name, "a model id such as llama-3.1-70b")
-    wanted = name.strip().lower()
-    for model in _models().values():
-        if wanted in (model.id, model.hf_id.lower(), model.name.lower(), model.hf_id.lower().split("/")[-1]):
-            return model
-    raise NotFoundError(field_name, name, _models(), kind="model")
+    wanted = name.strip().lower().removeprefix("https://huggingface.co/").removeprefix("hf.co/")
+    model_id = _model_names().get(wanted) or _model_names().get(wanted.split("/")[-1])
+    if model_id is None:
+        raise UnknownModel(field_name, name, closest_models(name))
+    return _model(model_id)
+
+
+class UnknownModel(NotFoundError):
+    """A model the catalog does not hold: the closest by family and size, and how to plan it anyway."""
+
+    def __init__(self, field_name: str, value, closest: list[str]):
+        hint = f"did you mean {' or '.join(closest)}? " if closest else ""
+        InputError.__init__(self, field_name, value, f"a known model ({hint}--list-models lists all {len(_catalog())}), "
+                            "or any model's Hugging Face config.json with --model-config PATH")
+
+
+def closest_models(name: str, count: int = 3) -> list[str]:
+    """Catalog ids nearest to ``name``: those sharing its name tokens (family and version: ``qwen3``, ``mixtral``,
+    ``3.1``), then by size ratio to the size the name states (``14b``, ``8x22b``), then by spelling."""
+    import difflib
+
+    tokens, size = _name_tokens(name)
+    scored = []
+    for model_id, row in _catalog().items():
+        shared = max(len(tokens & _name_tokens(spelling)[0]) for spelling in _spellings(row))
+        distance = abs(math.log(size / _row_size(row))) if size and _row_size(row) else math.inf
+        scored.append((-shared, distance, model_id))
+    family = [entry for entry in sorted(scored) if entry[0]]
+    if not family:
+        return difflib.get_close_matches(name.lower().split("/")[-1], list(_catalog()), n=count, cutoff=0.6)
+    near = [entry for entry in family if entry[1] <= math.log(MAX_SUGGESTED_SIZE_RATIO)]
+    return [model_id for _, _, model_id in (near or family)[:count]]
+
+
+def _spellings(row: dict) -> list[str]:
+    return [row["id"], row["hf_id"], *(a for a in row["aliases"].split(";") if a)]
+
+
+def _name_tokens(name: str) -> tuple[set[str], float | None]:
+    """(non-size tokens, the stated size in B) of a model name: ``Mixtral-8x22B-v0.1`` -> ({mixtral, v0.1}, 176)."""
+    tokens, size = set(), None
+    for token in re.split(r"[^a-z0-9.]+", str(name).lower().split("/")[-1]):
+        match = _MODEL_SIZE.fullmatch(token)
+        if match and size is None:
+            size = float(match.group(1) or 1) * float(match.group(2))
+        elif token and not match and token not in ("instruct", "chat", "it", "base", "hf", "pt"):
+            tokens.add(token)
+    return tokens, size
+
+
+def _row_size(row: dict) -> float | None:
+    """A catalog model's size on the same scale as names state it (``8x22b`` -> 176), else its stated total."""
+    return _name_tokens(row["id"])[1] or _float(row["params_b"]) or None
+
+
+def model_records(family: str | None = None) -> list[dict]:
+    """One record per catalog model (for ``--list-models``): id, family, parameters (computed from the shapes and
+    as the model card states them), context, attention layout, the checkpoint's weight format."""
+    import architecture
+
+    return [{
+        "id": arch.id, "hf_id": arch.hf_id, "family": arch.family,
+        "params_b": round(architecture.total_params(arch) / 1e9, 2),
+        "active_params_b": round(architecture.active_params(arch) / 1e9, 2),
+        "stated_params_b": arch.nominal_params_b, "stated_active_params_b": arch.nominal_active_params_b,
+        "context_tokens": arch.max_position_embeddings, "layers": arch.num_layers,
+        "attention": ", ".join(f"{count} {kind}" for kind, count in architecture.mixer_counts(arch).items()),
+        "experts": f"{arch.experts_per_token}/{arch.num_experts}" if arch.is_moe else "",
+        "quantization": architecture.checkpoint_precision(arch) or "",
+        "aliases": list(arch.aliases),
+    } for arch in list_models(family)]
+
+
+def gpu_records() -> list[dict]:
+    """One record per GPU (for ``--list-gpus``): memory, bandwidth, dense TFLOPS by precision, interconnect."""
+    return [{
+        "id": gpu.id, "name": gpu.name, "vendor": gpu.vendor, "memory_gib": gpu.memory_gib,
+        "hbm_bandwidth_gb_s": gpu.hbm_bandwidth_gb_s,
+        **{f"{precision.lower()}_tflops": gpu.tflops.get(precision) for precision in ("FP16", "FP8", "FP4")},
+        "interconnect": gpu.interconnect, "interconnect_gb_s": gpu.interconnect_gb_s, "gpus_per_node": gpu.gpus_per_node,
+        "aliases": list(gpu.aliases),
+    } for gpu in list_gpus()]

@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
+from hf_config import architecture_from_hf_config, quantization_note
 from models import (
     MODES, CostOptions, ForecastInput, GPUConfig, InputError, LLMWorkloadInput, ModelConfig, PlanRequest, TrainingInput,
     UnknownKeyError, check_number,
@@ -269,79 +270,9 @@ def write_json_atomic(path: str | os.PathLike, payload: Any, field_name: str = "
 
 # --------------------------------------------------------------------------- model architectures
 
-_HF_ALIASES = {
-    "num_layers": ("num_hidden_layers", "n_layer", "num_layers"),
-    "hidden_size": ("hidden_size", "n_embd", "d_model"),
-    "num_attention_heads": ("num_attention_heads", "n_head"),
-    "intermediate_size": ("intermediate_size", "ffn_dim", "n_inner"),
-    "vocab_size": ("vocab_size",),
-}
-
-
-def _hf_value(hf: dict, name: str, path: str):
-    for key in _HF_ALIASES[name]:
-        if hf.get(key) is not None:
-            return hf[key]
-    raise InputError(f"{path}: {_HF_ALIASES[name][0]}", "missing", "a Hugging Face config.json with this field")
-
-
-def architecture_from_hf_config(hf: dict, path: str = "config.json"):
-    """A :class:`models.ModelArchitecture` from a Hugging Face ``config.json`` dict.
-
-    Reads Llama, Mistral, Mixtral, Qwen2, Gemma2, Phi-3, BLOOM and DeepSeek-V3 field names: explicit
-    ``head_dim``, ``num_key_value_heads`` (GQA), ``tie_word_embeddings``, MoE (``num_local_experts`` /
-    ``n_routed_experts``, ``num_experts_per_tok``, ``n_shared_experts``, ``moe_intermediate_size``,
-    ``first_k_dense_replace``) and MLA (``kv_lora_rank``, ``qk_rope_head_dim``...).
-    """
-    from models import ModelArchitecture
-
-    if not isinstance(hf, dict) or not isinstance(hf.get("text_config", {}), dict):
-        raise InputError("--model-config", path, "a JSON object (a Hugging Face config.json)")
-    hf = {**hf.get("text_config", {}), **hf}
-    layers, hidden, heads = (check_number(f"{path}: {_HF_ALIASES[k][0]}", _hf_value(hf, k, path), integer=True)
-                             for k in ("num_layers", "hidden_size", "num_attention_heads"))
-    model_type = str(hf.get("model_type", "")).lower()
-    mlp = "plain" if model_type in ("bloom", "gpt2", "gpt_neox", "opt", "falcon") else "gated"
-    intermediate = hf.get("intermediate_size") or hf.get("ffn_dim") or hf.get("n_inner") or 4 * hidden
-    experts = hf.get("num_local_experts") or hf.get("n_routed_experts") or hf.get("num_experts") or 0
-    arch = dict(
-        id=str(hf.get("_name_or_path") or Path(path).parent.name or "custom"),
-        name=f"{hf.get('_name_or_path') or model_type or 'custom'} (from {path})",
-        num_layers=layers, hidden_size=hidden, num_attention_heads=heads,
-        num_kv_heads=hf.get("num_key_value_heads") or heads,
-        head_dim=hf.get("head_dim") or hidden // heads,
-        intermediate_size=intermediate,
-        vocab_size=_hf_value(hf, "vocab_size", path),
-        tie_word_embeddings=bool(hf.get("tie_word_embeddings", model_type in ("bloom", "gemma", "gemma2"))),
-        max_position_embeddings=hf.get("max_position_embeddings") or hf.get("seq_length") or 2048,
-        mlp=mlp,
-        attention_bias=bool(hf.get("attention_bias", model_type in ("qwen2", "bloom"))),
-        num_experts=experts,
-        experts_per_token=hf.get("num_experts_per_tok", 0) if experts else 0,
-        num_shared_experts=hf.get("n_shared_experts") or 0,
-        moe_intermediate_size=(hf.get("moe_intermediate_size") or intermediate) if experts else 0,
-        first_dense_layers=hf.get("first_k_dense_replace") or 0,
-        q_lora_rank=hf.get("q_lora_rank") or 0,
-        kv_lora_rank=hf.get("kv_lora_rank") or 0,
-        qk_rope_head_dim=hf.get("qk_rope_head_dim") or 0,
-        qk_nope_head_dim=hf.get("qk_nope_head_dim") or 0,
-        v_head_dim=hf.get("v_head_dim") or 0,
-        sliding_window=hf.get("sliding_window") or 0,
-        source=f"Hugging Face config {path}",
-    )
-    try:
-        if arch["kv_lora_rank"]:
-            arch["head_dim"] = sum(check_number(f"model.{k}", arch[k], integer=True)
-                                   for k in ("qk_nope_head_dim", "qk_rope_head_dim"))
-        return ModelArchitecture(**arch)
-    except InputError as exc:  # name the file: "config.json: model.vocab_size: got ..."
-        raise InputError(f"{path}: {exc.field}", exc.value, exc.accepted) from None
-    except TypeError as exc:
-        raise InputError("--model-config", path, f"numeric shape fields ({exc})") from None
-
-
 def resolve_architecture(model) -> tuple[Any, list[str]]:
-    """The architecture a :class:`models.ModelConfig` names, with the assumption it rests on."""
+    """The architecture a :class:`models.ModelConfig` names (a ``--model-config`` file, a catalog model, or a size
+    alone; ``hf_config.architecture_from_hf_config`` reads Hugging Face configs), with the assumptions it rests on."""
     import architecture
     import config
 
@@ -349,18 +280,45 @@ def resolve_architecture(model) -> tuple[Any, list[str]]:
         path = model.model_config_path
         hf = parse_json(read_text_file(path, "--model-config"), "--model-config", path)
         arch = architecture_from_hf_config(hf, path)
-        return arch, [f"Model shape read from {path}."]
-    if model.model:
+        notes = [f"Model shape read from {path}.", quantization_note(hf)]
+    elif model.model:
         arch = config.get_model(model.model)
-        return arch, [f"Model {arch.name}: shape from the catalog ({arch.source})."]
-    arch = architecture.dense_shape_for_size(model.model_size_billions)
-    _check_derived_size(arch, model.model_size_billions)
-    return arch, [
-        f"Only a size was given ({model.model_size_billions:g}B): planned as a dense Llama-style model with "
-        f"{arch.num_layers} layers, hidden {arch.hidden_size}, {arch.num_attention_heads} heads, "
-        f"{arch.num_kv_heads} KV heads (GQA), FFN {arch.intermediate_size}, vocabulary {arch.vocab_size}. "
-        "Pass --model or --model-config for the real architecture."
-    ]
+        notes = [f"Model {arch.name}: shape from the catalog ({arch.source})."]
+    else:
+        arch = architecture.dense_shape_for_size(model.model_size_billions)
+        _check_derived_size(arch, model.model_size_billions)
+        notes = [
+            f"Only a size was given ({model.model_size_billions:g}B): planned as a dense Llama-style model with "
+            f"{arch.num_layers} layers, hidden {arch.hidden_size}, {arch.num_attention_heads} heads, "
+            f"{arch.num_kv_heads} KV heads (GQA), FFN {arch.intermediate_size}, vocabulary {arch.vocab_size}. "
+            "Pass --model or --model-config for the real architecture."
+        ]
+    return arch, [note for note in notes + [_layout_note(arch), _checkpoint_note(arch, model.precision)] if note]
+
+
+def _layout_note(arch) -> str:
+    """What the per-layer mixers mean for memory, when the layers are not all alike."""
+    import architecture
+
+    kinds = architecture.mixer_counts(arch)
+    if len(kinds) == 1:
+        return ""
+    layout = ", ".join(f"{count} {kind}" for kind, count in kinds.items())
+    state = " Linear-attention and Mamba layers keep a fixed state per sequence instead of a per-token cache." \
+        if architecture.state_elements_per_sequence(arch) else ""
+    return (f"Layers: {layout}. A sliding layer caches at most its window and a chunked layer at most its chunk."
+            + state)
+
+
+def _checkpoint_note(arch, precision: str) -> str:
+    """How the checkpoint stores its weights (``quantization_config``) against the precision planned."""
+    quant = arch.quantization
+    if quant is None:
+        return ""
+    what = "its routed experts" if quant.experts_only else "its linear weights"
+    planned = ("as published" if precision == quant.precision
+               else f"at {precision} as asked (--precision {quant.precision} plans the checkpoint as published)")
+    return f"The checkpoint stores {what} in {quant.precision} (quantization_config {quant.method}); planned {planned}."
 
 
 def _check_derived_size(arch, size_b: float) -> None:

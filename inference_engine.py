@@ -57,8 +57,7 @@ class Efficiency:
 
     def weight_share(self, precision: str, compute_precision: str) -> float:
         """Achieved share of HBM bandwidth streaming weights stored in ``precision``."""
-        weight_only = precision in ("INT8", "INT4") and compute_precision != precision
-        return self.quantized_weight_bandwidth if weight_only else self.weight_bandwidth
+        return self.quantized_weight_bandwidth if config.weight_only(precision, compute_precision) else self.weight_bandwidth
 
     def matmul_share(self, compute_precision: str) -> float:
         """Achieved share of peak for matmuls at ``compute_precision``."""
@@ -88,7 +87,8 @@ class Deployment:
     lm_head_params: float
     """LM-head weights per GPU (a prefill computes logits for each prompt's last token only)."""
     kv_bytes_per_token: float
-    """KV cache bytes per token on each GPU."""
+    """KV cache bytes per token on each GPU while the context is within every window (``kv_bytes_per_sequence``
+    caps sliding and chunked layers)."""
     peak_flops: float
     """Dense peak at the matmul precision times the GPU's measured matmul ceiling (MAMF share)."""
     compute_precision: str
@@ -99,17 +99,32 @@ class Deployment:
 def weight_bytes(arch: ModelArchitecture, precision: str) -> float:
     """Bytes of weights: linear layers at ``precision`` (+ quantization scales), embeddings at 16-bit.
 
-    Quantized checkpoints (AWQ/GPTQ, FP8) keep embeddings and the LM head in 16-bit.
+    Quantized checkpoints (AWQ/GPTQ, FP8, MXFP4) keep embeddings and the LM head in 16-bit, and whatever their
+    ``quantization_config`` does not convert (gpt-oss: attention and routers; ``architecture.quantized_params``).
     """
     params = architecture.total_params(arch)
-    embed = architecture.embedding_params(arch)
-    embed_bytes = config.bytes_per_element(precision if precision == "FP32" else "FP16")
-    return (params - embed) * config.bytes_per_element(precision) + embed * embed_bytes
+    quantized = architecture.quantized_params(arch) if precision not in ("FP32", "FP16", "BF16") else \
+        params - architecture.embedding_params(arch)
+    other_bytes = config.bytes_per_element(precision if precision == "FP32" else "FP16")
+    return quantized * config.bytes_per_element(precision) + (params - quantized) * other_bytes
 
 
 def kv_bytes_per_token(arch: ModelArchitecture, kv_precision: str) -> float:
     """KV-cache bytes per token over all layers (GQA-aware; MLA latent for DeepSeek)."""
     return architecture.kv_cache_elements_per_token(arch) * config.bytes_per_element(kv_precision)
+
+
+def kv_bytes_per_sequence(dep: Deployment, tokens: float) -> float:
+    """KV cache bytes one sequence of ``tokens`` tokens holds on each GPU: a sliding layer keeps at most its
+    window, a chunked layer at most its chunk (``architecture.kv_cache_elements``)."""
+    elements = architecture.kv_cache_elements(dep.arch, tokens)
+    return elements * config.bytes_per_element(dep.kv_precision) / kv_shards(dep.arch, dep.tensor_parallel)
+
+
+def state_bytes_per_sequence(dep: Deployment) -> float:
+    """Linear-attention and Mamba state of one sequence on each GPU (fixed at any context; heads split by TP)."""
+    elements = architecture.state_elements_per_sequence(dep.arch)
+    return elements * config.bytes_per_element(dep.arch.state_dtype) / dep.tensor_parallel if elements else 0.0
 
 
 def kv_shards(arch: ModelArchitecture, tensor_parallel: int) -> int:
@@ -123,9 +138,8 @@ def deployment(arch: ModelArchitecture, gpu: GPUSpec, precision: str, kv_precisi
     expert = 0.0
     routed_total = 0.0
     if arch.is_moe:
-        one_expert = architecture.mlp_params(arch.hidden_size, arch.moe_intermediate_size, arch.mlp == "gated")
-        expert = one_expert * config.bytes_per_element(precision)
-        routed_total = expert * arch.num_experts * (arch.num_layers - arch.first_dense_layers)
+        expert = architecture.expert_params(arch) * config.bytes_per_element(precision)
+        routed_total = expert * arch.num_experts * architecture.moe_layer_count(arch)
     input_embedding = 0 if arch.tie_word_embeddings else arch.vocab_size * arch.hidden_size * 2
     resident = weight_bytes(arch, precision)
     return Deployment(
@@ -136,9 +150,9 @@ def deployment(arch: ModelArchitecture, gpu: GPUSpec, precision: str, kv_precisi
         matmul_params=architecture.matmul_params_per_token(arch) / t,
         lm_head_params=arch.vocab_size * arch.hidden_size / t,
         kv_bytes_per_token=kv_bytes_per_token(arch, kv_precision) / kv_shards(arch, t),
-        peak_flops=gpu.peak_tflops(config.compute_precision(precision)) * 1e12
-        * config.matmul_ceiling(gpu.id, config.compute_precision(precision))[0],
-        compute_precision=config.compute_precision(precision),
+        peak_flops=gpu.peak_tflops(config.compute_precision(precision, gpu)) * 1e12
+        * config.matmul_ceiling(gpu.id, config.compute_precision(precision, gpu))[0],
+        compute_precision=config.compute_precision(precision, gpu),
         bandwidth_bytes_s=gpu.hbm_bandwidth_gb_s * 1e9,
         link_bytes_s=gpu.interconnect_gb_s * 1e9,
     )
@@ -157,18 +171,21 @@ def streamed_weight_bytes(dep: Deployment, tokens: float) -> float:
     arch = dep.arch
     if not arch.is_moe:
         return dep.dense_weight_bytes
-    moe_layers = arch.num_layers - arch.first_dense_layers
+    moe_layers = architecture.moe_layer_count(arch)
     touched = experts_touched(arch.num_experts, arch.experts_per_token, tokens)
     return dep.dense_weight_bytes + moe_layers * touched * dep.expert_bytes
 
 
 def attention_flops(dep: Deployment, query_tokens: float, mean_context: float) -> float:
-    """QK^T and AV FLOPs per GPU: 4 x queries x context x heads x head_dim x layers / t."""
+    """QK^T and AV FLOPs per GPU: 4 x queries x heads x head_dim / t x the keys each attention layer attends
+    (the context, capped at a sliding layer's window or a chunked layer's chunk), plus the linear-attention and
+    Mamba recurrences (``architecture.recurrent_flops_per_token``)."""
     arch = dep.arch
-    window = arch.sliding_window or math.inf
     heads = arch.num_attention_heads / dep.tensor_parallel
     dim = (arch.kv_lora_rank + arch.qk_rope_head_dim) if arch.kv_lora_rank else arch.head_dim  # MLA: absorbed
-    return 4.0 * query_tokens * min(mean_context, window) * heads * dim * arch.num_layers
+    keys = architecture.attended_tokens(arch, mean_context)
+    recurrent = architecture.recurrent_flops_per_token(arch) / dep.tensor_parallel
+    return query_tokens * (4.0 * heads * dim * keys + recurrent)
 
 
 def allreduce_s(dep: Deployment, eff: Efficiency, tokens: float) -> float:
@@ -193,7 +210,8 @@ def forward_pass_s(dep: Deployment, eff: Efficiency, decode_batch: float, decode
     t_flops = flops / (dep.peak_flops * eff.matmul_share(dep.compute_precision))
     p = eff.roofline_sharpness
     t_linear = (t_weights**p + t_flops**p) ** (1.0 / p)
-    t_kv = decode_batch * decode_context * dep.kv_bytes_per_token / (dep.bandwidth_bytes_s * eff.kv_bandwidth)
+    cache = kv_bytes_per_sequence(dep, decode_context) + 2.0 * state_bytes_per_sequence(dep)  # state read and written
+    t_kv = decode_batch * cache / (dep.bandwidth_bytes_s * eff.kv_bandwidth)
     t_fixed = dep.arch.num_layers * eff.step_overhead_us_per_layer * 1e-6
     return t_linear + t_kv + allreduce_s(dep, eff, tokens) + t_fixed
 
@@ -247,19 +265,25 @@ def kv_budget_bytes(dep: Deployment, gpu_memory_utilization: float) -> float:
 def max_concurrency(dep: Deployment, gpu_memory_utilization: float, tokens_per_sequence: int) -> int:
     """Sequences of ``tokens_per_sequence`` whose KV fits (reserved whole, as TensorRT-LLM's
     guaranteed-no-evict scheduler does), capped by the engine's ``max_num_seqs``."""
-    fit = kv_budget_bytes(dep, gpu_memory_utilization) / (dep.kv_bytes_per_token * tokens_per_sequence)
-    return max(0, min(int(fit), config.default("max_num_seqs")))
+    per_sequence = kv_bytes_per_sequence(dep, tokens_per_sequence) + state_bytes_per_sequence(dep)
+    budget = kv_budget_bytes(dep, gpu_memory_utilization)
+    if per_sequence <= 0:  # no cache and no state at all: only the engine's cap
+        return config.default("max_num_seqs") if budget > 0 else 0
+    return max(0, min(int(budget / per_sequence), config.default("max_num_seqs")))
 
 
 def memory_breakdown_gib(dep: Deployment, concurrency: int, tokens_per_sequence: int) -> dict:
-    """Memory one replica (all its GPUs) needs at ``concurrency`` sequences, by component, GiB."""
+    """Memory one replica (all its GPUs) needs at ``concurrency`` sequences, by component, GiB; models with
+    linear-attention or Mamba layers add ``sequence_state`` (their fixed per-sequence state)."""
     t = dep.tensor_parallel
-    return {
+    parts = {
         "weights": dep.resident_weight_bytes * t / BYTES_PER_GIB,
-        "kv_cache": concurrency * tokens_per_sequence * dep.kv_bytes_per_token * t / BYTES_PER_GIB,
+        "kv_cache": concurrency * kv_bytes_per_sequence(dep, tokens_per_sequence) * t / BYTES_PER_GIB,
         "activations": workspace_bytes(dep) * t / BYTES_PER_GIB,
         "overhead": config.default("cuda_context_gib") * t,
     }
+    state = concurrency * state_bytes_per_sequence(dep) * t / BYTES_PER_GIB
+    return parts | ({"sequence_state": state} if state else {})
 
 
 # --------------------------------------------------------------------------- operating points
@@ -686,15 +710,17 @@ def _assumptions(dep: Deployment, eff: Efficiency, workload: LLMWorkloadInput, g
     moe = (f" MoE: {arch.num_experts} experts, {arch.experts_per_token} per token; FLOPs follow the "
            f"{architecture.active_params(arch) / 1e9:.1f}B active parameters, weight reads follow the experts a batch touches."
            if arch.is_moe else "")
+    layout = "MLA latent" if arch.kv_lora_rank else (
+        f"{arch.num_kv_heads} KV heads x {arch.head_dim} dims x {architecture.attention_layer_count(arch)} attention "
+        "layers x K,V")
     return [
-        f"KV cache {kv_kib:.0f} KiB/token in {dep.kv_precision} "
-        f"({'MLA latent' if arch.kv_lora_rank else f'{arch.num_kv_heads} KV heads x {arch.head_dim} dims x {arch.num_layers} layers x K,V'}).{moe}",
+        f"KV cache {kv_kib:.0f} KiB/token in {dep.kv_precision} ({layout}).{moe}",
         f"Serving engine with continuous batching and paged KV cache (vLLM / TensorRT-LLM / SGLang): "
         f"{gpu_cfg.gpu_memory_utilization:.0%} of GPU memory for the engine, the rest after weights and "
         f"a {config.default('max_num_batched_tokens')}-token activation workspace goes to the KV cache; "
         f"each sequence reserves input + output tokens; at most {config.default('max_num_seqs')} sequences per replica.",
         f"{gpu.id}: {gpu.hbm_bandwidth_gb_s:,.0f} GB/s HBM, {gpu.peak_tflops(dep.compute_precision):,.0f} dense TFLOPS at "
-        f"{config.compute_precision(dep.precision)}, {gpu.interconnect_gb_s:,.0f} GB/s one-way interconnect; "
+        f"{dep.compute_precision}, {gpu.interconnect_gb_s:,.0f} GB/s one-way interconnect; "
         f"fitted efficiencies: {eff.weight_bandwidth:.0%} of bandwidth streaming weights, {eff.kv_bandwidth:.0%} "
         f"reading KV, {eff.matmul_share(dep.compute_precision):.0%} of the measured matmul ceiling "
         f"({config.matmul_ceiling(gpu.id, dep.compute_precision)[0]:.0%} of peak"
@@ -705,4 +731,4 @@ def _assumptions(dep: Deployment, eff: Efficiency, workload: LLMWorkloadInput, g
         f"highest load one replica holds within memory and the latency targets.",
         "ITL is one decode step with every running sequence at context input + output/2 and the interleaved "
         "prefill chunks; TTFT is the prefill of one prompt plus half a step and M/D/1 queueing at the operating point.",
-    ]
+    ] + [note for note in [config.compute_note(dep.precision, gpu)] if note]

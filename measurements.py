@@ -17,11 +17,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from config import DATA_DIR
 from models import (
     KV_PRECISIONS, OPTIMIZERS, PRECISIONS, TRAINING_METHODS, InputError, ModelArchitecture, check_choice, check_number,
 )
 
-CALIBRATION_DIR = Path(__file__).resolve().parent / "data" / "calibration"
+CALIBRATION_DIR = DATA_DIR / "calibration"  # the checkout's data/, or an installed copy's
 
 HEADER = ("kind", "model", "gpu", "precision", "kv_precision", "tensor_parallel", "batch", "context_tokens",
           "input_tokens", "output_tokens", "engine", "value", "unit", "source")

@@ -8,12 +8,14 @@ Units are in the names: ``_gib`` (2**30 bytes), ``_ms``, ``_s``, ``_usd``, ``_b`
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import difflib
+import functools
 import math
 import numbers
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
 # --------------------------------------------------------------------------- errors
 
@@ -119,7 +121,7 @@ def _optional(check, name: str, value: Any, **kwargs):
     return None if value is None else check(name, value, **kwargs)
 
 
-PRECISIONS = ("FP32", "FP16", "BF16", "FP8", "INT8", "INT4")
+PRECISIONS = ("FP32", "FP16", "BF16", "FP8", "INT8", "INT4", "MXFP4", "NVFP4")
 KV_PRECISIONS = ("FP32", "FP16", "BF16", "FP8", "INT8")
 TRAINING_METHODS = ("full", "lora", "qlora")
 OPTIMIZERS = ("AdamW", "Adam", "Adafactor", "SGD", "AdamW-8bit")
@@ -147,9 +149,147 @@ MIN_MFU = 0.01
 # --------------------------------------------------------------------------- hardware and shapes
 
 
+MIXERS = ("full", "sliding", "chunked", "mla", "linear", "mamba", "mamba2", "none")
+"""A layer's token mixer: full attention, sliding-window attention (window W), chunked attention (chunk C, Llama 4),
+multi-head latent attention (DeepSeek MLA), linear attention (Gated DeltaNet, Qwen3-Next), Mamba-1 (Jamba),
+Mamba-2 (Nemotron-H), or none (a block that is only an MLP, as in Nemotron-H)."""
+ATTENTION_MIXERS = ("full", "sliding", "chunked", "mla")
+"""Mixers that cache keys and values per token."""
+MLP_KINDS = ("dense", "moe", "none")
+STATE_DTYPES = ("FP32", "FP16", "BF16")
+
+
+def _check_bool(name: str, value: Any) -> bool:
+    """``value`` if it is a real boolean; the strings ``"false"``/``"true"`` and numbers are refused, not guessed."""
+    if not isinstance(value, bool):
+        raise InputError(name, value, "true or false (a JSON boolean)")
+    return value
+
+
+def _check_dims(owner: Any, where: str, names: Iterable[str], minimum: float = 0.0, inclusive: bool = False) -> None:
+    """Validate shape fields of a frozen dataclass in place (whole numbers, at most ``MAX_SHAPE_DIM``)."""
+    for name in names:
+        object.__setattr__(owner, name, check_number(f"{where}.{name}", getattr(owner, name), integer=True,
+                                                     minimum=minimum, inclusive=inclusive, maximum=MAX_SHAPE_DIM))
+
+
+class _LayerFields(NamedTuple):
+    mixer: str
+    mlp: str
+    window: int
+
+
+class LayerSpec(_LayerFields):
+    """One decoder layer: its token mixer (one of :data:`MIXERS`), its feed-forward block (``dense``, ``moe`` for
+    routed experts, ``none`` for a mixer-only block) and ``window``: the tokens a ``sliding`` layer attends (W) or a
+    ``chunked`` layer's chunk (C), 0 otherwise. Frozen and validated like the dataclasses here, but a tuple, so the
+    per-layer sums hash and compare it at C speed even for a model with a very large layer count."""
+
+    __slots__ = ()
+
+    def __new__(cls, mixer: str = "full", mlp: str = "dense", window: int = 0):
+        check_choice("model.layers.mixer", mixer, MIXERS)
+        check_choice("model.layers.mlp", mlp, MLP_KINDS)
+        windowed = mixer in ("sliding", "chunked")
+        window = check_number("model.layers.window", window, integer=True, minimum=0, inclusive=not windowed,
+                              maximum=MAX_CONTEXT_TOKENS)
+        if window and not windowed:
+            raise InputError("model.layers.window", window, f"0 for a {mixer} layer (only sliding and chunked "
+                             "layers have a window)")
+        return super().__new__(cls, mixer, mlp, window)
+
+
+def layer_counts(layers: tuple) -> dict:
+    """``{LayerSpec: layers of that kind}`` (the physics sums over kinds, not over every layer)."""
+    return dict(collections.Counter(layers))
+
+
+@functools.lru_cache(maxsize=1024)
+def layer_spec(mixer: str = "full", window: int = 0, mlp: str = "dense") -> LayerSpec:
+    """One shared, validated :class:`LayerSpec` per kind (a model repeats a handful of kinds over its layers)."""
+    return LayerSpec(mixer=mixer, window=window, mlp=mlp)
+
+
+@dataclass(frozen=True)
+class LinearAttentionShape:
+    """Gated DeltaNet linear attention (Qwen3-Next ``linear_*`` keys): per value head a key_dim x value_dim state."""
+
+    num_key_heads: int
+    num_value_heads: int
+    key_head_dim: int
+    value_head_dim: int
+    conv_kernel: int
+
+    def __post_init__(self) -> None:
+        _check_dims(self, "model.linear_attention", ("num_key_heads", "num_value_heads", "key_head_dim",
+                                                     "value_head_dim", "conv_kernel"))
+        if self.num_value_heads % self.num_key_heads:
+            raise InputError("model.linear_num_value_heads", self.num_value_heads,
+                             f"a multiple of linear_num_key_heads ({self.num_key_heads})")
+
+    @property
+    def key_dim(self) -> int:
+        return self.num_key_heads * self.key_head_dim
+
+    @property
+    def value_dim(self) -> int:
+        return self.num_value_heads * self.value_head_dim
+
+
+@dataclass(frozen=True)
+class MambaShape:
+    """A Mamba mixer's shape. Mamba-2 (Nemotron-H): ``num_heads`` x ``head_dim`` channels, each head with a
+    ``state_size`` state, B/C shared by ``n_groups``. Mamba-1 (Jamba): ``num_heads`` = d_inner channels of head_dim 1,
+    with a ``dt_rank`` delta projection."""
+
+    num_heads: int
+    head_dim: int
+    state_size: int
+    conv_kernel: int
+    n_groups: int = 1
+    dt_rank: int = 0
+    proj_bias: bool = False
+    conv_bias: bool = True
+
+    def __post_init__(self) -> None:
+        _check_dims(self, "model.mamba", ("num_heads", "head_dim", "state_size", "conv_kernel", "n_groups"))
+        _check_dims(self, "model.mamba", ("dt_rank",), inclusive=True)
+        _check_bool("model.mamba.proj_bias", self.proj_bias)
+        _check_bool("model.mamba.conv_bias", self.conv_bias)
+        if self.num_heads % self.n_groups:
+            raise InputError("model.n_groups", self.n_groups, f"a divisor of the mamba heads ({self.num_heads})")
+
+    @property
+    def d_inner(self) -> int:
+        return self.num_heads * self.head_dim
+
+
+@dataclass(frozen=True)
+class WeightQuantization:
+    """How a checkpoint stores its weights (its ``quantization_config``)."""
+
+    precision: str
+    """The planner's name for the format: MXFP4, NVFP4, FP8, INT8 or INT4."""
+    method: str
+    """``quant_method`` as the config writes it (mxfp4, fp8, awq, gptq, modelopt, compressed-tensors...)."""
+    experts_only: bool = False
+    """True when ``modules_to_not_convert`` keeps attention and routers in 16-bit, so only routed experts are
+    quantized (gpt-oss)."""
+    group_size: int = 0
+
+    def __post_init__(self) -> None:
+        check_choice("model.quantization_config", self.precision, PRECISIONS)
+        _check_bool("model.quantization_config.experts_only", self.experts_only)
+        _check_dims(self, "model.quantization_config", ("group_size",), inclusive=True)
+
+
 @dataclass(frozen=True)
 class ModelArchitecture:
-    """A transformer's shape; parameter counts are derived from it (``architecture.py``)."""
+    """A decoder's shape, layer by layer; parameter counts, KV cache and state are derived from it (``architecture.py``).
+
+    The flat fields describe the attention and MLP shapes every layer shares; ``layers`` says which mixer and which
+    MLP each layer has (derived from the flat fields when not given: every layer full attention, or MLA, or sliding
+    when ``sliding_window`` is set; MoE after ``first_dense_layers`` for an MoE)."""
 
     id: str
     name: str
@@ -159,6 +299,7 @@ class ModelArchitecture:
     num_kv_heads: int
     head_dim: int
     intermediate_size: int
+    """Dense MLP width (the MLP of dense layers)."""
     vocab_size: int
     tie_word_embeddings: bool = False
     max_position_embeddings: int = 131072
@@ -180,34 +321,94 @@ class ModelArchitecture:
     v_head_dim: int = 0
     sliding_window: int = 0
     nominal_params_b: float | None = None
+    """Total parameters the model card states, billions."""
     hf_id: str = ""
     source: str = ""
+    layers: tuple = ()
+    """One :class:`LayerSpec` per layer."""
+    linear_attention: LinearAttentionShape | None = None
+    mamba: MambaShape | None = None
+    shared_expert_intermediate_size: int = 0
+    """Width of each shared expert when it differs from ``moe_intermediate_size`` (Qwen2-MoE, Nemotron 3)."""
+    mlp_bias: bool = False
+    """Biases on the MLP and expert projections (gpt-oss)."""
+    attention_output_gate: bool = False
+    """Gated attention: the query projection also emits a per-channel output gate (Qwen3-Next)."""
+    quantization: WeightQuantization | None = None
+    """The checkpoint's own weight format (``quantization_config``); None for 16-bit checkpoints."""
+    state_dtype: str = "BF16"
+    """Precision of the per-sequence linear-attention/Mamba state (``mamba_ssm_cache_dtype``)."""
+    family: str = ""
+    aliases: tuple = ()
+    """Other Hugging Face ids with the same shape (instruct, chat, -it variants)."""
+    nominal_active_params_b: float | None = None
+    """Active parameters per token the model card states, billions (MoE)."""
 
     def __post_init__(self) -> None:
-        for name in ("num_layers", "hidden_size", "num_attention_heads", "num_kv_heads", "head_dim",
-                     "intermediate_size", "vocab_size"):
-            object.__setattr__(self, name, check_number(f"model.{name}", getattr(self, name), integer=True,
-                                                        maximum=MAX_SHAPE_DIM))
-        for name in ("num_experts", "experts_per_token", "num_shared_experts", "moe_intermediate_size", "q_lora_rank",
-                     "kv_lora_rank", "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim", "sliding_window"):
-            object.__setattr__(self, name, check_number(f"model.{name}", getattr(self, name), integer=True, minimum=0,
-                                                        inclusive=True, maximum=MAX_SHAPE_DIM))
+        _check_dims(self, "model", ("num_layers", "hidden_size", "num_attention_heads", "num_kv_heads", "head_dim",
+                                    "intermediate_size", "vocab_size"))
+        _check_dims(self, "model", ("num_experts", "experts_per_token", "num_shared_experts", "moe_intermediate_size",
+                                    "q_lora_rank", "kv_lora_rank", "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim",
+                                    "sliding_window", "shared_expert_intermediate_size"), inclusive=True)
         object.__setattr__(self, "first_dense_layers", check_number(
             "model.first_dense_layers", self.first_dense_layers, integer=True, minimum=0, inclusive=True,
             maximum=self.num_layers))
         object.__setattr__(self, "max_position_embeddings", check_number(
             "model.max_position_embeddings", self.max_position_embeddings, integer=True, maximum=MAX_CONTEXT_TOKENS))
         check_choice("model.mlp", self.mlp, ("gated", "plain"))
+        check_choice("model.state_dtype", self.state_dtype, STATE_DTYPES)
+        for name in ("tie_word_embeddings", "attention_bias", "mlp_bias", "attention_output_gate"):
+            _check_bool(f"model.{name}", getattr(self, name))
         if self.num_attention_heads % self.num_kv_heads:
             raise InputError("model.num_key_value_heads", self.num_kv_heads,
                              f"a divisor of num_attention_heads ({self.num_attention_heads})")
         if self.num_experts and not 0 < self.experts_per_token <= self.num_experts:
             raise InputError("model.experts_per_token", self.experts_per_token,
                              f"between 1 and num_experts ({self.num_experts})")
+        object.__setattr__(self, "layers", self._checked_layers())
+        key = tuple(getattr(self, f.name) for f in dataclasses.fields(self))
+        object.__setattr__(self, "_key", (hash(key), key))
+        object.__setattr__(self, "_counts", layer_counts(self.layers))
+
+    def __hash__(self) -> int:
+        """Computed once: the physics caches (``architecture.py``) key on the architecture, layers and all."""
+        return self._key[0]
+
+    def __eq__(self, other: object) -> bool:
+        """Field by field, on a tuple built once (the layers as plain tuples), so cache look-ups stay cheap."""
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self is other or self._key == other._key
+
+    def _checked_layers(self) -> tuple:
+        """``layers`` as given (one per layer, each mixer with its shape), or derived from the flat fields."""
+        if not self.layers:
+            return self._uniform_layers()
+        layers = tuple(self.layers)
+        if len(layers) != self.num_layers or not set(map(type, layers)) <= {LayerSpec}:
+            raise InputError("model.layers", f"{len(layers)} entries", f"one LayerSpec per layer ({self.num_layers})")
+        needs = {"linear": self.linear_attention, "mamba": self.mamba, "mamba2": self.mamba,
+                 "mla": self.kv_lora_rank or None, "moe": self.num_experts or None}
+        kinds = layer_counts(layers)
+        for kind in {layer.mixer for layer in kinds} | {layer.mlp for layer in kinds}:
+            if kind in needs and needs[kind] is None:
+                raise InputError("model.layers", kind, f"a shape for its {kind} layers (none was given)")
+        return layers
+
+    def _uniform_layers(self) -> tuple:
+        mixer = "mla" if self.kv_lora_rank else ("sliding" if self.sliding_window else "full")
+        window = self.sliding_window if mixer == "sliding" else 0
+        dense = self.first_dense_layers if self.is_moe else self.num_layers
+        return (layer_spec(mixer, window, "dense"),) * dense + (layer_spec(mixer, window, "moe"),) * (self.num_layers - dense)
 
     @property
     def is_moe(self) -> bool:
         return self.num_experts > 0
+
+    @property
+    def layer_kinds(self) -> dict:
+        """``{LayerSpec: count}``: the physics sums over these, not over every layer."""
+        return self._counts
 
 
 @dataclass(frozen=True)

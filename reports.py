@@ -700,3 +700,32 @@ def working(description: str, stream=None, delay_s: float = SPINNER_DELAY_S):
             state["done"] = True
             if state["started"]:
                 progress.stop()
+
+
+# --------------------------------------------------------------------------- catalogs (--list-models, --list-gpus)
+
+CATALOG_COLUMNS = {
+    "models": (("id", "Model"), ("params_b", "Params B"), ("active_params_b", "Active B"),
+               ("context_tokens", "Context"), ("quantization", "Weights"), ("attention", "Token mixers (layers)")),
+    "gpus": (("id", "GPU"), ("memory_gib", "Mem GB"), ("hbm_bandwidth_gb_s", "HBM GB/s"), ("fp16_tflops", "BF16"),
+             ("fp8_tflops", "FP8"), ("fp4_tflops", "FP4"), ("interconnect_gb_s", "Link GB/s")),
+}
+"""Table columns of the catalogs (BF16/FP8/FP4: dense TFLOPS; link: one-way GB/s); ``--format json`` has every
+field."""
+
+
+def _catalog_cell(key: str, value: Any) -> str:
+    if value in (None, ""):
+        return "-"
+    if key == "context_tokens":
+        return f"{value / 2**20:g}M" if value >= 2**20 else f"{value / 2**10:g}K"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+    return str(value)
+
+
+def render_catalog(records: list[dict], kind: str, stdout=None, width: int | None = None) -> None:
+    """The ``--list-models`` (``kind="models"``) or ``--list-gpus`` table of ``config.model_records`` /
+    ``config.gpu_records``."""
+    title = "Models (parameters in billions)" if kind == "models" else "GPUs (dense TFLOPS)"
+    make_console(stdout, width).print(_records_table(records, CATALOG_COLUMNS[kind], title=title, cell=_catalog_cell))

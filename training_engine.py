@@ -146,31 +146,9 @@ class Layout:
 
 
 def linear_shapes(arch: ModelArchitecture, active: bool = False) -> list[tuple[int, int, int]]:
-    """``(in, out, count)`` of every attention and MLP weight matrix (routed experts: all, or the active ones)."""
-    h, layers = arch.hidden_size, arch.num_layers
-    shapes = [(i, o, n * layers) for i, o, n in _attention_shapes(arch)]
-    gated = arch.mlp == "gated"
-    moe_layers = layers - arch.first_dense_layers if arch.is_moe else 0
-    dense_layers = layers - moe_layers
-    shapes += [(h, arch.intermediate_size, dense_layers * (2 if gated else 1)), (arch.intermediate_size, h, dense_layers)]
-    if moe_layers:
-        experts = (arch.experts_per_token if active else arch.num_experts) + arch.num_shared_experts
-        f = arch.moe_intermediate_size
-        shapes += [(h, f, moe_layers * experts * (2 if gated else 1)), (f, h, moe_layers * experts)]
-    return [s for s in shapes if s[2] > 0]
-
-
-def _attention_shapes(arch: ModelArchitecture) -> list[tuple[int, int, int]]:
-    """One layer's attention projections (MLA: the low-rank query and key/value paths)."""
-    h, heads = arch.hidden_size, arch.num_attention_heads
-    if arch.kv_lora_rank:
-        qk = arch.qk_nope_head_dim + arch.qk_rope_head_dim
-        q = [(h, arch.q_lora_rank, 1), (arch.q_lora_rank, heads * qk, 1)] if arch.q_lora_rank else [(h, heads * qk, 1)]
-        return q + [(h, arch.kv_lora_rank + arch.qk_rope_head_dim, 1),
-                    (arch.kv_lora_rank, heads * (arch.qk_nope_head_dim + arch.v_head_dim), 1),
-                    (heads * arch.v_head_dim, h, 1)]
-    q, kv = heads * arch.head_dim, arch.num_kv_heads * arch.head_dim
-    return [(h, q, 1), (h, kv, 2), (q, h, 1)]
+    """``(in, out, count)`` of every mixer and MLP weight matrix (routed experts: all, or the active ones),
+    layer by layer (``architecture.linear_shapes``: attention, MLA, linear-attention and Mamba projections)."""
+    return architecture.linear_shapes(arch, active)
 
 
 def lora_params(arch: ModelArchitecture, rank: int, active: bool = False) -> int:
@@ -223,12 +201,13 @@ def attention_flops_per_token(arch: ModelArchitecture, sequence_length: int) -> 
     """Forward score and value matmuls per token: 2 x layers x heads x (qk_dim + v_dim) x seq.
 
     Equals 4 x layers x hidden x seq for standard attention (PaLM, arXiv:2204.02311 appendix B);
-    the causal mask is not halved, as published MFU figures count it; a sliding window caps seq.
+    the causal mask is not halved, as published MFU figures count it; a sliding window (or a chunk) caps seq in
+    its layers; linear-attention and Mamba layers add their recurrence instead.
     """
-    span = min(sequence_length, arch.sliding_window) if arch.sliding_window else sequence_length
     qk = arch.qk_nope_head_dim + arch.qk_rope_head_dim if arch.kv_lora_rank else arch.head_dim
     v = arch.v_head_dim if arch.kv_lora_rank else arch.head_dim
-    return 2 * arch.num_layers * arch.num_attention_heads * (qk + v) * span
+    keys = architecture.attended_tokens(arch, sequence_length)  # summed over attention layers, windows capped
+    return 2 * arch.num_attention_heads * (qk + v) * keys + architecture.recurrent_flops_per_token(arch)
 
 
 @dataclass(frozen=True)
@@ -267,9 +246,9 @@ def _mlp_width(arch: ModelArchitecture) -> float:
     """FFN width a token's activations pass through, averaged over layers (MoE: its routed and shared experts)."""
     if not arch.is_moe:
         return arch.intermediate_size
-    moe_layers = arch.num_layers - arch.first_dense_layers
+    dense_layers = sum(count for layer, count in arch.layer_kinds.items() if layer.mlp == "dense")
     routed = arch.moe_intermediate_size * (arch.experts_per_token + arch.num_shared_experts)
-    return (moe_layers * routed + arch.first_dense_layers * arch.intermediate_size) / arch.num_layers
+    return (architecture.moe_layer_count(arch) * routed + dense_layers * arch.intermediate_size) / arch.num_layers
 
 
 def layer_activation_bytes_per_token(arch: ModelArchitecture, *, compute_bytes: int, residual_bytes: int,

@@ -99,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="plan with a calibration profile (python calibration.py fit) instead of the shipped fits")
     run.add_argument("--measurements", metavar="FILE.csv",
                      help="validate: your benchmark results (measurements CSV; default: the shipped calibration data)")
+    run.add_argument("--list-models", action="store_true", help="list the model catalog (--family to filter) and exit")
+    run.add_argument("--list-gpus", action="store_true", help="list the GPU catalog and exit")
+    run.add_argument("--family", help="with --list-models: one family (Llama, Qwen, Gemma, Mistral, DeepSeek, ...)")
     # ---- workload
     workload = parser.add_argument_group("inference workload")
     workload.add_argument("--rps", type=POSITIVE, help="average requests per second")
@@ -187,6 +190,8 @@ def run(args: argparse.Namespace, stdout) -> ExitStatus:
 
     if args.generate_config:
         return _generate_config(args.generate_config, stdout)
+    if args.list_models or args.list_gpus or args.family is not None:
+        return _list_catalog(args, stdout)
     for path, flag, suffix in ((args.output, "--output", None), (args.plot, "--plot", ".png")):
         if path is not None:
             check_output_path(path, flag, suffix)  # before any work: a bad path never leaves one file of two
@@ -204,6 +209,25 @@ def run(args: argparse.Namespace, stdout) -> ExitStatus:
     if args.output is not None:
         write_json_atomic(args.output, result.to_dict())
     _print(result, args.format, stdout)
+    return ExitStatus.OK
+
+
+def _list_catalog(args: argparse.Namespace, stdout) -> ExitStatus:
+    """``--list-models [--family F]`` or ``--list-gpus``: the catalog as a table or ``--format json``."""
+    import json
+
+    import config
+    from models import InputError
+
+    if args.family is not None and not args.list_models:
+        raise InputError("--family", args.family, "--list-models as well (it filters the model list)")
+    records = config.model_records(args.family) if args.list_models else config.gpu_records()
+    if args.format == "json":
+        print(json.dumps(records, indent=2), file=stdout)
+        return ExitStatus.OK
+    from reports import render_catalog
+
+    render_catalog(records, "models" if args.list_models else "gpus", stdout)
     return ExitStatus.OK
 
 

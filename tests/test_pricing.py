@@ -48,7 +48,7 @@ def test_builtin_catalog_keeps_every_row_it_can_use():
         assert len(rows) + len(skipped) == sum(1 for _ in csv.DictReader(handle))
     assert all(r.usd_per_gpu_hour > 0 and r.source and r.as_of <= TODAY for r in rows)
     reasons = {reason.split("'")[1] for _, reason in skipped}
-    assert reasons == {"V100-16GB", "B300", "GB200", "A10", "A10 (1/3 GPU partition)", "H100-SXM5-80GB (Mega)",
+    assert reasons == {"V100-16GB", "B300", "A10", "A10 (1/3 GPU partition)", "H100-SXM5-80GB (Mega)",
                        "unknown (pre-2025-06 list; quoted in a doc dated 2026-04)", "unknown (catalog snapshot; undated)"}
 
 

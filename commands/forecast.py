@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from commands.common import (  # noqa: E402
-    NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, ExitStatus, Parser, UsageError, guarded, number, parse,
+    NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, ExitStatus, Parser, UsageError, guarded, number, parse, stdin_is_terminal, streams,
 )
 
 # --------------------------------------------------------------------------- definition
@@ -247,7 +247,9 @@ def _payload(result):
 
 def run(args: argparse.Namespace, stdout) -> ExitStatus:
     """Carry out one parsed command (raises :class:`PlannerError` for user errors)."""
-    from config_loader import check_output_path, effective_config, load_config, write_json_atomic
+    from config_loader import (
+        check_output_path, check_outputs_apart, effective_config, input_paths, load_config, write_json_atomic,
+    )
     from llm_forecast_engine import LLMForecastEngine
 
     if args.generate_config:
@@ -258,6 +260,7 @@ def run(args: argparse.Namespace, stdout) -> ExitStatus:
     config = load_config(args.config) if args.config is not None else {}
     mode = args.mode or config.get("mode") or "inference"
     config = apply_overrides(effective_config(config), args, mode)
+    check_outputs_apart({"--output": args.output, "--plot": args.plot}, input_paths(config, args.config))
     if mode not in MODE_RUNNERS:
         raise UsageError(f"--mode {mode} is not available in this build")
     from reports import plot, working
@@ -299,7 +302,7 @@ def _print(result, fmt: str, stdout) -> None:
 
 
 def _start_wizard(stdout, stderr) -> ExitStatus:
-    if not sys.stdin.isatty():
+    if not stdin_is_terminal():
         build_parser().print_usage(stderr)
         print("error: no arguments and no terminal: give flags or --config (see --help)", file=stderr)
         return ExitStatus.USAGE
@@ -311,14 +314,14 @@ def _start_wizard(stdout, stderr) -> ExitStatus:
 def main(argv: list[str] | None = None, stdout=None, stderr=None) -> int:
     """Run the CLI and return its exit status (0 ok, 1 internal error, 2 user error, 130 interrupted)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
+    stdout, stderr = streams(stdout, stderr)
 
     def action() -> int:
         if not argv:
             return _start_wizard(stdout, stderr)
         return run(parse(build_parser(), argv, stdout), stdout)
 
-    return guarded(action, debug="--debug" in argv, stderr=stderr)
+    return guarded(action, debug="--debug" in argv, stderr=stderr, stdout=stdout)
 
 
 if __name__ == "__main__":

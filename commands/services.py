@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from commands.common import (  # noqa: E402
-    NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, ExitStatus, Parser, UsageError, guarded, parse,
+    NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, ExitStatus, Parser, UsageError, guarded, parse, streams,
 )
 from models import PRECISIONS, REQUEST_STATES, SCENARIOS  # noqa: E402
 
@@ -291,8 +291,8 @@ def _render(key, payload, stdout) -> None:
 def main(argv: list[str] | None = None, stdout=None, stderr=None) -> int:
     """Run the CLI and return its exit status (0 ok, 1 internal error, 2 user error, 130 interrupted)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
-    return guarded(lambda: run(parse(build_parser(), argv, stdout), stdout), debug="--debug" in argv, stderr=stderr)
+    stdout, stderr = streams(stdout, stderr)
+    return guarded(lambda: run(parse(build_parser(), argv, stdout), stdout), debug="--debug" in argv, stderr=stderr, stdout=stdout)
 
 
 if __name__ == "__main__":

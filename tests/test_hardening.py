@@ -940,10 +940,10 @@ def test_read_only_file_permissions_refuse_writes_cleanly(filled_db):
 
 
 @pytest.mark.parametrize("damage, message", [
-    ("truncate", r"^error: cannot open database sqlite\+pysqlite:///.*: database disk image is malformed$"),
-    ("scribble", r"^error: (cannot open )?database sqlite\+pysqlite:///.*: (database disk image is malformed|file is "
+    ("truncate", r"^error: cannot open database sqlite:///.*: database disk image is malformed$"),
+    ("scribble", r"^error: (cannot open )?database sqlite:///.*: (database disk image is malformed|file is "
                  r"not a database)$"),
-    ("foreign", r"^error: cannot open database sqlite\+pysqlite:///.*: table services already exists$"),
+    ("foreign", r"^error: cannot open database sqlite:///.*: table services already exists$"),
 ], ids=["truncated", "scribbled", "another-programs-database"])
 def test_corrupt_or_foreign_database_is_one_clear_error(filled_db, tmp_path, damage, message):
     copy = tmp_path / "damaged.db"

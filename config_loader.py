@@ -137,23 +137,27 @@ def _too_deep(data: Any) -> bool:
 
 def read_text_file(path: str, field_name: str, max_bytes: int = 200 * 2**20) -> str:
     """The UTF-8 text of ``path``, or an :class:`InputError` that says what is wrong with it."""
-    file = Path(path)
-    info = _stat(file, field_name, path)
-    if info is None:
-        raise InputError(field_name, path, "an existing file (no such file)")
-    if stat.S_ISDIR(info.st_mode):
-        raise InputError(field_name, path, "a file, not a directory")
-    size = info.st_size
-    if size == 0:
-        raise InputError(field_name, path, "a non-empty file")
-    if size > max_bytes:
-        raise InputError(field_name, path, f"a file under {max_bytes // 2**20} MiB")
+    check_input_file(path, field_name, max_bytes)
     try:
-        return file.read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise InputError(field_name, path, "a UTF-8 text file (this one is binary or another encoding)") from None
     except OSError as exc:
         raise InputError(field_name, path, f"a readable file ({exc.strerror})") from None
+
+
+def check_input_file(path: str, field_name: str, max_bytes: int | None = 200 * 2**20) -> os.stat_result:
+    """``path``'s status if it is an existing, non-empty file of at most ``max_bytes`` (``None``: any size)."""
+    info = _stat(Path(path), field_name, path)
+    if info is None:
+        raise InputError(field_name, path, "an existing file (no such file)")
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError(field_name, path, "a file, not a directory")
+    if info.st_size == 0 and stat.S_ISREG(info.st_mode):
+        raise InputError(field_name, path, "a non-empty file")
+    if max_bytes is not None and info.st_size > max_bytes:
+        raise InputError(field_name, path, f"a file under {max_bytes // 2**20} MiB")
+    return info
 
 
 def _stat(file: Path, field_name: str, value: Any) -> os.stat_result | None:

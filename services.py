@@ -25,7 +25,6 @@ ordered migrations, each applied in the same transaction as its ``schema_migrati
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
 import enum
 import functools
@@ -38,7 +37,7 @@ import sys
 import time
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -46,6 +45,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from config import get_gpu, get_model
+from demand_history import MAX_DEMAND
 from models import InputError, NotFoundError, PlannerError, PRECISIONS, check_choice, check_number
 
 DB_ENV_VAR = "LLM_CAPACITY_DB"
@@ -56,8 +56,9 @@ MAX_TEXT_CHARS = 200
 MAX_NOTE_CHARS = 2000
 MAX_DB_INT = 2**31 - 1
 """Largest value an INTEGER column holds on PostgreSQL (GPU counts, replicas, token averages, request ids)."""
-MAX_CSV_BYTES = 200 * 2**20
-"""Largest traffic CSV read (as ``config_loader.read_text_file`` for every other input file)."""
+FIRST_TIMESTAMP = datetime(1677, 9, 22, tzinfo=timezone.utc)
+LAST_TIMESTAMP = datetime(2262, 4, 11, tzinfo=timezone.utc)
+"""Traffic timestamps lie within pandas' nanosecond range (what ``demand_history`` accepts too)."""
 
 Clock = Callable[[], datetime]
 
@@ -388,12 +389,27 @@ def _setter(obj) -> Callable[[str, Any], None]:
 
 @dataclass(frozen=True)
 class TrafficPoint(_Record):
-    """One observation of a service's load."""
+    """One observation of a service's load; validated (a timestamp pandas can plan with, finite load)."""
 
     timestamp: datetime
+    """Aware, or naive and taken as UTC; stored as UTC; within the years 1678-2261 (pandas' range)."""
     requests_per_second: float
     avg_input_tokens: float | None = None
     avg_output_tokens: float | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.timestamp, datetime):
+            raise InputError("traffic.timestamp", self.timestamp, "a datetime")
+        set_ = _setter(self)
+        set_("timestamp", _utc(self.timestamp))
+        if not FIRST_TIMESTAMP <= self.timestamp <= LAST_TIMESTAMP:
+            raise InputError("traffic.timestamp", self.timestamp.isoformat(), f"a time from {FIRST_TIMESTAMP.date()} "
+                             f"to {LAST_TIMESTAMP.date()}, the range pandas plans with")
+        set_("requests_per_second", check_number("traffic.requests_per_second", self.requests_per_second,
+                                                 inclusive=True, maximum=MAX_DEMAND))
+        for name in ("avg_input_tokens", "avg_output_tokens"):
+            set_(name, _optional(check_number, f"traffic.{name}", getattr(self, name), inclusive=True,
+                                 maximum=MAX_DB_INT))
 
 
 @dataclass(frozen=True)
@@ -1076,35 +1092,85 @@ class Registry:
     # ----------------------------------------------------------------- traffic
 
     def add_traffic(self, name: str, points: Iterable[TrafficPoint]) -> int:
-        """Store traffic observations (a point at an existing timestamp replaces it); returns the count."""
-        rows = [{"timestamp": _utc(p.timestamp), "requests_per_second": p.requests_per_second,
-                 "avg_input_tokens": p.avg_input_tokens, "avg_output_tokens": p.avg_output_tokens} for p in points]
+        """Store traffic observations (a point at an existing timestamp replaces it); returns how many distinct
+        timestamps were stored (a timestamp given twice counts once: the later point wins)."""
+        rows = {_utc(p.timestamp): {"timestamp": _utc(p.timestamp), "requests_per_second": p.requests_per_second,
+                                    "avg_input_tokens": p.avg_input_tokens, "avg_output_tokens": p.avg_output_tokens}
+                for p in points}
         if not rows:
             raise InputError("traffic", [], "at least one data point")
         with self._transaction(write=True) as conn:
             service_id = self._service_id(conn, name)
-            for row in rows:
-                row["service_id"] = service_id
-            conn.execute(_upsert(conn, traffic_t, ("service_id", "timestamp")), rows)
+            conn.execute(_upsert(conn, traffic_t, ("service_id", "timestamp")),
+                         [{**row, "service_id": service_id} for row in rows.values()])
         return len(rows)
 
-    def import_traffic(self, name: str, path: str | os.PathLike) -> dict:
-        """Load a traffic CSV (see :func:`read_traffic_csv`) into the service's history; all or nothing."""
-        with self._transaction(write=False) as conn:
-            self._service_id(conn, name)
-        points = read_traffic_csv(path)
-        count = self.add_traffic(name, points)
-        return {"service": name, "points": count, "first": _iso(points[0].timestamp),
-                "last": _iso(points[-1].timestamp)}
+    def import_traffic(self, name: str, path: str | os.PathLike, *, timestamp_column: str | None = None,
+                       value_column: str | None = None, date_format: str | None = None) -> dict:
+        """Load a traffic CSV into the service's history, all or nothing, read by
+        :func:`demand_history.read_observations` (the planner's reader: same columns, timestamps and token rule).
 
-    def traffic_history(self, name: str) -> list[TrafficPoint]:
-        """The service's traffic observations, oldest first."""
+        The file streams through a temporary table in chunks, so memory stays bounded (10 million rows in well
+        under 1 GiB); rows sharing a timestamp are merged as the forecaster merges them (mean rate, tokens
+        weighted by requests), and a timestamp already stored is replaced. Returns the service, the number of
+        points stored (distinct timestamps), the first and last, and the reader's warnings.
+        """
+        from demand_history import read_observations
+
+        notes: list[str] = []
+        with self._transaction(write=True) as conn:
+            service_id = self._service_id(conn, name)
+            stage = _staging_table()
+            stage.create(conn)
+            for frame in read_observations(path, timestamp_column=timestamp_column, value_column=value_column,
+                                           date_format=date_format, notes=notes):
+                if len(frame):
+                    conn.execute(stage.insert(), _staged_rows(frame, conn.dialect.name))
+            stored, first, last = conn.execute(sa.select(sa.func.count(sa.distinct(stage.c.timestamp)),
+                                                         sa.func.min(stage.c.timestamp),
+                                                         sa.func.max(stage.c.timestamp))).one()
+            if not stored:
+                raise InputError("--csv", os.fspath(path), "a CSV file with at least one value")
+            conn.execute(_merge_staged(conn, stage, service_id))
+            stage.drop(conn)
+        return {"service": name, "points": stored, "first": _iso_text(first), "last": _iso_text(last),
+                "warnings": notes}
+
+    def traffic_summary(self, name: str) -> dict:
+        """``points``, ``first`` and ``last`` of the service's traffic history, counted by the database."""
+        with self._transaction(write=False) as conn:
+            service_id = self._service_id(conn, name)
+            count, first, last = conn.execute(
+                sa.select(sa.func.count(), sa.func.min(traffic_t.c.timestamp), sa.func.max(traffic_t.c.timestamp))
+                .where(traffic_t.c.service_id == service_id)).one()
+        return {"points": count, "first": _plain(_utc(first) if isinstance(first, datetime) else first),
+                "last": _plain(_utc(last) if isinstance(last, datetime) else last)}
+
+    def traffic_history(self, name: str, *, lenient: bool = False) -> list[TrafficPoint]:
+        """The service's traffic observations, oldest first. A stored point this version cannot read is
+        :class:`UnreadableRecord`, or skipped with ``lenient``."""
         with self._transaction(write=False) as conn:
             service_id = self._service_id(conn, name)
             rows = conn.execute(sa.select(traffic_t).where(traffic_t.c.service_id == service_id)
                                 .order_by(traffic_t.c.timestamp)).mappings()
-            return [TrafficPoint(_utc(r["timestamp"]), r["requests_per_second"], r["avg_input_tokens"],
-                                 r["avg_output_tokens"]) for r in rows]
+            points = []
+            for row in rows:
+                point = _point_from_row(name, row)
+                if isinstance(point, UnreadableRow) and not lenient:
+                    raise UnreadableRecord(point, f"import the traffic again, or remove the service `{name}`")
+                if isinstance(point, TrafficPoint):
+                    points.append(point)
+            return points
+
+    def traffic_frame(self, name: str):
+        """The service's traffic as a pandas DataFrame (``timestamp``, ``requests_per_second``,
+        ``avg_input_tokens``, ``avg_output_tokens``) for :func:`demand_history.load_history`, which then applies
+        the one token rule to it; unreadable points are left out."""
+        import pandas as pd
+
+        columns = ["timestamp", "requests_per_second", "avg_input_tokens", "avg_output_tokens"]
+        points = self.traffic_history(name, lenient=True)
+        return pd.DataFrame([[getattr(p, c) for c in columns] for p in points], columns=columns)
 
     # ----------------------------------------------------------------- requests
 
@@ -1141,7 +1207,7 @@ class Registry:
         with self._transaction(write=True) as conn:
             row = self._request_row(conn, request_id, for_update=True)
             problem = _request_problem(row)
-            if problem is not None:
+            if problem is not None and problem[0] in ("state", "gpus"):  # what a transition reads
                 raise UnreadableRecord(_unreadable("capacity_requests", request_id, row, *problem),
                                        "this version cannot move it: use the version that wrote it")
             state = RequestState(row["state"])
@@ -1350,13 +1416,18 @@ def _check_request_id(value: Any) -> int:
     return check_number("request.id", value, integer=True, maximum=MAX_DB_INT)
 
 
-def _upsert(conn: sa.Connection, table: sa.Table, keys: tuple[str, ...]):
-    """INSERT ... ON CONFLICT (keys) DO UPDATE for SQLite and PostgreSQL alike."""
+def _dialect_insert(conn: sa.Connection):
+    """The ``insert`` construct with ON CONFLICT support of the connection's database."""
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(table)
+    return insert
+
+
+def _upsert(conn: sa.Connection, table: sa.Table, keys: tuple[str, ...]):
+    """INSERT ... ON CONFLICT (keys) DO UPDATE for SQLite and PostgreSQL alike."""
+    stmt = _dialect_insert(conn)(table)
     updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in (*keys, "id")}
     return stmt.on_conflict_do_update(index_elements=list(keys), set_=updates)
 
@@ -1365,114 +1436,67 @@ def _first_line(error: BaseException) -> str:
     return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
-# --------------------------------------------------------------------------- traffic CSV
-
-TIMESTAMP_COLUMNS = ("timestamp", "time", "ts", "date")
-RATE_COLUMNS = ("rps", "requests_per_second")
-COUNT_COLUMNS = ("requests",)
-TOKEN_COLUMNS = {"input": ("input_tokens", "avg_input_tokens"), "output": ("output_tokens", "avg_output_tokens")}
+# --------------------------------------------------------------------------- traffic import
 
 
-def read_traffic_csv(path: str | os.PathLike) -> list[TrafficPoint]:
-    """Read traffic history from a CSV file, oldest first.
+def _staging_table() -> sa.Table:
+    """A temporary table the imported rows stream into (dropped at the end of the import's transaction)."""
+    return sa.Table("traffic_import", sa.MetaData(), sa.Column("timestamp", sa.String(40), nullable=False),
+                    sa.Column("requests_per_second", sa.Float, nullable=False), sa.Column("avg_input_tokens", sa.Float),
+                    sa.Column("avg_output_tokens", sa.Float), prefixes=["TEMPORARY"])
 
-    Two layouts are accepted:
 
-    - rates: ``timestamp, rps[, input_tokens, output_tokens]`` with tokens as per-request averages;
-    - counts per window (the layout of ``data/traces/*_per_hour.csv``): ``timestamp, requests
-      [, input_tokens, output_tokens]`` with token totals per window; ``rps = requests / window``,
-      where the window is the median spacing of the timestamps.
+def _staged_rows(frame, dialect: str) -> list[dict]:
+    """One chunk as parameter rows; timestamps as the text each database stores (SQLite: SQLAlchemy's naive
+    UTC form, PostgreSQL: ISO 8601 with the offset), NaN tokens as NULL."""
+    import numpy as np
 
-    Timestamps are ISO-8601 (naive ones are taken as UTC) or numbers, read as ``forecast.py --history``
-    reads them (:mod:`demand_history`: Unix milliseconds, Unix seconds, or small numbers as seconds
-    after its relative epoch, 2024-01-01 UTC). Unlike that loader, rows are stored as observed (no
-    resampling or gap filling: the forecaster regularizes at plan time), so a file may hold one row
-    to append. Any bad cell raises
-    :class:`models.InputError` naming the file, line and column; nothing is returned half-read.
-    """
-    source = os.fspath(path)
+    stamp = "%Y-%m-%d %H:%M:%S.%f" if dialect == "sqlite" else "%Y-%m-%dT%H:%M:%S.%f+00:00"
+    columns = {"timestamp": frame["timestamp"].dt.strftime(stamp).to_numpy(),
+               "requests_per_second": frame["requests_per_second"].to_numpy(dtype=float)}
+    for name in ("avg_input_tokens", "avg_output_tokens"):
+        values = frame[name].to_numpy(dtype=float)
+        columns[name] = np.where(np.isnan(values), None, values)
+    keys = list(columns)
+    return [dict(zip(keys, row)) for row in zip(*columns.values())]
+
+
+def _merge_staged(conn: sa.Connection, stage: sa.Table, service_id: int):
+    """INSERT ... SELECT ... GROUP BY timestamp ... ON CONFLICT DO UPDATE: one point per timestamp, the mean
+    rate, tokens weighted by requests (demand_history's rule), replacing points already stored."""
+    def weighted(column):
+        weight = sa.func.sum(sa.case((column.isnot(None), stage.c.requests_per_second)))
+        return sa.func.coalesce(sa.func.sum(column * stage.c.requests_per_second) / sa.func.nullif(weight, 0),
+                                sa.func.avg(column))
+
+    timestamp = stage.c.timestamp if conn.dialect.name == "sqlite" else sa.cast(stage.c.timestamp,
+                                                                                sa.DateTime(timezone=True))
+    merged = sa.select(sa.literal(service_id), timestamp, sa.func.avg(stage.c.requests_per_second),
+                       weighted(stage.c.avg_input_tokens), weighted(stage.c.avg_output_tokens)) \
+        .where(sa.true()).group_by(stage.c.timestamp)
+    insert = _dialect_insert(conn)(traffic_t).from_select(
+        ["service_id", "timestamp", "requests_per_second", "avg_input_tokens", "avg_output_tokens"], merged)
+    updates = {c: insert.excluded[c] for c in ("requests_per_second", "avg_input_tokens", "avg_output_tokens")}
+    return insert.on_conflict_do_update(index_elements=["service_id", "timestamp"], set_=updates)
+
+
+def _iso_text(value: Any) -> str | None:
+    """A staged timestamp (text) as ISO 8601 UTC."""
+    if value is None:
+        return None
+    return _utc(datetime.fromisoformat(str(value))).isoformat()
+
+
+def _point_from_row(name: str, row) -> TrafficPoint | UnreadableRow:
+    bad = _first_unparsed(row)
+    key = f"{name} point {row['id']}"
+    if bad is not None:
+        return _unreadable("traffic_history", key, row, bad[0], bad[1], f"a readable value ({bad[1].reason})")
     try:
-        if os.path.getsize(source) > MAX_CSV_BYTES:
-            raise InputError("--csv", source, f"a file under {MAX_CSV_BYTES // 2**20} MiB")
-        with open(source, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            header = {(h or "").strip().lower(): h for h in reader.fieldnames or ()}
-            rows = [(reader.line_num, row) for row in reader]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:  # csv.Error: a NUL byte, a 128 KiB cell
-        raise InputError("--csv", source, f"a readable UTF-8 CSV file ({_first_line(exc)})") from None
-    columns = _traffic_columns(source, header)
-    if not rows:
-        raise InputError("--csv", source, "a CSV file with at least one data row")
-    parsed = sorted((_traffic_row(source, line, row, columns) for line, row in rows), key=lambda p: p[0])
-    if "requests" in columns:
-        return _from_counts(source, parsed)
-    return [TrafficPoint(ts, value, inp, out) for ts, value, inp, out in parsed]
-
-
-def _traffic_columns(source: str, header: dict[str, str]) -> dict[str, str]:
-    def pick(names):
-        return next((header[n] for n in names if n in header), None)
-
-    columns = {"timestamp": pick(TIMESTAMP_COLUMNS), "rps": pick(RATE_COLUMNS), "requests": pick(COUNT_COLUMNS),
-               "input": pick(TOKEN_COLUMNS["input"]), "output": pick(TOKEN_COLUMNS["output"])}
-    if columns["timestamp"] is None or (columns["rps"] is None and columns["requests"] is None):
-        raise InputError(f"{source}: columns", sorted(header),
-                         "a timestamp column and an rps (or requests-per-window) column")
-    if columns["rps"] is not None:
-        del columns["requests"]
-    else:
-        del columns["rps"]
-    return {k: v for k, v in columns.items() if v is not None}
-
-
-def _traffic_row(source: str, line: int, row: dict, columns: dict) -> tuple:
-    def number(key: str, *, required: bool) -> float | None:
-        text = (row.get(columns[key]) or "").strip() if key in columns else ""
-        if not text and not required:
-            return None
-        where = f"{source}:{line}: {columns.get(key, key)}"
-        try:
-            value = float(text)
-        except ValueError:
-            raise InputError(where, text, "a finite number >= 0") from None
-        return check_number(where, value, inclusive=True)
-
-    value = number("rps" if "rps" in columns else "requests", required=True)
-    return (_parse_timestamp(f"{source}:{line}: {columns['timestamp']}", row.get(columns["timestamp"])),
-            value, number("input", required=False), number("output", required=False))
-
-
-def _parse_timestamp(where: str, text: str | None) -> datetime:
-    """ISO-8601, or a number read as ``demand_history`` reads one (Unix ms, Unix s, or s after its epoch)."""
-    from demand_history import RELATIVE_EPOCH, UNIX_MS_FLOOR, UNIX_SECONDS_FLOOR
-
-    text = (text or "").strip()
-    try:
-        if not re.fullmatch(r"\d+(\.\d+)?", text):
-            return _utc(datetime.fromisoformat(text))
-        number = float(text)
-        if number >= UNIX_MS_FLOOR:
-            return datetime.fromtimestamp(number / 1000, tz=timezone.utc)
-        if number >= UNIX_SECONDS_FLOOR:
-            return datetime.fromtimestamp(number, tz=timezone.utc)
-        return datetime.fromisoformat(RELATIVE_EPOCH.replace("Z", "+00:00")) + timedelta(seconds=number)
-    except (ValueError, OverflowError, OSError):
-        raise InputError(where, text, "an ISO-8601 timestamp or a number of seconds") from None
-
-
-def _from_counts(source: str, parsed: list[tuple]) -> list[TrafficPoint]:
-    """Per-window request counts and token totals -> rates and per-request averages."""
-    gaps = [(b[0] - a[0]).total_seconds() for a, b in zip(parsed, parsed[1:])]
-    window_s = statistics.median(gaps) if gaps else 0.0
-    if window_s <= 0:
-        raise InputError(f"{source}: timestamp", "one window or repeated times",
-                         "at least two distinct timestamps to infer the window of the request counts")
-    points = []
-    for ts, requests, input_total, output_total in parsed:
-        def per_request(total):
-            return total / requests if total is not None and requests > 0 else None
-        points.append(TrafficPoint(ts, requests / window_s, per_request(input_total), per_request(output_total)))
-    return points
+        return TrafficPoint(row["timestamp"], row["requests_per_second"], row["avg_input_tokens"],
+                            row["avg_output_tokens"])
+    except InputError as exc:
+        return _unreadable("traffic_history", key, row, exc.field.removeprefix("traffic."), exc.value, exc.accepted)
 
 
 # --------------------------------------------------------------------------- planning from the registry

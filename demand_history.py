@@ -191,7 +191,7 @@ def _open_text(path: str) -> tuple[Any, bytes]:
     return handle, head
 
 
-def _csv_chunks(path: str, notes: list, chunk_rows: int = CHUNK_ROWS):
+def _csv_chunks(path: str, notes: list, chunk_rows: int | None = None):
     """The CSV file as DataFrames of at most ``chunk_rows`` rows (every cell text, as written), header
     detected; the size limit applies to the decompressed text."""
     import pandas as pd
@@ -207,13 +207,14 @@ def _csv_chunks(path: str, notes: list, chunk_rows: int = CHUNK_ROWS):
         if names:
             notes.append(f"no header row: columns read as {', '.join(names)}")
         try:
-            reader = pd.read_csv(_Limited(handle, path, head), chunksize=chunk_rows, dtype=str, skipinitialspace=True,
+            reader = pd.read_csv(_Limited(handle, path, head), chunksize=chunk_rows or CHUNK_ROWS, dtype=str, skipinitialspace=True,
                                  header=None if names else "infer", names=names, encoding="utf-8-sig",
                                  keep_default_na=False, na_values=[""])
             count = 0
             for chunk in reader:
-                count += len(chunk)
-                yield chunk
+                if len(chunk):
+                    count += len(chunk)
+                    yield chunk
         except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
             raise InputError("--history", path, f"a CSV file ({str(exc).splitlines()[0]})") from None
         except UnicodeDecodeError:
@@ -390,10 +391,10 @@ def _numeric_values(frame, column: str, first_row: int = 1, *, required: bool = 
 
 
 def read_observations(path: str | os.PathLike, *, timestamp_column: str | None = None, value_column: str | None = None,
-                      date_format: str | None = None, notes: list | None = None, chunk_rows: int = CHUNK_ROWS):
+                      date_format: str | None = None, notes: list | None = None, chunk_rows: int | None = None):
     """Traffic rows of a CSV file as observed (no grid, no gap filling), for a store, streamed in chunks.
 
-    Yields DataFrames of at most ``chunk_rows`` rows with ``timestamp`` (UTC), ``requests_per_second``,
+    Yields DataFrames of at most ``chunk_rows`` (default :data:`CHUNK_ROWS`) rows with ``timestamp`` (UTC), ``requests_per_second``,
     ``avg_input_tokens`` and ``avg_output_tokens`` (NaN where unknown); rows with an empty value are skipped.
     Columns, timestamps, numbers and tokens are read as :func:`load_history` reads them (the module's token
     rule); counts per period become rates over the step of the first chunk's timestamps. Warnings are appended
@@ -406,7 +407,7 @@ def read_observations(path: str | os.PathLike, *, timestamp_column: str | None =
     for chunk in _csv_chunks(source, notes, chunk_rows):
         if layout is None:
             layout = _observation_layout(chunk, source, timestamp_column, value_column, notes)
-        time_column, column, unit = layout
+        time_column, column, unit = layout[:3]
         index = _timestamps(chunk[time_column], str(time_column), notes, date_format, row)
         index = index.tz_localize("UTC") if index.tz is None else index
         values = _numeric_values(chunk, column, row, required=False)

@@ -1122,10 +1122,11 @@ class Registry:
             service_id = self._service_id(conn, name)
             stage = _staging_table()
             stage.create(conn)
-            for frame in read_observations(path, timestamp_column=timestamp_column, value_column=value_column,
-                                           date_format=date_format, notes=notes):
-                if len(frame):
-                    conn.execute(stage.insert(), _staged_rows(frame, conn.dialect.name))
+            with _naming_the_file(path):
+                for frame in read_observations(path, timestamp_column=timestamp_column, value_column=value_column,
+                                               date_format=date_format, notes=notes):
+                    if len(frame):
+                        conn.execute(stage.insert(), _staged_rows(frame, conn.dialect.name))
             stored, first, last = conn.execute(sa.select(sa.func.count(sa.distinct(stage.c.timestamp)),
                                                          sa.func.min(stage.c.timestamp),
                                                          sa.func.max(stage.c.timestamp))).one()
@@ -1437,6 +1438,18 @@ def _first_line(error: BaseException) -> str:
 
 
 # --------------------------------------------------------------------------- traffic import
+
+
+@contextlib.contextmanager
+def _naming_the_file(path: str | os.PathLike):
+    """Reader errors as ``--csv FILE: column: ...`` (the reader names columns as ``history: column``)."""
+    try:
+        yield
+    except InputError as exc:
+        field_name = exc.field.replace("--history", "--csv")
+        if field_name.startswith("history"):
+            field_name = f"--csv {os.fspath(path)}" + field_name.removeprefix("history")
+        raise InputError(field_name, exc.value, exc.accepted) from None
 
 
 def _staging_table() -> sa.Table:

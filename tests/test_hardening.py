@@ -474,7 +474,7 @@ def test_fuzz_forecast_histories(tmp_path):
 
 
 def test_fuzz_services_traffic_csv(tmp_path):
-    from services import read_traffic_csv
+    from demand_history import read_observations
 
     path = tmp_path / "traffic.csv"
     seen = []
@@ -485,11 +485,11 @@ def test_fuzz_services_traffic_csv(tmp_path):
         seen.append(text)
         path.write_text(text, encoding="utf-8")
         try:
-            points = read_traffic_csv(path)
+            frames = list(read_observations(path))
         except PlannerError as exc:
             assert "\n" not in str(exc)
             return
-        assert points and all(p.requests_per_second >= 0 for p in points)
+        assert frames and all((f["requests_per_second"] >= 0).all() for f in frames)
 
     check()
     assert len(seen) >= BUDGET["traffic_csv"]

@@ -36,7 +36,7 @@ SECTION_MODELS = {
 EXTRA_SECTION_KEYS = {
     "options": ("include_cost", *(f.name for f in dataclasses.fields(CostOptions))),
     "forecast": ("history", "timestamp_column", "value_column", "horizon_days", "method", "scenario",
-                 "frequency", "current_replicas"),
+                 "frequency", "current_replicas", "date_format"),
 }
 
 TEMPLATES: dict[str, dict] = {

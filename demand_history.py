@@ -261,6 +261,19 @@ def _looks_like_date(text: str) -> bool:
     return bool(re.match(r"^\d{4}-\d{1,2}-\d{1,2}", text) or re.match(_SLASH_DATE, text))
 
 
+def parsed_frame(path: str | os.PathLike, *, timestamp_column: str | None = None, date_format: str | None = None):
+    """The CSV file as a DataFrame whose timestamp column is already parsed (with ``date_format``), for callers
+    that hand a frame to :func:`load_history`; the reader's warnings travel in ``frame.attrs['notes']``."""
+    import pandas as pd
+
+    notes: list[str] = []
+    frame = pd.concat(list(_csv_chunks(os.fspath(path), notes)), ignore_index=True)
+    column = _timestamp_column(frame, timestamp_column)
+    frame[column] = _timestamps(frame[column], str(column), notes, date_format)
+    frame.attrs["notes"] = notes
+    return frame
+
+
 def _series_frame(series):
     import pandas as pd
 
@@ -373,7 +386,7 @@ def _numeric_values(frame, column: str, first_row: int = 1, *, required: bool = 
     import pandas as pd
 
     raw = frame[column]
-    values = pd.to_numeric(raw, errors="coerce").astype(float)
+    values = _to_float(raw)
     bad = values.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
     if bad.any():
         row = int(bad.to_numpy().nonzero()[0][0])
@@ -443,8 +456,8 @@ def _timestamps(values, column: str, notes: list, date_format: str | None = None
 
     if pd.api.types.is_datetime64_any_dtype(values):
         index = pd.DatetimeIndex(values)
-    elif _all_numbers(values) and date_format is None:
-        index = _numeric_timestamps(pd.to_numeric(values, errors="coerce"), column, notes)
+    elif date_format is None and (numbers := _all_numbers(values)) is not None:
+        index = _numeric_timestamps(numbers, column, notes)
     else:
         index = _text_timestamps(values, column, date_format, first_row)
     if index.tz is not None:
@@ -454,15 +467,25 @@ def _timestamps(values, column: str, notes: list, date_format: str | None = None
     return _in_range(index, values, column, first_row)
 
 
-def _all_numbers(values) -> bool:
+def _all_numbers(values):
+    """``values`` as floats when every present one is a number (integer timestamps), else ``None``."""
     import pandas as pd
 
     if pd.api.types.is_bool_dtype(values):
-        return False
-    if pd.api.types.is_numeric_dtype(values):
-        return True
-    present = values.dropna()
-    return len(present) > 0 and pd.to_numeric(present, errors="coerce").notna().all()
+        return None
+    numbers = _to_float(values)
+    present = values.notna()
+    return numbers if present.any() and numbers[present].notna().all() else None
+
+
+def _to_float(values):
+    """``values`` as float64, text that is not a number as NaN (a fast cast first: 10 million rows)."""
+    import pandas as pd
+
+    try:
+        return values.astype("float64")
+    except (ValueError, TypeError):
+        return pd.to_numeric(values, errors="coerce").astype("float64")
 
 
 def _in_range(index, values, column: str, first_row: int):
@@ -633,18 +656,19 @@ def _unit(column: str, value_column: str | None, notes: list) -> str:
 def _tokens_per_request(frame, requests, unit: str) -> dict:
     """Each row's mean input and output tokens per request, and its weight (requests x token coverage):
     the one token rule of the module docstring. Rows without tokens or requests hold NaN."""
+    import numpy as np
     import pandas as pd
 
     coverage_column = _find(frame, (_COVERAGE_NAME,))
-    coverage = pd.to_numeric(frame[coverage_column], errors="coerce") if coverage_column else 1.0
+    coverage = _to_float(frame[coverage_column]) if coverage_column else 1.0
     weight = requests * coverage
     weight = weight.where(weight > 0)
     result = {"weight": weight}
     for key, names in (("input", _INPUT_TOKEN_NAMES), ("output", _OUTPUT_TOKEN_NAMES)):
         column = _find(frame, names)
-        tokens = pd.to_numeric(frame[column], errors="coerce") if column is not None else \
+        tokens = _to_float(frame[column]) if column is not None else \
             pd.Series(float("nan"), index=frame.index)
-        tokens = tokens.where(tokens.map(math.isfinite, na_action="ignore") & (tokens >= 0))
+        tokens = tokens.where(np.isfinite(tokens.to_numpy(dtype=float)) & (tokens >= 0))
         result[key] = (tokens / weight) if unit == "count" else tokens.where(weight.notna())
     return result
 

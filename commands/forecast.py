@@ -71,6 +71,7 @@ FLAG_TARGETS: dict[str, tuple | dict] = {
     "scenario": ("forecast", "scenario"),
     "frequency": ("forecast", "frequency"),
     "current_replicas": ("forecast", "current_replicas"),
+    "date_format": ("forecast", "date_format"),
 }
 
 
@@ -151,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     forecast.add_argument("--horizon-days", type=POSITIVE, help="days to forecast (default 30)")
     forecast.add_argument("--scenario", help="optimistic, baseline, pessimistic")
     forecast.add_argument("--frequency", help="aggregation frequency for request logs (pandas alias, e.g. h)")
+    forecast.add_argument("--date-format", metavar="FORMAT",
+                          help="strftime format of the history's timestamps, e.g. '%%d/%%m/%%Y %%H:%%M' (day-first dates)")
     forecast.add_argument("--current-replicas", type=POSITIVE_INT,
                           help="replicas running now (default: those the planner sizes for the history's recent peak)")
     return parser
@@ -222,8 +225,14 @@ def _run_forecast(config: dict, engine):
                          "--input-tokens and --output-tokens as well (latency targets depend on them)")
     workload["requests_per_second"] = workload.get("requests_per_second") or 1.0  # unused: the forecast is the load
     workload.setdefault("peak_load_multiplier", 1.0)  # the forecast is already the load of each period
+    history = options["history"]
+    if options.get("date_format"):  # until the engine takes the format: hand it the file with its times parsed
+        from demand_history import parsed_frame
+
+        history = parsed_frame(history, timestamp_column=options.get("timestamp_column"),
+                               date_format=options["date_format"])
     return engine.forecast_future_needs(
-        options["history"], section_input(config, "model") if has_model else None,
+        history, section_input(config, "model") if has_model else None,
         horizon_days=options.get("horizon_days", 30), scenario=options.get("scenario", "pessimistic"),
         method=options.get("method", "auto"), gpu=section_input(config, "gpu"),
         workload=section_input({"workload": workload}, "workload") if tokens_given else None,

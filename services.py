@@ -771,6 +771,12 @@ class Timeouts:
             check_number(f"timeout.{name}", getattr(self, name), maximum=86_400)
 
 
+def _writable(path: Path) -> bool:
+    """Whether this user may write ``path`` (or create it) and its directory (SQLite's -wal and -shm go there)."""
+    directory = os.access(path.parent, os.W_OK)
+    return directory and (not path.exists() or os.access(path, os.W_OK))
+
+
 def _sqlite_open_mode(path: Path, read_only: bool) -> str | None:
     """How to open a SQLite file: ``None`` (read-write, WAL), ``ro`` or ``immutable`` (read-only).
 
@@ -896,6 +902,7 @@ class Registry:
         self._clock = clock
         sqlite = self.url.get_backend_name() == "sqlite"
         make = _sqlite_engine if sqlite else _postgres_engine
+        self._migrating = False
         try:
             self._engine = make(self.url, self.timeouts, read_only)
         except DatabaseUnavailable as exc:
@@ -903,6 +910,9 @@ class Registry:
         except sa_exc.ArgumentError as exc:  # a query option the driver does not take
             raise InputError("--db", shown_url(self.url), f"a usable database URL ({redact(_first_line(exc))})") \
                 from None
+        # a read-only command may still set up a new SQLite file where the user can write (not a shared one)
+        self._may_create = sqlite and (not self.url.database or self.url.query.get("uri") is not None
+                                       or _writable(Path(self.url.database)))
         try:
             self._migrate()
         except DatabaseUnavailable as exc:
@@ -933,7 +943,7 @@ class Registry:
 
     @contextlib.contextmanager
     def _transaction(self, *, write: bool) -> Iterator[sa.Connection]:
-        if write and self.read_only:
+        if write and self.read_only and not self._migrating:
             raise DatabaseUnavailable(f"database {shown_url(self.url)} was opened read-only: this command changes it")
         try:
             with self._engine.connect() as conn:
@@ -983,10 +993,17 @@ class Registry:
         if current > latest:
             raise SchemaTooNew(f"the database is at schema version {current}; this program knows up to "
                                f"{latest}: upgrade the program")
-        if self.read_only:
+        if self.read_only and not self._may_create:
             raise DatabaseUnavailable(f"{shown_url(self.url)}: the database is at schema version {current} and "
                                       f"this program needs {latest}; it was opened read-only, so run a command "
                                       "that changes it (as a user who may write it) to upgrade it")
+        self._migrating = True
+        try:
+            self._apply_migrations(latest)
+        finally:
+            self._migrating = False
+
+    def _apply_migrations(self, latest: int) -> None:
         for migration in MIGRATIONS:
             with self._transaction(write=True) as conn:
                 if self.dialect == "postgresql":

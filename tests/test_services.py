@@ -1437,3 +1437,31 @@ def test_an_import_killed_midway_stores_nothing(request, tmp_path, monkeypatch, 
     with Registry(db) as registry:
         assert registry.traffic_summary("chat")["points"] == 0
         assert registry.import_traffic("chat", path)["points"] == 500  # the lock died with the process
+
+
+def test_the_readme_trigger_ties_recorded_actors_to_postgresql_logins(pg_url):
+    """The README's recipe for real identities: a trigger refuses an actor who is not the logged-in role."""
+    import uuid
+
+    readme = (ROOT / "README.md").read_text()
+    sql = readme[readme.index("CREATE FUNCTION actor_is_login()"):readme.index("```", readme.index("CREATE FUNCTION"))]
+    admin = sa.create_engine(sa.make_url(pg_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    role = f"carol_{uuid.uuid4().hex[:8]}"
+    with Registry(pg_url) as registry:
+        registry.add_service("chat", **CHAT)
+    with admin.connect() as conn:
+        conn.connection.dbapi_connection.execute(sql)  # as psql would run it (no parameter placeholders)
+        conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN")
+        conn.exec_driver_sql(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
+        conn.exec_driver_sql(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}")
+    try:
+        with Registry(sa.make_url(pg_url).set(username=role).render_as_string(hide_password=False)) as carol:
+            with pytest.raises(DatabaseUnavailable, match=rf"actor alice is not the logged-in user {role}"):
+                carol.create_request("chat", gpus=1, reason="r", by="alice")
+            assert carol.create_request("chat", gpus=1, reason="r", by=role).requested_by == role
+            assert [r.requested_by for r in carol.list_requests()] == [role]
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP OWNED BY {role}")
+            conn.exec_driver_sql(f"DROP ROLE {role}")
+        admin.dispose()

@@ -369,6 +369,9 @@ def _value_column(frame, given: str | None, time_column: str) -> str:
 
     token_like = set(_INPUT_TOKEN_NAMES + _OUTPUT_TOKEN_NAMES + (_COVERAGE_NAME,))
     candidates = [c for c in frame.columns if c != time_column and _key(c) not in token_like]
+    named = [c for c in candidates if _unit_of(c) != "unknown"]
+    if named:  # a rate or count column by its name: its bad cells are reported, not skipped
+        return named[0]
     for column in candidates:
         values = frame[column]
         if pd.api.types.is_bool_dtype(values) or not values.notna().any():

@@ -841,7 +841,8 @@ def _sqlite_engine(url: sa.URL, timeouts: Timeouts, read_only: bool) -> sa.Engin
 
 def _postgres_engine(url: sa.URL, timeouts: Timeouts, read_only: bool) -> sa.Engine:
     """PostgreSQL with a connect timeout (unless the URL sets one), lock and statement timeouts, and timestamps
-    PostgreSQL holds but Python cannot (``infinity``, year 10000) loaded as unreadable values, not errors."""
+    PostgreSQL holds but Python cannot (``infinity``, year 10000) loaded as unreadable values, not errors.
+    ``read_only`` changes nothing here: the server's grants decide, and a new database is still set up."""
     connect_args = {} if "connect_timeout" in url.query else {"connect_timeout": max(1, math.ceil(timeouts.connect_s))}
     engine = sa.create_engine(url, connect_args=connect_args, pool_pre_ping=False)
 
@@ -851,8 +852,6 @@ def _postgres_engine(url: sa.URL, timeouts: Timeouts, read_only: bool) -> sa.Eng
         with dbapi_conn.cursor() as cursor:
             cursor.execute(f"SET lock_timeout = {int(timeouts.lock_s * 1000)}")
             cursor.execute(f"SET statement_timeout = {int(timeouts.statement_s * 1000)}")
-            if read_only:
-                cursor.execute("SET default_transaction_read_only = on")
         dbapi_conn.commit()
 
     return engine
@@ -910,9 +909,9 @@ class Registry:
         except sa_exc.ArgumentError as exc:  # a query option the driver does not take
             raise InputError("--db", shown_url(self.url), f"a usable database URL ({redact(_first_line(exc))})") \
                 from None
-        # a read-only command may still set up a new SQLite file where the user can write (not a shared one)
-        self._may_create = sqlite and (not self.url.database or self.url.query.get("uri") is not None
-                                       or _writable(Path(self.url.database)))
+        # a read-only command may still set up a new database where the user can write (not a shared SQLite file)
+        self._may_create = not sqlite or (not self.url.database or self.url.query.get("uri") is not None
+                                          or _writable(Path(self.url.database)))
         try:
             self._migrate()
         except DatabaseUnavailable as exc:

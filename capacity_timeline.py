@@ -230,7 +230,8 @@ def plan_forecast(question: ForecastInput, model: ModelConfig | None, gpu: GPUCo
     from forecasting import SCENARIO_COLUMNS, SCENARIO_LABELS, Forecaster, season_periods, usable_periods, window_points
 
     history = load_history(question.history, timestamp_column=question.timestamp_column,
-                           value_column=question.value_column, frequency=question.frequency)
+                           value_column=question.value_column, frequency=question.frequency,
+                           date_format=question.date_format)
     results = Forecaster(history, question.method, question.horizon_days).fit()
     seasons = season_periods(history.step_s)
     forecast = results.to_dict(history_points=window_points(seasons))

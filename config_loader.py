@@ -11,13 +11,13 @@ the effective configuration (``inputs`` in every plan) has the same shape as the
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
-import functools
 import json
 import os
+import secrets
 import stat
-import tempfile
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
@@ -111,35 +111,64 @@ def load_config(path: str) -> dict:
     return validate_structure(config, where=path)
 
 
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of arrays and objects read from a JSON file (configs are 3 deep, HF configs 4)."""
+
+
 def parse_json(text: str, field_name: str, value: Any) -> Any:
-    """``json.loads(text)``, or an :class:`InputError` (``field_name``, ``value``) saying where the JSON breaks."""
+    """``json.loads(text)``, or an :class:`InputError` (``field_name``, ``value``) saying where the JSON breaks.
+
+    Nesting deeper than :data:`MAX_JSON_DEPTH` is refused (100,000 brackets exhaust the parser's recursion;
+    a few hundred would exhaust later copies of the config)."""
+    too_deep = f"JSON nested at most {MAX_JSON_DEPTH} levels deep"
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(field_name, value, f"valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    except RecursionError:
+        raise InputError(field_name, value, too_deep) from None
     except ValueError as exc:  # a number past Python's 4300-digit limit for int()
         raise InputError(field_name, value, f"valid JSON ({exc})") from None
+    if _too_deep(data):
+        raise InputError(field_name, value, too_deep)
+    return data
+
+
+def _too_deep(data: Any) -> bool:
+    """Whether ``data`` nests lists and dicts deeper than :data:`MAX_JSON_DEPTH` (walked without recursion)."""
+    stack = [(data, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                return True
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False
 
 
 def read_text_file(path: str, field_name: str, max_bytes: int = 200 * 2**20) -> str:
     """The UTF-8 text of ``path``, or an :class:`InputError` that says what is wrong with it."""
-    file = Path(path)
-    info = _stat(file, field_name, path)
-    if info is None:
-        raise InputError(field_name, path, "an existing file (no such file)")
-    if stat.S_ISDIR(info.st_mode):
-        raise InputError(field_name, path, "a file, not a directory")
-    size = info.st_size
-    if size == 0:
-        raise InputError(field_name, path, "a non-empty file")
-    if size > max_bytes:
-        raise InputError(field_name, path, f"a file under {max_bytes // 2**20} MiB")
+    check_input_file(path, field_name, max_bytes)
     try:
-        return file.read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise InputError(field_name, path, "a UTF-8 text file (this one is binary or another encoding)") from None
     except OSError as exc:
         raise InputError(field_name, path, f"a readable file ({exc.strerror})") from None
+
+
+def check_input_file(path: str, field_name: str, max_bytes: int | None = 200 * 2**20) -> os.stat_result:
+    """``path``'s status if it is an existing, non-empty file of at most ``max_bytes`` (``None``: any size)."""
+    info = _stat(Path(path), field_name, path)
+    if info is None:
+        raise InputError(field_name, path, "an existing file (no such file)")
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError(field_name, path, "a file, not a directory")
+    if info.st_size == 0 and stat.S_ISREG(info.st_mode):
+        raise InputError(field_name, path, "a non-empty file")
+    if max_bytes is not None and info.st_size > max_bytes:
+        raise InputError(field_name, path, f"a file under {max_bytes // 2**20} MiB")
+    return info
 
 
 def _stat(file: Path, field_name: str, value: Any) -> os.stat_result | None:
@@ -232,33 +261,100 @@ def check_output_path(path: str | os.PathLike, field_name: str = "--output", suf
     return target
 
 
-@functools.lru_cache(maxsize=1)
-def _umask() -> int:
-    """The process umask, read once (reading it means setting it, which is not thread-safe)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+TEMP_SUFFIX = ".partial"
+"""Ending of the hidden name a file has while :func:`write_atomic` writes it (``.NAME.PID.RANDOM.partial``)."""
+MAX_NAME_BYTES = 255
+"""Longest file name (one path component, in bytes) the common file systems allow."""
+
+
+def input_paths(config: dict, config_path: str | None = None) -> dict[str, str]:
+    """The files a run reads, by the flag or key that names them (``--config``, ``forecast.history``...)."""
+    named = {"--config": config_path,
+             "forecast.history": config.get("forecast", {}).get("history"),
+             "model.model_config_path": config.get("model", {}).get("model_config_path"),
+             "options.price_file": config.get("options", {}).get("price_file")}
+    return {label: os.fspath(path) for label, path in named.items() if isinstance(path, (str, os.PathLike))}
+
+
+def check_outputs_apart(outputs: dict[str, str | os.PathLike | None], inputs: dict[str, str | os.PathLike]) -> None:
+    """Refuse an output file that is one of the inputs, or another output (through symlinks, ``..`` and hard
+    links): ``--config plan.json --output plan.json`` would replace the user's config with the plan."""
+    seen: list[tuple[str, str]] = [(label, path) for label, path in inputs.items() if path]
+    for flag, path in outputs.items():
+        if path is None:
+            continue
+        for label, other in seen:
+            if _same_file(path, other):
+                raise InputError(flag, os.fspath(path), f"a file other than the {label} file it would overwrite")
+        seen.append((flag, os.fspath(path)))
+
+
+def _same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    try:
+        if os.path.realpath(a) == os.path.realpath(b):
+            return True
+        return os.path.samefile(a, b)  # hard links; False or an error when either is missing
+    except (OSError, ValueError):
+        return False
 
 
 def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], Any], field_name: str = "--output") -> Path:
     """Write ``path`` through ``write(handle)`` on a temp file in the same directory, then fsync and rename:
-    a failure leaves the old file or none, never half of the new one."""
+    a failure leaves the old file or none, never half of the new one.
+
+    The temp file is ``.NAME.PID.RANDOM.partial`` (its mode what ``open()`` gives); one left by a writer that
+    was killed (``kill -9``) is removed by the next write of ``NAME``. A full disk or a read-only location
+    is an :class:`InputError` naming ``field_name``."""
     target = check_output_path(path, field_name)
+    _remove_stale_temps(target)
+    tmp = _temp_path(target)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as exc:
-        raise InputError(field_name, str(path), f"a writable location ({exc.strerror})") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the mode open() would
         os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise InputError(field_name, str(path), f"a writable location with room for the file ({exc.strerror or exc})") \
+            from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return target
+
+
+def _temp_path(target: Path) -> Path:
+    """``.NAME.PID.RANDOM.partial`` beside ``target``, ``NAME`` cut (the same way for every process) so the
+    whole name stays within :data:`MAX_NAME_BYTES`."""
+    room = MAX_NAME_BYTES - len(f".{'9' * 10}.{'f' * 8}{TEMP_SUFFIX}") - 1
+    stem = os.fsencode(target.name)[:room].decode("utf-8", "ignore") if len(os.fsencode(target.name)) > room \
+        else target.name
+    return target.parent / f".{stem}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+
+
+def _remove_stale_temps(target: Path) -> None:
+    """Delete temp files of ``target`` left by writers that were killed (their process is gone)."""
+    prefix = _temp_path(target).name.rsplit(".", 3)[0] + "."
+    try:
+        names = [n for n in os.listdir(target.parent) if n.startswith(prefix) and n.endswith(TEMP_SUFFIX)]
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and not _running(int(pid)):
+            with contextlib.suppress(OSError):
+                (target.parent / name).unlink()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
 
 
 def write_json_atomic(path: str | os.PathLike, payload: Any, field_name: str = "--output") -> Path:

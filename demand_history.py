@@ -8,6 +8,20 @@ chosen frequency. It sorts rows, merges duplicate timestamps, infers the frequen
 gaps, converts time zones to UTC and refuses what cannot be forecast with an
 :class:`models.InputError` that names the problem. Every repair is written into ``warnings``.
 
+It is the one traffic reader: ``forecast.py --history``, the engine and ``services.py traffic import``
+(through :func:`read_observations`, which streams a file in chunks and keeps each row as observed)
+share the CSV reading, the column detection, the timestamp and number checks and this rule for tokens:
+
+**Token averages.** A token column holds per-request averages when the value column is a rate (``rps``) and
+token *totals* per period when it counts requests (``requests``); a period's tokens per request are then
+``tokens / (requests x token_coverage)`` (coverage 1 when absent: the share of requests whose tokens were
+logged). A history's mean tokens per request weighs each period's average by its requests (times coverage),
+so for counts it is ``sum(tokens) / sum(requests x coverage)``.
+
+Files: at most :data:`MAX_TEXT_BYTES` of text, counted after decompression for ``.gz``; a first row of
+numbers and dates is data, not a header; dates like ``13/01/2024`` (day first) are refused unless
+``date_format`` says how to read them; timestamps must lie within the years pandas holds (1677-2262).
+
 pandas is imported inside the functions, so importing this module is cheap.
 """
 
@@ -39,6 +53,12 @@ MAX_GAP_S = SECONDS_PER_DAY
 DEFAULT_LOG_FREQUENCY = "h"
 MIN_LOG_PERIODS = 48
 """A request log spanning fewer hourly periods than this is counted per minute instead."""
+MAX_TEXT_BYTES = 200 * 2**20
+"""Most text read from one history file, counted after decompression (a 1.5 MB .gz may inflate to 600 MB)."""
+CHUNK_ROWS = 200_000
+"""Rows parsed at a time when a file is streamed (:func:`read_observations`): memory stays bounded."""
+SNIFF_BYTES = 64 * 1024
+"""Bytes read ahead to find the header row."""
 
 _TIME_NAMES = ("timestamp", "time", "datetime", "date", "ts", "period", "hour", "day")
 _RATE_WORDS = ("rps", "qps", "rate")
@@ -48,6 +68,8 @@ _INPUT_TOKEN_NAMES = ("inputtokens", "avginputtokens", "meaninputtokens", "conte
 _OUTPUT_TOKEN_NAMES = ("outputtokens", "avgoutputtokens", "meanoutputtokens", "generatedtokens", "completiontokens",
                        "outputlength", "responsetokens", "outputlen")
 _COVERAGE_NAME = "tokencoverage"
+_SLASH_DATE = r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{2,4})\b"
+"""A date written day/month/year or month/day/year (``13/01/2024``, ``01.13.2024``)."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +107,7 @@ class DemandHistory:
 
 
 def load_history(source: Any, *, timestamp_column: str | None = None, value_column: str | None = None,
-                 frequency: str | None = None) -> DemandHistory:
+                 frequency: str | None = None, date_format: str | None = None) -> DemandHistory:
     """Read traffic history from pairs, a Series, a DataFrame or a CSV path.
 
     Parameters
@@ -97,7 +119,9 @@ def load_history(source: Any, *, timestamp_column: str | None = None, value_colu
         Column names; by default the timestamp column is detected by name or content and the value
         column is the first numeric one.
     frequency : str, optional
-        pandas offset alias to aggregate to (``h``, ``D``, ``15min``); request logs default to hourly.
+        pandas offset alias to aggregate to (``h``, ``D``, ``15min``: a fixed step); request logs default to hourly.
+    date_format : str, optional
+        strftime format of text timestamps (``%d/%m/%Y %H:%M``); needed for day-first dates.
 
     Returns
     -------
@@ -106,7 +130,11 @@ def load_history(source: Any, *, timestamp_column: str | None = None, value_colu
     import pandas as pd
 
     if isinstance(source, (str, os.PathLike)):
-        frame, name = _read_csv(os.fspath(source)), os.fspath(source)
+        name = os.fspath(source)
+        notes: list[str] = []
+        frame = pd.concat(list(_csv_chunks(name, notes)), ignore_index=True)
+        if notes:
+            frame.attrs["notes"] = notes
     elif isinstance(source, pd.Series):
         frame, name = _series_frame(source), "series"
     elif isinstance(source, pd.DataFrame):
@@ -119,37 +147,118 @@ def load_history(source: Any, *, timestamp_column: str | None = None, value_colu
         raise InputError("history", type(source).__name__,
                          "a list of (datetime, value) pairs, a pandas Series or DataFrame, or a CSV file path")
     return history_from_frame(frame, source=name, timestamp_column=timestamp_column, value_column=value_column,
-                              frequency=frequency)
+                              frequency=frequency, date_format=date_format)
 
 
-def _read_csv(path: str):
-    import pandas as pd
-    from config_loader import read_text_file
+class _Limited(io.RawIOBase):
+    """A binary file read through a byte budget (counted after decompression): past it, an :class:`InputError`."""
 
-    text = _read_gzip(path) if path.endswith(".gz") else read_text_file(path, "--history")
-    if not text.strip():
-        raise InputError("--history", path, "a non-empty CSV file")
-    try:
-        frame = pd.read_csv(io.StringIO(text), skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InputError("--history", path, f"a CSV file ({str(exc).splitlines()[0]})") from None
-    if frame.empty:
-        raise InputError("--history", path, "a CSV file with a header and at least one data row")
-    return frame
+    def __init__(self, handle, path: str, prefix: bytes = b""):
+        self._handle, self._path, self._prefix, self._read = handle, path, prefix, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._prefix:
+            data, self._prefix = self._prefix[:len(buffer)], self._prefix[len(buffer):]
+        else:
+            try:
+                data = self._handle.read(len(buffer))
+            except (OSError, EOFError) as exc:  # gzip.BadGzipFile, a truncated stream
+                raise InputError("--history", self._path, f"a readable file ({exc})") from None
+            self._read += len(data)
+        if self._read > MAX_TEXT_BYTES:
+            raise InputError("--history", self._path, f"at most {MAX_TEXT_BYTES // 2**20} MiB of text "
+                             "(counted after decompression)")
+        buffer[:len(data)] = data
+        return len(data)
 
 
-def _read_gzip(path: str) -> str:
+def _open_text(path: str) -> tuple[Any, bytes]:
+    """The file as a byte stream (``.gz`` decompressed) and its first :data:`SNIFF_BYTES` bytes."""
     import gzip
 
-    from config_loader import read_text_file
-
     try:
-        with gzip.open(path, "rt", encoding="utf-8") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return read_text_file(path, "--history")  # raises the usual "no such file"
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        raise InputError("--history", path, f"a gzip-compressed UTF-8 CSV ({exc})") from None
+        handle = gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
+    except OSError as exc:
+        raise InputError("--history", path, f"a readable file ({exc.strerror})") from None
+    try:
+        head = handle.read(SNIFF_BYTES)
+    except (OSError, EOFError) as exc:
+        handle.close()
+        raise InputError("--history", path, f"a gzip-compressed CSV ({exc})") from None
+    return handle, head
+
+
+def _csv_chunks(path: str, notes: list, chunk_rows: int | None = None):
+    """The CSV file as DataFrames of at most ``chunk_rows`` rows (every cell text, as written), header
+    detected; the size limit applies to the decompressed text."""
+    import pandas as pd
+    from config_loader import check_input_file
+
+    check_input_file(path, "--history", None if path.endswith(".gz") else MAX_TEXT_BYTES)
+    handle, head = _open_text(path)
+    with handle:
+        text = _decoded(head, path)
+        if not text.strip():
+            raise InputError("--history", path, "a non-empty CSV file")
+        names = _headerless_names(text)
+        if names:
+            notes.append(f"no header row: columns read as {', '.join(names)}")
+        try:
+            reader = pd.read_csv(_Limited(handle, path, head), chunksize=chunk_rows or CHUNK_ROWS, dtype=str, skipinitialspace=True,
+                                 header=None if names else "infer", names=names, encoding="utf-8-sig",
+                                 keep_default_na=False, na_values=[""])
+            count = 0
+            for chunk in reader:
+                if len(chunk):
+                    count += len(chunk)
+                    yield chunk
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise InputError("--history", path, f"a CSV file ({str(exc).splitlines()[0]})") from None
+        except UnicodeDecodeError:
+            raise InputError("--history", path, "a UTF-8 text file (this one is binary or another encoding)") from None
+        if count == 0:
+            raise InputError("--history", path, "a CSV file with a header and at least one data row")
+
+
+def _decoded(head: bytes, path: str) -> str:
+    """The first bytes as text (a multi-byte character cut at the end is fine); binary is refused."""
+    if b"\x00" in head:
+        raise InputError("--history", path, "a UTF-8 text file (this one is binary or another encoding)")
+    try:
+        return head.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:
+            raise InputError("--history", path, "a UTF-8 text file (this one is binary or another encoding)") from None
+        return head[:exc.start].decode("utf-8-sig")
+
+
+def _headerless_names(text: str) -> list[str] | None:
+    """Column names for a file whose first row is data (every cell a number or a date), else ``None``."""
+    import csv
+
+    lines = text.splitlines()
+    if len(lines) < 2 and len(text.encode()) >= SNIFF_BYTES:
+        return None
+    first = next(csv.reader(lines[:1]), [])
+    cells = [c.strip() for c in first]
+    if not cells or not all(cells) or not all(_is_number(c) or _looks_like_date(c) for c in cells):
+        return None
+    return ["timestamp", "value", *(f"column_{i}" for i in range(3, len(cells) + 1))][:len(cells)]
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _looks_like_date(text: str) -> bool:
+    return bool(re.match(r"^\d{4}-\d{1,2}-\d{1,2}", text) or re.match(_SLASH_DATE, text))
 
 
 def _series_frame(series):
@@ -247,6 +356,9 @@ def _value_column(frame, given: str | None, time_column: str) -> str:
 
     token_like = set(_INPUT_TOKEN_NAMES + _OUTPUT_TOKEN_NAMES + (_COVERAGE_NAME,))
     candidates = [c for c in frame.columns if c != time_column and _key(c) not in token_like]
+    named = [c for c in candidates if _unit_of(c) != "unknown"]
+    if named:  # a rate or count column by its name: its bad cells are reported, not skipped
+        return named[0]
     for column in candidates:
         values = frame[column]
         if pd.api.types.is_bool_dtype(values) or not values.notna().any():
@@ -257,52 +369,132 @@ def _value_column(frame, given: str | None, time_column: str) -> str:
                      "a column of numbers besides the timestamp (or --value-column)")
 
 
-def _numeric_values(frame, column: str):
+def _numeric_values(frame, column: str, first_row: int = 1, *, required: bool = True):
+    """The column as floats (empty cells NaN): finite, >= 0 and <= :data:`MAX_DEMAND`; ``first_row`` numbers
+    the frame's first row in messages."""
+    import numpy as np
     import pandas as pd
 
     raw = frame[column]
-    values = pd.to_numeric(raw, errors="coerce")
+    values = _to_float(raw)
     bad = values.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
     if bad.any():
         row = int(bad.to_numpy().nonzero()[0][0])
-        raise InputError(f"history: {column}", str(raw.iloc[row]), f"numbers (row {row + 1} is not a number)")
-    finite = values.dropna()
-    if finite.empty:
+        raise InputError(f"history: {column}", str(raw.iloc[row]), f"numbers (row {first_row + row} is not a number)")
+    numbers = values.to_numpy()
+    known = ~np.isnan(numbers)
+    if required and not known.any():
         raise InputError(f"history: {column}", "no numbers", "a number in at least one row")
-    if len(finite) and not finite.map(math.isfinite).all():
-        raise InputError(f"history: {column}", "inf", "finite numbers")
-    if (finite < 0).any():
-        raise InputError(f"history: {column}", float(finite[finite < 0].iloc[0]), "demand values >= 0")
-    if (finite > MAX_DEMAND).any():
-        raise InputError(f"history: {column}", float(finite[finite > MAX_DEMAND].iloc[0]),
-                         f"demand values <= {MAX_DEMAND:g}")
-    return values.astype(float)
+    for wrong, accepted in ((~np.isfinite(numbers) & known, "finite numbers"), (numbers < 0, "demand values >= 0"),
+                            (numbers > MAX_DEMAND, f"demand values <= {MAX_DEMAND:g}")):
+        if wrong.any():
+            row = int(wrong.nonzero()[0][0])
+            raise InputError(f"history: {column}", float(numbers[row]), f"{accepted} (row {first_row + row})")
+    return values
+
+
+def read_observations(path: str | os.PathLike, *, timestamp_column: str | None = None, value_column: str | None = None,
+                      date_format: str | None = None, notes: list | None = None, chunk_rows: int | None = None):
+    """Traffic rows of a CSV file as observed (no grid, no gap filling), for a store, streamed in chunks.
+
+    Yields DataFrames of at most ``chunk_rows`` (default :data:`CHUNK_ROWS`) rows with ``timestamp`` (UTC), ``requests_per_second``,
+    ``avg_input_tokens`` and ``avg_output_tokens`` (NaN where unknown); rows with an empty value are skipped.
+    Columns, timestamps, numbers and tokens are read as :func:`load_history` reads them (the module's token
+    rule); counts per period become rates over the step of the first chunk's timestamps. Warnings are appended
+    to ``notes``. A request log (one row per request) is refused: it is counted by :func:`load_history`.
+    """
+    import pandas as pd
+
+    source, notes = os.fspath(path), [] if notes is None else notes
+    layout, row = None, 1
+    for chunk in _csv_chunks(source, notes, chunk_rows):
+        if layout is None:
+            layout = _observation_layout(chunk, source, timestamp_column, value_column, notes)
+        time_column, column, unit = layout[:3]
+        index = _timestamps(chunk[time_column], str(time_column), notes, date_format, row)
+        index = index.tz_localize("UTC") if index.tz is None else index
+        values = _numeric_values(chunk, column, row, required=False)
+        if unit == "count" and len(layout) == 3:
+            layout = (*layout, _step(index, None, str(time_column)).nanos / 1e9)
+        per_request = _tokens_per_request(chunk, values, unit)
+        rate = values / layout[3] if unit == "count" else values
+        frame = pd.DataFrame({"timestamp": index, "requests_per_second": rate.to_numpy(),
+                              "avg_input_tokens": per_request["input"].to_numpy(),
+                              "avg_output_tokens": per_request["output"].to_numpy()})
+        row += len(chunk)
+        yield frame[frame["requests_per_second"].notna().to_numpy()]
+
+
+def _observation_layout(chunk, source: str, timestamp_column: str | None, value_column: str | None,
+                        notes: list) -> tuple:
+    """``(timestamp column, value column, unit)`` of a file read by :func:`read_observations`."""
+    time_column = _timestamp_column(chunk, timestamp_column)
+    if _is_request_log(chunk, time_column, value_column):
+        raise InputError("--csv", source, "values per period (a rate or a count of requests per period); a request "
+                         "log, one row per request, is counted by `forecast.py --history`")
+    column = _value_column(chunk, value_column, time_column)
+    return time_column, column, _unit(column, value_column, notes)
 
 
 # --------------------------------------------------------------------------- time
 
 
-def _timestamps(values, column: str, notes: list):
-    """A DatetimeIndex from numbers (seconds) or text; tz-aware text is converted to UTC."""
+def _timestamps(values, column: str, notes: list, date_format: str | None = None, first_row: int = 1):
+    """A DatetimeIndex (nanoseconds) from numbers (seconds) or text; tz-aware text is converted to UTC.
+    ``first_row`` numbers the first value in error messages (a chunk of a longer file)."""
     import pandas as pd
 
     if pd.api.types.is_datetime64_any_dtype(values):
         index = pd.DatetimeIndex(values)
-    elif pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        index = _numeric_timestamps(values, column, notes)
+    elif date_format is None and (numbers := _all_numbers(values)) is not None:
+        index = _numeric_timestamps(numbers, column, notes)
     else:
-        index = _text_timestamps(values, column)
+        index = _text_timestamps(values, column, date_format, first_row)
     if index.tz is not None:
         if str(index.tz) != "UTC":
             notes.append(f"timestamps with time zone {index.tz} converted to UTC")
         index = index.tz_convert("UTC")
-    return index
+    return _in_range(index, values, column, first_row)
 
 
-def _numeric_timestamps(values, column: str, notes: list):
+def _all_numbers(values):
+    """``values`` as floats when every present one is a number (integer timestamps), else ``None``."""
     import pandas as pd
 
-    numbers = pd.to_numeric(values, errors="coerce")
+    if pd.api.types.is_bool_dtype(values):
+        return None
+    numbers = _to_float(values)
+    present = values.notna()
+    return numbers if present.any() and numbers[present].notna().all() else None
+
+
+def _to_float(values):
+    """``values`` as float64, text that is not a number as NaN (a fast cast first: 10 million rows)."""
+    import pandas as pd
+
+    try:
+        return values.astype("float64")
+    except (ValueError, TypeError):
+        return pd.to_numeric(values, errors="coerce").astype("float64")
+
+
+def _in_range(index, values, column: str, first_row: int):
+    """``index`` in nanoseconds, refusing timestamps pandas cannot hold there (years before 1678 or after 2261)."""
+    import pandas as pd
+
+    low, high = pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D")
+    naive = index.tz_localize(None) if index.tz is not None else index
+    outside = (naive < low.as_unit(naive.unit)) | (naive > high.as_unit(naive.unit)) if len(naive) else naive == naive
+    if outside.any():
+        row = int(outside.nonzero()[0][0])
+        raise InputError(f"history: {column}", str(values.iloc[row]), f"a timestamp from {low.date()} to {high.date()}, "
+                         f"the range pandas holds (row {first_row + row})")
+    return index.as_unit("ns")
+
+
+def _numeric_timestamps(numbers, column: str, notes: list):
+    import pandas as pd
+
     if numbers.isna().any():
         raise InputError(f"history: {column}", "empty timestamp", "a timestamp on every row")
     top = float(numbers.max())
@@ -316,24 +508,70 @@ def _numeric_timestamps(values, column: str, notes: list):
         extreme = float(numbers[numbers.abs().idxmax()])
         raise InputError(f"history: {column}", extreme, f"Unix seconds or milliseconds, or seconds after "
                          f"{RELATIVE_EPOCH[:10]}, that fall within the years 1677-2262") from None
-    notes.append(f"integer timestamps in '{column}' read as seconds after {RELATIVE_EPOCH[:10]} 00:00 UTC "
-                 "(an arbitrary start: weekdays and dates in the output are relative)")
+    note = (f"integer timestamps in '{column}' read as seconds after {RELATIVE_EPOCH[:10]} 00:00 UTC "
+            "(an arbitrary start: weekdays and dates in the output are relative)")
+    if note not in notes:
+        notes.append(note)
     return index
 
 
-def _text_timestamps(values, column: str):
+def _text_timestamps(values, column: str, date_format: str | None, first_row: int):
     import pandas as pd
 
     text = values.astype("string")
-    try:
-        parsed = pd.to_datetime(text, errors="coerce", format="mixed")
-    except (ValueError, TypeError):  # mixed UTC offsets
-        parsed = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
+    if date_format is not None:
+        parsed = _parse_times(text, date_format)
+        accepted = f"a date and time written as --date-format {date_format!r}"
+    else:
+        parsed = _parse_times(text, _slash_order(text, column, first_row))
+        accepted = "a date and time"
     bad = parsed.isna()
     if bad.any():
         row = int(bad.to_numpy().nonzero()[0][0])
-        raise InputError(f"history: {column}", str(values.iloc[row]), f"a date and time (row {row + 1})")
+        raise InputError(f"history: {column}", str(values.iloc[row]), f"{accepted} (row {first_row + row})")
     return pd.DatetimeIndex(parsed)
+
+
+def _parse_times(text, how: str | None):
+    """Timestamps from text: ISO 8601 on the fast path, else ``how`` (a strftime format, ``monthfirst``, or
+    ``None`` for any form pandas reads); mixed UTC offsets are converted to UTC."""
+    import pandas as pd
+
+    attempts = [{"format": how}] if how not in (None, "monthfirst") else \
+        [{"format": "ISO8601"}, {"format": "mixed", "dayfirst": False}]
+    for i, options in enumerate(attempts):
+        last = i == len(attempts) - 1
+        for utc in (False, True):
+            try:
+                return pd.to_datetime(text, errors="coerce" if last else "raise", utc=utc, **options)
+            except (ValueError, TypeError):  # not ISO 8601, or mixed UTC offsets
+                continue
+    return pd.Series(pd.NaT, index=text.index)
+
+
+def _slash_order(text, column: str, first_row: int) -> str | None:
+    """``monthfirst`` for dates like 01/13/2024, ``None`` for other forms; day-first (13/01/2024) and ambiguous
+    (only 01/02/2024-like) dates are refused with the reason: pandas would read some day first and some month
+    first, and a history read that way shows hundreds of missing periods."""
+    first = text.dropna().head(1)
+    if first.empty or not bool(first.str.match(_SLASH_DATE).fillna(False).iloc[0]):
+        return None
+    parts = text.str.extract(_SLASH_DATE).astype("float")
+    day_first = parts[0] > 12
+    month_first = parts[1] > 12
+    hint = "--date-format (e.g. '%d/%m/%Y %H:%M' for day first, '%m/%d/%Y %H:%M' for month first)"
+    if day_first.any():
+        row = int(day_first.to_numpy().nonzero()[0][0])
+        raise InputError(f"history: {column}", str(text.iloc[row]), f"dates pandas reads one way: this one is day "
+                         f"first (row {first_row + row}), which is read only with {hint}")
+    if month_first.any():
+        return "monthfirst"
+    ambiguous = (parts[0] != parts[1]).to_numpy().nonzero()[0]
+    if len(ambiguous):
+        row = int(ambiguous[0])
+        raise InputError(f"history: {column}", str(text.iloc[row]), f"dates whose order is clear: day and month "
+                         f"could be either way round (row {first_row + row}); give {hint}")
+    return "monthfirst"
 
 
 def _step(index, frequency: str | None, column: str):
@@ -347,6 +585,11 @@ def _step(index, frequency: str | None, column: str):
             offset = None
         if offset is None or offset.n <= 0:  # "0h" parses: a zero step divides by zero when resampling
             raise InputError("--frequency", frequency, "a pandas frequency alias such as h, D, 15min")
+        try:
+            offset.nanos
+        except ValueError:  # MonthEnd, Week(weekday=6), BusinessDay: periods of different lengths
+            raise InputError("--frequency", frequency, "a fixed step such as min, 15min, h, D or 7D (calendar "
+                             "frequencies like ME, W and B have periods of different lengths)") from None
         return offset
     diffs = index.to_series().diff().dropna()
     diffs = diffs[diffs > pd.Timedelta(0)]
@@ -362,56 +605,69 @@ def _step(index, frequency: str | None, column: str):
 
 
 def history_from_frame(frame, *, source: str = "data frame", timestamp_column: str | None = None,
-                       value_column: str | None = None, frequency: str | None = None) -> DemandHistory:
+                       value_column: str | None = None, frequency: str | None = None,
+                       date_format: str | None = None) -> DemandHistory:
     """Build a :class:`DemandHistory` from a DataFrame (see :func:`load_history`)."""
     if frame.empty:
         raise InputError("history", source, "at least one row of data")
-    notes: list[str] = []
+    notes: list[str] = list(frame.attrs.get("notes", ()))
     time_column = _timestamp_column(frame, timestamp_column)
-    index = _timestamps(frame[time_column], str(time_column), notes)
+    index = _timestamps(frame[time_column], str(time_column), notes, date_format)
     if _is_request_log(frame, time_column, value_column):
         return _from_request_log(frame, index, source, frequency, notes)
     column = _value_column(frame, value_column, time_column)
     values = _numeric_values(frame, column)
-    unit = _unit_of(column) if value_column is None or _unit_of(column) != "unknown" else "unknown"
-    if unit == "unknown":
-        notes.append(f"values in '{column}' taken as requests per second (name the column *_rps for rates or "
-                     "'requests' for counts per period)")
+    unit = _unit(column, value_column, notes)
     if values.notna().sum() < MIN_POINTS:
         count = int(values.notna().sum())
         raise InputError("history", f"{count} point{'s' if count != 1 else ''}", f"at least {MIN_POINTS} time-stamped values")
     series = _regular(values.set_axis(index), frequency, (str(time_column), str(column)), unit == "count", notes)
     step_s = series.index.freq.nanos / 1e9
     rps_per_unit = 1.0 / step_s if unit == "count" else 1.0
-    input_tokens, output_tokens = _token_means(frame, values, unit)
+    per_request = _tokens_per_request(frame, values, unit)
+    weights = per_request.pop("weight")
+    input_tokens, output_tokens = (_weighted_mean(per_request[k], weights) for k in ("input", "output"))
     return _checked(DemandHistory(
         series=series, value_name=str(column), unit="requests per period" if unit == "count" else "rps",
         rps_per_unit=rps_per_unit, avg_input_tokens=input_tokens, avg_output_tokens=output_tokens,
         source=source, warnings=tuple(notes)))
 
 
-def _token_means(frame, requests, unit: str) -> tuple[float | None, float | None]:
-    """Mean tokens per request from per-period token totals (counts) or per-period averages (rates)."""
+def _unit(column: str, value_column: str | None, notes: list) -> str:
+    """``rps``, ``count`` or ``unknown`` (read as a rate, with a warning) from the value column's name."""
+    unit = _unit_of(column) if value_column is None or _unit_of(column) != "unknown" else "unknown"
+    note = (f"values in '{column}' taken as requests per second (name the column *_rps for rates or "
+            "'requests' for counts per period)")
+    if unit == "unknown" and note not in notes:
+        notes.append(note)
+    return unit
+
+
+def _tokens_per_request(frame, requests, unit: str) -> dict:
+    """Each row's mean input and output tokens per request, and its weight (requests x token coverage):
+    the one token rule of the module docstring. Rows without tokens or requests hold NaN."""
+    import numpy as np
     import pandas as pd
 
-    means = []
     coverage_column = _find(frame, (_COVERAGE_NAME,))
-    weights = requests * (pd.to_numeric(frame[coverage_column], errors="coerce") if coverage_column else 1.0)
-    for names in (_INPUT_TOKEN_NAMES, _OUTPUT_TOKEN_NAMES):
+    coverage = _to_float(frame[coverage_column]) if coverage_column else 1.0
+    weight = requests * coverage
+    weight = weight.where(weight > 0)
+    result = {"weight": weight}
+    for key, names in (("input", _INPUT_TOKEN_NAMES), ("output", _OUTPUT_TOKEN_NAMES)):
         column = _find(frame, names)
-        tokens = pd.to_numeric(frame[column], errors="coerce") if column is not None else None
-        usable = tokens is not None and tokens.notna().any()
-        if not usable:
-            means.append(None)
-            continue
-        known = tokens.notna() & weights.notna() & (weights > 0)
-        if unit == "count":
-            total = float(weights[known].sum())
-            means.append(float(tokens[known].sum()) / total if total > 0 else None)
-        else:
-            means.append(float((tokens[known] * requests[known]).sum() / requests[known].sum())
-                         if requests[known].sum() > 0 else None)
-    return means[0], means[1]
+        tokens = _to_float(frame[column]) if column is not None else \
+            pd.Series(float("nan"), index=frame.index)
+        tokens = tokens.where(np.isfinite(tokens.to_numpy(dtype=float)) & (tokens >= 0))
+        result[key] = (tokens / weight) if unit == "count" else tokens.where(weight.notna())
+    return result
+
+
+def _weighted_mean(values, weights) -> float | None:
+    """``sum(values x weights) / sum(weights)`` over the rows where both are known; ``None`` without any."""
+    known = values.notna() & weights.notna()
+    total = float(weights[known].sum())
+    return float((values[known] * weights[known]).sum()) / total if total > 0 else None
 
 
 def _from_request_log(frame, index, source: str, frequency: str | None, notes: list) -> DemandHistory:

@@ -188,12 +188,12 @@ class LLMForecastEngine:
         token columns); its replicas are the current capacity.
         """
         service = self.registry.get_service(name)
-        points = self.registry.traffic_history(name)
+        traffic = self.registry.traffic_frame(name)
         model = ModelConfig(model=service.model, precision=service.precision)
         gpu = GPUConfig(gpu_type=service.gpu_type)
-        if points:
+        if len(traffic):
             question = ForecastInput(
-                history=_traffic_frame(points), horizon_days=horizon_days, scenario=scenario,
+                history=traffic, horizon_days=horizon_days, scenario=scenario,
                 current_replicas=service.replicas or None, avg_input_tokens=service.avg_input_tokens,
                 avg_output_tokens=service.avg_output_tokens, ttft_slo_ms=service.ttft_slo_ms,
                 itl_slo_ms=service.itl_slo_ms)
@@ -247,18 +247,6 @@ class LLMForecastEngine:
         opened = self.registry.create_request(result.service, gpus=result.additional_gpus, reason=reason, by=by,
                                               plan=summary)
         return dataclasses.replace(result, request=opened.to_dict())
-
-
-def _traffic_frame(points):
-    """A registry's traffic points as the frame :func:`demand_history.load_history` reads (rates and token means)."""
-    import pandas as pd
-
-    return pd.DataFrame({
-        "timestamp": [p.timestamp for p in points],
-        "requests_per_second": [p.requests_per_second for p in points],
-        "avg_input_tokens": [p.avg_input_tokens for p in points],
-        "avg_output_tokens": [p.avg_output_tokens for p in points],
-    })
 
 
 def _peak_gpus(plan: ForecastPlan) -> int:

@@ -616,6 +616,8 @@ class ForecastInput:
     value_column: str | None = None
     frequency: str | None = None
     """pandas offset alias to aggregate to (``h``, ``D``); request logs default to hourly."""
+    date_format: str | None = None
+    """strftime format of the timestamps (``%d/%m/%Y %H:%M``) when they are day-first or otherwise ambiguous."""
     horizon_days: float = 30
     scenario: str = "pessimistic"
     """``optimistic`` (lower 80% band), ``baseline`` (median) or ``pessimistic`` (upper 80% band)."""
@@ -635,7 +637,7 @@ class ForecastInput:
         if self.history is None or (isinstance(self.history, str) and not self.history.strip()):
             raise InputError("forecast.history", self.history,
                              "a traffic history: a CSV path (--history FILE), (datetime, rps) pairs or a pandas frame")
-        for name in ("timestamp_column", "value_column", "frequency"):
+        for name in ("timestamp_column", "value_column", "frequency", "date_format"):
             _optional(check_name, f"forecast.{name}", getattr(self, name), example="timestamp")
         object.__setattr__(self, "horizon_days", check_number("forecast.horizon_days", self.horizon_days,
                                                               maximum=MAX_HORIZON_DAYS))

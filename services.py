@@ -25,18 +25,19 @@ ordered migrations, each applied in the same transaction as its ``schema_migrati
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
 import enum
+import functools
 import json
 import math
 import os
 import re
 import statistics
-import time
 import sys
+import time
+import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -44,6 +45,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from config import get_gpu, get_model
+from demand_history import MAX_DEMAND
 from models import InputError, NotFoundError, PlannerError, PRECISIONS, check_choice, check_number
 
 DB_ENV_VAR = "LLM_CAPACITY_DB"
@@ -54,8 +56,9 @@ MAX_TEXT_CHARS = 200
 MAX_NOTE_CHARS = 2000
 MAX_DB_INT = 2**31 - 1
 """Largest value an INTEGER column holds on PostgreSQL (GPU counts, replicas, token averages, request ids)."""
-MAX_CSV_BYTES = 200 * 2**20
-"""Largest traffic CSV read (as ``config_loader.read_text_file`` for every other input file)."""
+FIRST_TIMESTAMP = datetime(1677, 9, 22, tzinfo=timezone.utc)
+LAST_TIMESTAMP = datetime(2262, 4, 11, tzinfo=timezone.utc)
+"""Traffic timestamps lie within pandas' nanosecond range (what ``demand_history`` accepts too)."""
 
 Clock = Callable[[], datetime]
 
@@ -108,6 +111,14 @@ class ServiceInUse(InputError):
         super().__init__("service", name, f"a service with no open requests (cancel or fulfill request(s) {ids} first)")
 
 
+class UnreadableRecord(InputError):
+    """A stored row this version cannot interpret, met where a whole record is needed (planning, a transition)."""
+
+    def __init__(self, row: UnreadableRow, fix: str):
+        super().__init__(f"{row.table} {row.key}: {row.column}", row.value, f"{row.problem} ({fix})")
+        self.row = row
+
+
 class DatabaseUnavailable(PlannerError):
     """The database cannot be opened, reached, read or written (read-only, corrupt, server gone)."""
 
@@ -154,13 +165,95 @@ TRANSITION_ACTIONS = tuple(a.value for a in TRANSITIONS)
 
 
 def check_text(name: str, value: Any, *, max_chars: int = MAX_TEXT_CHARS) -> str:
-    """Return ``value`` stripped if it is a non-empty single-line string of at most ``max_chars``."""
+    """Return ``value`` stripped if it is a non-empty string of at most ``max_chars`` without control characters
+    (tabs and newlines aside) or the bidirectional controls that make text display in another order."""
     accepted = f"non-empty text of at most {max_chars} characters"
     if not isinstance(value, str) or not value.strip() or len(value.strip()) > max_chars:
         raise InputError(name, value, accepted)
-    if any(ord(ch) < 32 and ch not in "\t\n" for ch in value):
+    if any(ord(ch) < 32 and ch not in "\t\n" for ch in value) or "\x7f" in value:
         raise InputError(name, value, accepted + " without control characters")
+    hidden = next((ch for ch in value if ch in BIDI_CONTROLS), None)
+    if hidden is not None:
+        raise InputError(name, value, f"{accepted} without {_char_name(hidden)} (it reorders how text displays)")
     return value.strip()
+
+
+# Default_Ignorable_Code_Point (Unicode 15.1 DerivedCoreProperties.txt) plus U+2800 BRAILLE PATTERN BLANK:
+# characters that render as nothing, so a name holding one looks like the name without it.
+INVISIBLE_RANGES = ((0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
+                    (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x2800, 0x2800),
+                    (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8),
+                    (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF))
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Scripts one name may mix (Unicode TR39 "highly restrictive"); Common and Inherited go with any.
+SCRIPT_MIXES = (frozenset({"LATIN", "HAN", "HIRAGANA", "KATAKANA"}), frozenset({"LATIN", "HAN", "BOPOMOFO"}),
+                frozenset({"LATIN", "HAN", "HANGUL"}))
+
+
+def _char_name(ch: str) -> str:
+    return f"U+{ord(ch):04X} {unicodedata.name(ch, 'unnamed character')}"
+
+
+def _hidden(ch: str) -> bool:
+    """A character that shows nothing or controls layout: formats (Cf), controls, surrogates, private use,
+    unassigned code points, line and paragraph separators, and the default-ignorable ones."""
+    code = ord(ch)
+    return (unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
+            or any(low <= code <= high for low, high in INVISIBLE_RANGES))
+
+
+def check_label(name: str, value: Any, *, max_chars: int = MAX_TEXT_CHARS) -> str:
+    """A team name or tag: single-line text in NFKC form (fullwidth letters become ASCII) with no invisible
+    or formatting characters, so two labels that look the same are the same."""
+    text = unicodedata.normalize("NFKC", check_text(name, value, max_chars=max_chars))
+    hidden = next((ch for ch in text if _hidden(ch)), None)
+    if hidden is not None:
+        raise InputError(name, value, f"text without invisible or formatting characters (it holds {_char_name(hidden)})")
+    return " ".join(text.split())
+
+
+def check_identity(name: str, value: Any) -> str:
+    """A person's name (requester, approver, owner) in the one form it is stored and compared in.
+
+    NFKC then case folding (``ＡＬＩＣＥ`` and ``Alice`` are ``alice``), runs of spaces as one; refused with the
+    reason: invisible or formatting characters (zero-width space, soft hyphen, bidi controls...) and letters
+    of scripts that do not mix in one name (Latin ``a`` beside Cyrillic ``а``: a look-alike of another name).
+    ``--by`` is not authentication: see the README for putting the registry behind real identities.
+    """
+    text = check_label(name, value)
+    folded = unicodedata.normalize("NFKC", text.casefold())
+    scripts = _scripts(folded)
+    if len(scripts) > 1 and not any(scripts <= allowed for allowed in SCRIPT_MIXES):
+        raise InputError(name, value, f"a name in one script (this mixes {' and '.join(sorted(scripts))}, as "
+                         "look-alikes of another name do)")
+    return folded
+
+
+def _scripts(text: str) -> frozenset[str]:
+    from confusable_homoglyphs import categories
+
+    return frozenset(categories.unique_aliases(text)) - {"COMMON", "INHERITED"}
+
+
+def identity_key(value: str) -> str:
+    """What two names are compared by (the four-eyes rule): the stored form with invisible characters dropped
+    (rows written before names were checked) and letters of other scripts that look like Latin ones read
+    as those (Cyrillic ``асе`` is ``ace``)."""
+    text = unicodedata.normalize("NFKC", "".join(ch for ch in value if not _hidden(ch)).casefold())
+    return "".join(_latin_look_alike(ch) for ch in " ".join(text.split()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _latin_look_alike(ch: str) -> str:
+    """``ch``, or the Latin letter it is confusable with when it belongs to another script (confusable_homoglyphs,
+    from Unicode's confusables.txt)."""
+    from confusable_homoglyphs import categories, confusables
+
+    if ch.isascii() or categories.alias(ch) in ("LATIN", "COMMON", "INHERITED"):
+        return ch
+    found = confusables.is_confusable(ch, preferred_aliases=["latin"]) or []
+    latin = [g["c"] for entry in found for g in entry["homoglyphs"] if g["n"].startswith("LATIN")]
+    return min(latin).casefold() if latin else ch
 
 
 def check_name(value: Any) -> str:
@@ -174,7 +267,7 @@ def check_name(value: Any) -> str:
 def _check_tags(value: Any) -> tuple[str, ...]:
     if isinstance(value, str) or not isinstance(value, (list, tuple)):
         raise InputError("service.tags", value, "a list of tags")
-    return tuple(dict.fromkeys(check_text("service.tags", tag, max_chars=64) for tag in value))
+    return tuple(dict.fromkeys(check_label("service.tags", tag, max_chars=64) for tag in value))
 
 
 def _optional(check, name: str, value: Any, **kwargs):
@@ -258,8 +351,8 @@ class Service(_Record):
     def __post_init__(self) -> None:
         check_name(self.name)
         set_ = _setter(self)
-        set_("owner", check_text("service.owner", self.owner))
-        set_("team", _optional(check_text, "service.team", self.team))
+        set_("owner", check_identity("service.owner", self.owner))
+        set_("team", _optional(check_label, "service.team", self.team))
         set_("model", get_model(self.model, "service.model").id)
         set_("gpu_type", get_gpu(self.gpu_type, "service.gpu_type").id)
         set_("precision", check_choice("service.precision", self.precision, PRECISIONS))
@@ -296,12 +389,27 @@ def _setter(obj) -> Callable[[str, Any], None]:
 
 @dataclass(frozen=True)
 class TrafficPoint(_Record):
-    """One observation of a service's load."""
+    """One observation of a service's load; validated (a timestamp pandas can plan with, finite load)."""
 
     timestamp: datetime
+    """Aware, or naive and taken as UTC; stored as UTC; within the years 1678-2261 (pandas' range)."""
     requests_per_second: float
     avg_input_tokens: float | None = None
     avg_output_tokens: float | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.timestamp, datetime):
+            raise InputError("traffic.timestamp", self.timestamp, "a datetime")
+        set_ = _setter(self)
+        set_("timestamp", _utc(self.timestamp))
+        if not FIRST_TIMESTAMP <= self.timestamp <= LAST_TIMESTAMP:
+            raise InputError("traffic.timestamp", self.timestamp.isoformat(), f"a time from {FIRST_TIMESTAMP.date()} "
+                             f"to {LAST_TIMESTAMP.date()}, the range pandas plans with")
+        set_("requests_per_second", check_number("traffic.requests_per_second", self.requests_per_second,
+                                                 inclusive=True, maximum=MAX_DEMAND))
+        for name in ("avg_input_tokens", "avg_output_tokens"):
+            set_(name, _optional(check_number, f"traffic.{name}", getattr(self, name), inclusive=True,
+                                 maximum=MAX_DB_INT))
 
 
 @dataclass(frozen=True)
@@ -332,6 +440,87 @@ class CapacityRequest(_Record):
     plan: dict | None = None
     """The capacity plan the request was opened from, if any (``plan --request``)."""
     history: tuple[RequestEvent, ...] = field(default_factory=tuple)
+
+
+class Unparsed:
+    """A stored value the column's type cannot read (a timestamp that is not one, JSON that is not JSON)."""
+
+    __slots__ = ("text", "reason")
+
+    def __init__(self, text: Any, reason: str):
+        self.text, self.reason = str(text), reason
+
+    def __repr__(self) -> str:
+        return repr(self.text)
+
+
+@dataclass(frozen=True)
+class UnreadableRow(_Record):
+    """A stored row this version cannot interpret: listed as such, shown, fixed (``update``) and removed.
+
+    Rows get this way when a model leaves the catalog, a newer version writes a state this one does not
+    know, or someone edits the database by hand. Reads never fail on them; writes still validate.
+    """
+
+    table: str
+    key: str
+    """The row's name (``services``) or id (``capacity_requests``)."""
+    column: str
+    """The first column that could not be read."""
+    value: Any
+    problem: str
+    row: dict
+    """Every column as stored, as JSON-safe values."""
+
+    def to_dict(self) -> dict:
+        return {"unreadable": True, "table": self.table, "key": self.key, "column": self.column,
+                "value": _plain(self.value), "problem": self.problem, "row": {k: _plain(v) for k, v in self.row.items()}}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Unparsed):
+        return value.text
+    return _jsonable(value)
+
+
+class _Lenient(sa.types.TypeDecorator):
+    """A column type whose reads never raise: a stored value the wrapped type cannot read comes back as
+    :class:`Unparsed`. The DDL is the wrapped type's, so the schema is unchanged."""
+
+    cache_ok = True
+
+    def result_processor(self, dialect, coltype):
+        inner = self.impl_instance.dialect_impl(dialect).result_processor(dialect, coltype)
+
+        def process(value):
+            if value is None or isinstance(value, Unparsed) or inner is None:
+                return value
+            try:
+                return inner(value)
+            except (ValueError, TypeError) as exc:
+                return Unparsed(value, _first_line(exc))
+
+        return process
+
+
+class LenientJSON(_Lenient):
+    impl = sa.JSON
+    cache_ok = True
+
+
+class LenientDateTime(_Lenient):
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+
+def _lenient_reads(table: sa.Table) -> sa.Table:
+    """``table`` with its JSON and timestamp columns read through :class:`_Lenient` types."""
+    for column in table.columns:
+        if isinstance(column.type, sa.JSON):
+            column.type = LenientJSON()
+        elif isinstance(column.type, sa.DateTime):
+            column.type = LenientDateTime()
+    return table
 
 
 # --------------------------------------------------------------------------- schema
@@ -408,7 +597,7 @@ def _tables_v1(meta: sa.MetaData) -> dict[str, sa.Table]:
     return {"services": services, "traffic": traffic, "requests": requests, "events": events}
 
 
-_T = _tables_v1(metadata)
+_T = {name: _lenient_reads(table) for name, table in _tables_v1(metadata).items()}
 services_t, traffic_t, requests_t, events_t = _T["services"], _T["traffic"], _T["requests"], _T["events"]
 
 migrations_t = sa.Table(
@@ -447,51 +636,114 @@ PG_MIGRATION_LOCK = 7_415_001
 def default_db_path() -> Path:
     """``services.db`` in the user's data directory (XDG on Linux, Application Support, LOCALAPPDATA)."""
     if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+        base = Path(os.environ.get("LOCALAPPDATA") or _home() / "AppData" / "Local")
     elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
+        base = _home() / "Library" / "Application Support"
     else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+        base = Path(os.environ.get("XDG_DATA_HOME") or _home() / ".local" / "share")
     return base / "llm-capacity" / "services.db"
 
 
+def _home() -> Path:
+    try:
+        return Path.home()
+    except (RuntimeError, KeyError, OSError):  # no HOME and no passwd entry for this user id
+        raise InputError("--db", "(the default database)", f"a home directory to keep it in (HOME is unset and user "
+                         f"id {_uid()} has no passwd entry): give --db PATH or set ${DB_ENV_VAR}") from None
+
+
+def _uid() -> str:
+    return str(os.getuid()) if hasattr(os, "getuid") else "?"
+
+
+LIBPQ_KEYWORDS = ("host", "hostaddr", "port", "dbname", "user", "password", "service", "sslmode", "connect_timeout",
+                  "options", "application_name", "passfile", "target_session_attrs")
+_DSN = re.compile(r"^\s*(" + "|".join(LIBPQ_KEYWORDS) + r")\s*=")
+_SECRETS = (
+    (re.compile(r"(://[^/\s:@]*):[^/\s]*@"), r"\1:***@"),  # scheme://user:password@host
+    (re.compile(r"(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^&\s;,]*)"), r"\1***"),  # ?password=, DSN password=
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with every database credential masked: ``user:pw@`` in URLs, ``password=`` in URL queries and
+    libpq DSNs, and the value of ``$PGPASSWORD`` wherever it appears."""
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    secret = os.environ.get("PGPASSWORD")
+    return text.replace(secret, "***") if secret and len(secret) >= 3 else text
+
+
+def shown_url(url: sa.URL) -> str:
+    """``url`` fit to print: driver name as the user wrote it, every credential masked."""
+    return redact(url.render_as_string(hide_password=True).replace("+psycopg", "").replace("+pysqlite", ""))
+
+
 def database_url(db: str | os.PathLike | None = None) -> sa.URL:
-    """The SQLAlchemy URL for ``db``: a path, ``:memory:``, or a ``postgresql://`` URL.
+    """The SQLAlchemy URL for ``db``: a path, ``:memory:``, a ``postgresql://`` URL or a libpq DSN
+    (``host=... dbname=...``).
 
     ``None`` takes ``$LLM_CAPACITY_DB``, else :func:`default_db_path`. ``postgresql://`` and
-    ``postgres://`` URLs use the psycopg (3) driver.
+    ``postgres://`` URLs use the psycopg (3) driver. A malformed URL is an :class:`InputError` with
+    its credentials masked.
     """
     db = db if db is not None else (os.environ.get(DB_ENV_VAR) or default_db_path())
     text = os.fspath(db)
     if text == ":memory:":
         return sa.make_url("sqlite://")
+    if "://" not in text and _DSN.match(text):
+        return _dsn_url(text)
     if "://" not in text:
-        path = Path(text).expanduser().resolve()
-        try:
-            is_dir = path.is_dir()
-        except OSError as exc:  # a name too long
-            raise InputError("--db", text, f"a usable file path ({exc.strerror})") from None
-        if is_dir:
-            raise InputError("--db", text, "a database file path, not a directory")
-        return sa.URL.create("sqlite+pysqlite", database=str(path))
+        return sa.URL.create("sqlite+pysqlite", database=str(_sqlite_path(text)))
+    accepted = "a file path or a postgresql://user@host:port/database URL"
     try:
         url = sa.make_url(text)
-    except sa_exc.ArgumentError:
-        raise InputError("--db", text, "a file path or a postgresql:// URL") from None
+    except (sa_exc.ArgumentError, ValueError) as exc:  # a port that is not a number, a bracket left open
+        raise InputError("--db", redact(text), f"{accepted} ({redact(_first_line(exc))})") from None
     if url.drivername in ("postgresql", "postgres"):
         return url.set(drivername="postgresql+psycopg")
     if url.get_backend_name() not in ("postgresql", "sqlite"):
-        raise InputError("--db", url.render_as_string(hide_password=True), "a file path or a postgresql:// URL")
+        raise InputError("--db", shown_url(url), accepted)
     return url
 
 
-def _enable_wal(cursor) -> None:
+def _sqlite_path(text: str) -> Path:
+    try:
+        path = Path(text).expanduser().resolve()
+        is_dir = path.is_dir()
+    except RuntimeError:  # ~ with no home directory
+        raise InputError("--db", text, f"a path that does not start with ~ (no home directory for user id {_uid()})") \
+            from None
+    except OSError as exc:  # a name too long
+        raise InputError("--db", text, f"a usable file path ({exc.strerror})") from None
+    if is_dir:
+        raise InputError("--db", text, "a database file path, not a directory")
+    return path
+
+
+def _dsn_url(text: str) -> sa.URL:
+    """A libpq ``key=value`` connection string as a psycopg URL."""
+    from psycopg import conninfo
+
+    try:
+        params = conninfo.conninfo_to_dict(text)
+    except Exception as exc:  # psycopg.ProgrammingError: a missing '=', an unterminated quote
+        raise InputError("--db", redact(text), f"a libpq connection string ({redact(_first_line(exc))})") from None
+    port = params.pop("port", None)
+    if port is not None and not str(port).isdigit():
+        raise InputError("--db", redact(text), "a libpq connection string with a numeric port")
+    return sa.URL.create("postgresql+psycopg", username=params.pop("user", None), password=params.pop("password", None),
+                         host=params.pop("host", None), port=int(port) if port else None,
+                         database=params.pop("dbname", None), query={k: str(v) for k, v in params.items()})
+
+
+def _enable_wal(cursor, timeout_s: float) -> None:
     """Switch the file to WAL (persistent: done once per file). Processes opening a fresh file at the same
     moment can see the switch report 'database is locked' without waiting on the busy handler, so it is
-    retried within the busy timeout."""
+    retried within the lock timeout."""
     import sqlite3
 
-    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    deadline = time.monotonic() + timeout_s
     while True:
         try:
             if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
@@ -503,24 +755,78 @@ def _enable_wal(cursor) -> None:
             time.sleep(0.02)
 
 
-def _sqlite_engine(url: sa.URL) -> sa.Engine:
+@dataclass(frozen=True)
+class Timeouts:
+    """How long the store waits, in seconds; each expiry is a :class:`DatabaseUnavailable` that names it."""
+
+    connect_s: float = 10.0
+    """PostgreSQL: reaching the server and logging in (a host that accepts TCP and never answers)."""
+    lock_s: float = BUSY_TIMEOUT_S
+    """A lock held by another session (PostgreSQL ``lock_timeout``, SQLite's busy timeout)."""
+    statement_s: float = 300.0
+    """PostgreSQL: one statement (``statement_timeout``); a 10-million-row import stays well under it."""
+
+    def __post_init__(self) -> None:
+        for name in ("connect_s", "lock_s", "statement_s"):
+            check_number(f"timeout.{name}", getattr(self, name), maximum=86_400)
+
+
+def _writable(path: Path) -> bool:
+    """Whether this user may write ``path`` (or create it) and its directory (SQLite's -wal and -shm go there)."""
+    directory = os.access(path.parent, os.W_OK)
+    return directory and (not path.exists() or os.access(path, os.W_OK))
+
+
+def _sqlite_open_mode(path: Path, read_only: bool) -> str | None:
+    """How to open a SQLite file: ``None`` (read-write, WAL), ``ro`` or ``immutable`` (read-only).
+
+    A reader that cannot write the file or its directory must not create ``-wal``/``-shm`` files: they would
+    be its own, and the owner could no longer write. With the owner's ``-wal`` and ``-shm`` present it reads
+    through them (``mode=ro``); without them the file holds every commit and is read as it is (``immutable``).
+    A writer that cannot write them gets an error before anything is touched."""
+    writable_dir = os.access(path.parent, os.W_OK)
+    if not path.exists():
+        if not writable_dir:
+            raise DatabaseUnavailable(f"no database at {path}, and its directory is not writable to create one")
+        return None
+    writable = os.access(path, os.W_OK) and writable_dir
+    if writable:
+        return None
+    if not read_only:
+        what = "file" if not os.access(path, os.W_OK) else "directory (SQLite writes its -wal and -shm files there)"
+        raise DatabaseUnavailable(f"{path} is read-only for user id {_uid()}: its {what} is not writable. Ask its "
+                                  "owner to make the change, or keep a registry shared between users on PostgreSQL")
+    wal = [Path(f"{path}-wal").exists(), Path(f"{path}-shm").exists()]
+    return "ro" if all(wal) else "immutable"
+
+
+def _sqlite_engine(url: sa.URL, timeouts: Timeouts, read_only: bool) -> sa.Engine:
     """SQLite with WAL, a busy timeout, foreign keys, and SQLAlchemy in charge of BEGIN."""
     memory = not url.database
+    mode = None
     if not memory and not url.query.get("uri"):  # a file: URI (sqlite:///file:x.db?mode=ro&uri=true) names no directory
-        try:
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise DatabaseUnavailable(f"cannot create the directory of {url.database}: {exc.strerror}") from None
-    engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S},
+        path = Path(url.database)
+        if not path.parent.exists():
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseUnavailable(f"cannot create the directory of {url.database}: {exc.strerror}") from None
+        mode = _sqlite_open_mode(path, read_only)
+        if mode is not None:
+            from urllib.parse import quote
+
+            flags = "mode=ro" + ("&immutable=1" if mode == "immutable" else "")
+            url = sa.URL.create("sqlite+pysqlite", database=f"file:{quote(str(path))}?{flags}", query={"uri": "true"})
+    engine = sa.create_engine(url, connect_args={"timeout": timeouts.lock_s},
                               poolclass=sa.pool.StaticPool if memory else None)
 
     @sa.event.listens_for(engine, "connect")
     def _connect(dbapi_conn, _record):
         dbapi_conn.isolation_level = None  # the driver must not issue its own BEGIN
         cursor = dbapi_conn.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        if not memory:
-            _enable_wal(cursor)
+        cursor.execute(f"PRAGMA busy_timeout = {int(timeouts.lock_s * 1000)}")
+        if not memory and mode is None:
+            _enable_wal(cursor, timeouts.lock_s)
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
@@ -531,6 +837,39 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write") else "BEGIN")
 
     return engine
+
+
+def _postgres_engine(url: sa.URL, timeouts: Timeouts, read_only: bool) -> sa.Engine:
+    """PostgreSQL with a connect timeout (unless the URL sets one), lock and statement timeouts, and timestamps
+    PostgreSQL holds but Python cannot (``infinity``, year 10000) loaded as unreadable values, not errors.
+    ``read_only`` changes nothing here: the server's grants decide, and a new database is still set up."""
+    connect_args = {} if "connect_timeout" in url.query else {"connect_timeout": max(1, math.ceil(timeouts.connect_s))}
+    engine = sa.create_engine(url, connect_args=connect_args, pool_pre_ping=False)
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, _record):
+        _lenient_timestamps(dbapi_conn)
+        with dbapi_conn.cursor() as cursor:
+            cursor.execute(f"SET lock_timeout = {int(timeouts.lock_s * 1000)}")
+            cursor.execute(f"SET statement_timeout = {int(timeouts.statement_s * 1000)}")
+        dbapi_conn.commit()
+
+    return engine
+
+
+def _lenient_timestamps(dbapi_conn) -> None:
+    from psycopg import DataError
+    from psycopg.types.datetime import TimestampLoader, TimestamptzLoader
+
+    for name, base in (("timestamptz", TimestamptzLoader), ("timestamp", TimestampLoader)):
+        class Lenient(base):
+            def load(self, data):
+                try:
+                    return super().load(data)
+                except DataError as exc:
+                    return Unparsed(bytes(data).decode(errors="replace"), _first_line(exc))
+
+        dbapi_conn.adapters.register_loader(name, Lenient)
 
 
 # --------------------------------------------------------------------------- the registry
@@ -554,11 +893,25 @@ class Registry:
     :class:`IllegalTransition`, :class:`SelfApproval`, :class:`models.NotFoundError`).
     """
 
-    def __init__(self, db: str | os.PathLike | None = None, *, clock: Clock = utc_now):
+    def __init__(self, db: str | os.PathLike | None = None, *, clock: Clock = utc_now, read_only: bool = False,
+                 timeouts: Timeouts | None = None):
         self.url = database_url(db)
+        self.read_only = read_only
+        self.timeouts = timeouts or Timeouts()
         self._clock = clock
         sqlite = self.url.get_backend_name() == "sqlite"
-        self._engine = _sqlite_engine(self.url) if sqlite else sa.create_engine(self.url)
+        make = _sqlite_engine if sqlite else _postgres_engine
+        self._migrating = False
+        try:
+            self._engine = make(self.url, self.timeouts, read_only)
+        except DatabaseUnavailable as exc:
+            raise DatabaseUnavailable(f"cannot open {redact(str(exc))}") from None
+        except sa_exc.ArgumentError as exc:  # a query option the driver does not take
+            raise InputError("--db", shown_url(self.url), f"a usable database URL ({redact(_first_line(exc))})") \
+                from None
+        # a read-only command may still set up a new database where the user can write (not a shared SQLite file)
+        self._may_create = not sqlite or (not self.url.database or self.url.query.get("uri") is not None
+                                          or _writable(Path(self.url.database)))
         try:
             self._migrate()
         except DatabaseUnavailable as exc:
@@ -589,6 +942,8 @@ class Registry:
 
     @contextlib.contextmanager
     def _transaction(self, *, write: bool) -> Iterator[sa.Connection]:
+        if write and self.read_only and not self._migrating:
+            raise DatabaseUnavailable(f"database {shown_url(self.url)} was opened read-only: this command changes it")
         try:
             with self._engine.connect() as conn:
                 conn.execution_options(write=write)
@@ -597,8 +952,21 @@ class Registry:
         except sa_exc.IntegrityError:
             raise  # a constraint the caller maps (a concurrent add of the same name)
         except sa_exc.DBAPIError as exc:  # read-only, corrupt, locked past the timeout, server gone: rolled back
-            raise DatabaseUnavailable(
-                f"database {self.url.render_as_string(hide_password=True)}: {_first_line(exc.orig)}") from None
+            raise DatabaseUnavailable(f"database {shown_url(self.url)}: {self._explain(exc.orig)}") from None
+
+    def _explain(self, error: BaseException) -> str:
+        """The driver's error as one line, naming the timeout that expired, credentials masked."""
+        text, code = _first_line(error), getattr(error, "sqlstate", None)
+        timeouts = self.timeouts
+        if code == "55P03" or (self.dialect == "sqlite" and "database is locked" in text):
+            text = (f"the lock timeout ({timeouts.lock_s:g} s) expired: another session holds a lock on this data "
+                    "(retry, or raise --lock-timeout)")
+        elif code == "57014" and "statement timeout" in text:
+            text = f"the statement timeout ({timeouts.statement_s:g} s) expired (raise --statement-timeout)"
+        elif "timeout expired" in text or "timed out" in text:
+            text = (f"the connect timeout ({timeouts.connect_s:g} s) expired: the server did not answer "
+                    f"(check the host and port, or raise --connect-timeout) [{text}]")
+        return redact(text)
 
     def _now(self) -> datetime:
         return _utc(self._clock())
@@ -618,8 +986,23 @@ class Registry:
 
     def _migrate(self) -> None:
         latest = MIGRATIONS[-1].version
-        if self.schema_version() == latest:
+        current = self.schema_version()
+        if current == latest:
             return
+        if current > latest:
+            raise SchemaTooNew(f"the database is at schema version {current}; this program knows up to "
+                               f"{latest}: upgrade the program")
+        if self.read_only and not self._may_create:
+            raise DatabaseUnavailable(f"{shown_url(self.url)}: the database is at schema version {current} and "
+                                      f"this program needs {latest}; it was opened read-only, so run a command "
+                                      "that changes it (as a user who may write it) to upgrade it")
+        self._migrating = True
+        try:
+            self._apply_migrations(latest)
+        finally:
+            self._migrating = False
+
+    def _apply_migrations(self, latest: int) -> None:
         for migration in MIGRATIONS:
             with self._transaction(write=True) as conn:
                 if self.dialect == "postgresql":
@@ -654,32 +1037,43 @@ class Registry:
             raise DuplicateService(service.name) from None
         return service
 
-    def get_service(self, name: str) -> Service:
-        """The service called ``name``; :class:`NotFoundError` (with suggestions) otherwise."""
-        with self._transaction(write=False) as conn:
-            return self._load_service(conn, name)
+    def get_service(self, name: str, *, lenient: bool = False) -> Service | UnreadableRow:
+        """The service called ``name``; :class:`NotFoundError` (with suggestions) otherwise.
 
-    def list_services(self) -> list[Service]:
-        """Every service, by name."""
+        A stored row this version cannot interpret is :class:`UnreadableRecord`, or with ``lenient`` the
+        :class:`UnreadableRow` itself (what ``show`` prints)."""
+        with self._transaction(write=False) as conn:
+            return self._load_service(conn, name, lenient=lenient)
+
+    def list_services(self) -> list[Service | UnreadableRow]:
+        """Every service, by name; rows this version cannot interpret are listed as :class:`UnreadableRow`."""
         with self._transaction(write=False) as conn:
             rows = conn.execute(sa.select(services_t).order_by(services_t.c.name)).mappings()
             return [_service_from_row(row) for row in rows]
 
     def update_service(self, name: str, /, **changes) -> Service:
-        """Change fields of a service (validated as a whole); returns the updated service."""
+        """Change fields of a service (validated as a whole); returns the updated service.
+
+        This is also how an unreadable row is fixed: the changes are laid over what is stored, and the result
+        must validate (a timestamp that could not be read is replaced by the time of the update)."""
         if "name" in changes or "created_at" in changes:
             raise InputError("service update", sorted(changes), "fields other than name and created_at")
         with self._transaction(write=True) as conn:
-            current = self._load_service(conn, name)
-            updated = dataclasses.replace(current, updated_at=self._now(), **changes)
-            conn.execute(services_t.update().where(services_t.c.name == current.name).values(**_service_row(updated)))
+            row = self._service_row(conn, name)
+            now = self._now()
+            stored = {f.name: row[f.name] for f in dataclasses.fields(Service)}
+            stored["created_at"] = now if isinstance(stored["created_at"], Unparsed) else _utc(stored["created_at"])
+            stored["tags"] = tuple(stored["tags"]) if isinstance(stored["tags"], list) else stored["tags"]
+            updated = Service(**{**stored, **changes, "updated_at": now})
+            conn.execute(services_t.update().where(services_t.c.id == row["id"]).values(**_service_row(updated)))
         return updated
 
-    def remove_service(self, name: str) -> Service:
-        """Delete a service with its traffic history and closed requests; refused while requests are open."""
+    def remove_service(self, name: str) -> Service | UnreadableRow:
+        """Delete a service with its traffic history and closed requests; refused while requests are open.
+        An unreadable row is removed as well (and returned as it was stored)."""
         with self._transaction(write=True) as conn:
-            service = self._load_service(conn, name)
-            service_id = self._service_id(conn, name)
+            row = self._service_row(conn, name)
+            service_id = row["id"]
             open_ids = list(conn.scalars(
                 sa.select(requests_t.c.id).where(requests_t.c.service_id == service_id,
                                                  requests_t.c.state.in_([s.value for s in OPEN_STATES]))
@@ -692,7 +1086,7 @@ class Registry:
             conn.execute(requests_t.delete().where(requests_t.c.service_id == service_id))
             conn.execute(traffic_t.delete().where(traffic_t.c.service_id == service_id))
             conn.execute(services_t.delete().where(services_t.c.id == service_id))
-        return service
+        return _service_from_row(row)
 
     def _service_id(self, conn: sa.Connection, name: str, *, required: bool = True) -> int | None:
         found = conn.scalar(sa.select(services_t.c.id).where(services_t.c.name == name))
@@ -701,43 +1095,99 @@ class Registry:
             raise NotFoundError("service", name, known, kind="service")
         return found
 
-    def _load_service(self, conn: sa.Connection, name: str) -> Service:
+    def _service_row(self, conn: sa.Connection, name: str):
         self._service_id(conn, name)
-        row = conn.execute(sa.select(services_t).where(services_t.c.name == name)).mappings().one()
-        return _service_from_row(row)
+        return conn.execute(sa.select(services_t).where(services_t.c.name == name)).mappings().one()
+
+    def _load_service(self, conn: sa.Connection, name: str, *, lenient: bool = False) -> Service | UnreadableRow:
+        record = _service_from_row(self._service_row(conn, name))
+        if isinstance(record, UnreadableRow) and not lenient:
+            raise UnreadableRecord(record, _service_fix(record))
+        return record
 
     # ----------------------------------------------------------------- traffic
 
     def add_traffic(self, name: str, points: Iterable[TrafficPoint]) -> int:
-        """Store traffic observations (a point at an existing timestamp replaces it); returns the count."""
-        rows = [{"timestamp": _utc(p.timestamp), "requests_per_second": p.requests_per_second,
-                 "avg_input_tokens": p.avg_input_tokens, "avg_output_tokens": p.avg_output_tokens} for p in points]
+        """Store traffic observations (a point at an existing timestamp replaces it); returns how many distinct
+        timestamps were stored (a timestamp given twice counts once: the later point wins)."""
+        rows = {_utc(p.timestamp): {"timestamp": _utc(p.timestamp), "requests_per_second": p.requests_per_second,
+                                    "avg_input_tokens": p.avg_input_tokens, "avg_output_tokens": p.avg_output_tokens}
+                for p in points}
         if not rows:
             raise InputError("traffic", [], "at least one data point")
         with self._transaction(write=True) as conn:
             service_id = self._service_id(conn, name)
-            for row in rows:
-                row["service_id"] = service_id
-            conn.execute(_upsert(conn, traffic_t, ("service_id", "timestamp")), rows)
+            conn.execute(_upsert(conn, traffic_t, ("service_id", "timestamp")),
+                         [{**row, "service_id": service_id} for row in rows.values()])
         return len(rows)
 
-    def import_traffic(self, name: str, path: str | os.PathLike) -> dict:
-        """Load a traffic CSV (see :func:`read_traffic_csv`) into the service's history; all or nothing."""
-        with self._transaction(write=False) as conn:
-            self._service_id(conn, name)
-        points = read_traffic_csv(path)
-        count = self.add_traffic(name, points)
-        return {"service": name, "points": count, "first": _iso(points[0].timestamp),
-                "last": _iso(points[-1].timestamp)}
+    def import_traffic(self, name: str, path: str | os.PathLike, *, timestamp_column: str | None = None,
+                       value_column: str | None = None, date_format: str | None = None) -> dict:
+        """Load a traffic CSV into the service's history, all or nothing, read by
+        :func:`demand_history.read_observations` (the planner's reader: same columns, timestamps and token rule).
 
-    def traffic_history(self, name: str) -> list[TrafficPoint]:
-        """The service's traffic observations, oldest first."""
+        The file streams through a temporary table in chunks, so memory stays bounded (10 million rows in well
+        under 1 GiB); rows sharing a timestamp are merged as the forecaster merges them (mean rate, tokens
+        weighted by requests), and a timestamp already stored is replaced. Returns the service, the number of
+        points stored (distinct timestamps), the first and last, and the reader's warnings.
+        """
+        from demand_history import read_observations
+
+        notes: list[str] = []
+        with self._transaction(write=True) as conn:
+            service_id = self._service_id(conn, name)
+            stage = _staging_table()
+            stage.create(conn)
+            with _naming_the_file(path):
+                for frame in read_observations(path, timestamp_column=timestamp_column, value_column=value_column,
+                                               date_format=date_format, notes=notes):
+                    if len(frame):
+                        _stage(conn, stage, _staged_rows(frame, conn.dialect.name))
+            stored, first, last = conn.execute(sa.select(sa.func.count(sa.distinct(stage.c.timestamp)),
+                                                         sa.func.min(stage.c.timestamp),
+                                                         sa.func.max(stage.c.timestamp))).one()
+            if not stored:
+                raise InputError("--csv", os.fspath(path), "a CSV file with at least one value")
+            conn.execute(_merge_staged(conn, stage, service_id))
+            stage.drop(conn)
+        return {"service": name, "points": stored, "first": _iso_text(first), "last": _iso_text(last),
+                "warnings": notes}
+
+    def traffic_summary(self, name: str) -> dict:
+        """``points``, ``first`` and ``last`` of the service's traffic history, counted by the database."""
+        with self._transaction(write=False) as conn:
+            service_id = self._service_id(conn, name)
+            count, first, last = conn.execute(
+                sa.select(sa.func.count(), sa.func.min(traffic_t.c.timestamp), sa.func.max(traffic_t.c.timestamp))
+                .where(traffic_t.c.service_id == service_id)).one()
+        return {"points": count, "first": _plain(_utc(first) if isinstance(first, datetime) else first),
+                "last": _plain(_utc(last) if isinstance(last, datetime) else last)}
+
+    def traffic_history(self, name: str, *, lenient: bool = False) -> list[TrafficPoint]:
+        """The service's traffic observations, oldest first. A stored point this version cannot read is
+        :class:`UnreadableRecord`, or skipped with ``lenient``."""
         with self._transaction(write=False) as conn:
             service_id = self._service_id(conn, name)
             rows = conn.execute(sa.select(traffic_t).where(traffic_t.c.service_id == service_id)
                                 .order_by(traffic_t.c.timestamp)).mappings()
-            return [TrafficPoint(_utc(r["timestamp"]), r["requests_per_second"], r["avg_input_tokens"],
-                                 r["avg_output_tokens"]) for r in rows]
+            points = []
+            for row in rows:
+                point = _point_from_row(name, row)
+                if isinstance(point, UnreadableRow) and not lenient:
+                    raise UnreadableRecord(point, f"import the traffic again, or remove the service `{name}`")
+                if isinstance(point, TrafficPoint):
+                    points.append(point)
+            return points
+
+    def traffic_frame(self, name: str):
+        """The service's traffic as a pandas DataFrame (``timestamp``, ``requests_per_second``,
+        ``avg_input_tokens``, ``avg_output_tokens``) for :func:`demand_history.load_history`, which then applies
+        the one token rule to it; unreadable points are left out."""
+        import pandas as pd
+
+        columns = ["timestamp", "requests_per_second", "avg_input_tokens", "avg_output_tokens"]
+        points = self.traffic_history(name, lenient=True)
+        return pd.DataFrame([[getattr(p, c) for c in columns] for p in points], columns=columns)
 
     # ----------------------------------------------------------------- requests
 
@@ -746,7 +1196,7 @@ class Registry:
         """Open a draft request for ``gpus`` more GPUs (default type: the service's)."""
         gpus = check_number("request.gpus", gpus, integer=True, maximum=MAX_DB_INT)
         reason = check_text("request.reason", reason, max_chars=MAX_NOTE_CHARS)
-        by = check_text("request.by", by)
+        by = check_identity("request.by", by)
         gpu_id = None if gpu_type is None else get_gpu(gpu_type, "request.gpu_type").id
         plan = None if plan is None else _jsonable(plan)
         with self._transaction(write=True) as conn:
@@ -768,16 +1218,20 @@ class Registry:
         """
         action = Action(check_choice("action", action.value if isinstance(action, Action) else action,
                                      TRANSITION_ACTIONS))
-        by = check_text("by", by)
+        by = check_identity("by", by)
         note = _optional(check_text, "note", note, max_chars=MAX_NOTE_CHARS)
         request_id = _check_request_id(request_id)
         with self._transaction(write=True) as conn:
             row = self._request_row(conn, request_id, for_update=True)
+            problem = _request_problem(row)
+            if problem is not None and problem[0] in ("state", "gpus"):  # what a transition reads
+                raise UnreadableRecord(_unreadable("capacity_requests", request_id, row, *problem),
+                                       "this version cannot move it: use the version that wrote it")
             state = RequestState(row["state"])
             sources, target = TRANSITIONS[action]
             if state not in sources:
                 raise IllegalTransition(request_id, state, action)
-            if action is Action.APPROVE and by.casefold() == row["requested_by"].casefold():
+            if action is Action.APPROVE and identity_key(by) == identity_key(row["requested_by"]):
                 raise SelfApproval(request_id, by)
             now = self._now()
             if action is Action.FULFILL:
@@ -787,14 +1241,20 @@ class Registry:
             self._record(conn, request_id, action, state, target, by, now, note)
             return self._load_request(conn, request_id)
 
-    def get_request(self, request_id: int) -> CapacityRequest:
-        """A request with its full history; :class:`UnknownRequest` otherwise."""
+    def get_request(self, request_id: int, *, lenient: bool = False) -> CapacityRequest | UnreadableRow:
+        """A request with its full history; :class:`UnknownRequest` otherwise. A row this version cannot
+        interpret is :class:`UnreadableRecord`, or with ``lenient`` the :class:`UnreadableRow` itself."""
         request_id = _check_request_id(request_id)
         with self._transaction(write=False) as conn:
-            return self._load_request(conn, request_id)
+            record = self._load_request(conn, request_id)
+        if isinstance(record, UnreadableRow) and not lenient:
+            raise UnreadableRecord(record, "show it with `request show`")
+        return record
 
-    def list_requests(self, *, state: str | None = None, service: str | None = None) -> list[CapacityRequest]:
-        """Requests, oldest first, optionally only those in ``state`` or for ``service``."""
+    def list_requests(self, *, state: str | None = None,
+                      service: str | None = None) -> list[CapacityRequest | UnreadableRow]:
+        """Requests, oldest first, optionally only those in ``state`` or for ``service``; rows this version cannot
+        interpret are listed as :class:`UnreadableRow`."""
         query = _request_query()
         if state is not None:
             state = check_choice("request.state", state, [s.value for s in RequestState])
@@ -806,8 +1266,7 @@ class Registry:
             return self._with_history(conn, rows)
 
     def _apply_fulfilment(self, conn: sa.Connection, row, note: str | None) -> str:
-        service = conn.execute(sa.select(services_t.c.gpus, services_t.c.gpu_type)
-                               .where(services_t.c.id == row["service_id"])).one()
+        service = self._load_service(conn, row["service"])  # an unreadable service is fixed before its GPUs change
         if service.gpu_type != row["gpu_type"]:
             effect = f"service GPUs unchanged ({row['gpu_type']} requested, service runs {service.gpu_type})"
         elif service.gpus + row["gpus"] > MAX_DB_INT:
@@ -832,18 +1291,19 @@ class Registry:
             raise UnknownRequest(request_id)
         return row
 
-    def _load_request(self, conn: sa.Connection, request_id: int) -> CapacityRequest:
+    def _load_request(self, conn: sa.Connection, request_id: int) -> CapacityRequest | UnreadableRow:
         return self._with_history(conn, [self._request_row(conn, request_id)])[0]
 
-    def _with_history(self, conn: sa.Connection, rows: list) -> list[CapacityRequest]:
+    def _with_history(self, conn: sa.Connection, rows: list) -> list[CapacityRequest | UnreadableRow]:
         ids = [row["id"] for row in rows]
         events: dict[int, list[RequestEvent]] = {i: [] for i in ids}
         if ids:
             query = sa.select(events_t).where(events_t.c.request_id.in_(ids)).order_by(events_t.c.id)
             for e in conn.execute(query).mappings():
                 events[e["request_id"]].append(RequestEvent(
-                    Action(e["action"]), e["from_state"] and RequestState(e["from_state"]),
-                    RequestState(e["to_state"]), e["actor"], _utc(e["at"]), e["note"]))
+                    _enum_or_text(Action, e["action"]), _enum_or_text(RequestState, e["from_state"]),
+                    _enum_or_text(RequestState, e["to_state"]), e["actor"],
+                    e["at"] if isinstance(e["at"], Unparsed) else _utc(e["at"]), e["note"]))
         return [_request_from_row(row, tuple(events[row["id"]])) for row in rows]
 
     # ----------------------------------------------------------------- fleet
@@ -887,11 +1347,45 @@ def _service_row(service: Service) -> dict:
     return row
 
 
-def _service_from_row(row) -> Service:
+SERVICE_FLAGS = {"owner": "--owner", "team": "--team", "model": "--model", "precision": "--precision",
+                 "gpu_type": "--gpu-type", "requests_per_second": "--rps", "avg_input_tokens": "--input-tokens",
+                 "avg_output_tokens": "--output-tokens", "ttft_slo_ms": "--ttft-slo-ms", "itl_slo_ms": "--itl-slo-ms",
+                 "replicas": "--replicas", "gpus": "--gpus", "tags": "--tags"}
+"""Service column -> the ``update`` flag that rewrites it (how an unreadable row is fixed)."""
+
+
+def _service_fix(row: UnreadableRow) -> str:
+    flag = SERVICE_FLAGS.get(row.column)
+    how = f"`update {row.key} {flag} ...`" if flag else f"any `update {row.key}`"
+    return f"fix it with {how}, or remove the service with `remove {row.key}`"
+
+
+def _unreadable(table: str, key: Any, row, column: str, value: Any, problem: str) -> UnreadableRow:
+    return UnreadableRow(table=table, key=str(key), column=column, value=value, problem=problem,
+                         row={k: v for k, v in dict(row).items() if k != "id"})
+
+
+def _first_unparsed(row) -> tuple[str, Unparsed] | None:
+    return next(((k, v) for k, v in dict(row).items() if isinstance(v, Unparsed)), None)
+
+
+def _service_from_row(row) -> Service | UnreadableRow:
+    """The stored row as a :class:`Service`, or as an :class:`UnreadableRow` naming the column that fails."""
+    bad = _first_unparsed(row)
+    if bad is not None:
+        return _unreadable("services", row["name"], row, bad[0], bad[1], f"a readable value ({bad[1].reason})")
     values = {f.name: row[f.name] for f in dataclasses.fields(Service)}
-    values["tags"] = tuple(values["tags"] or ())
+    values["tags"] = tuple(values["tags"] or ()) if isinstance(values["tags"], list) or not values["tags"] \
+        else values["tags"]
     values["created_at"], values["updated_at"] = _utc(values["created_at"]), _utc(values["updated_at"])
-    return Service(**values)
+    try:
+        return Service(**values)
+    except InputError as exc:  # a model that left the catalog, a value edited by hand
+        column = exc.field.removeprefix("service.")
+        column = column if column in row else next((c for c in SERVICE_FLAGS if c in exc.field), "traffic")
+        return _unreadable("services", row["name"], row, column, exc.value, exc.accepted)
+    except (TypeError, ValueError) as exc:
+        return _unreadable("services", row["name"], row, "row", None, _first_line(exc))
 
 
 def _request_query() -> sa.Select:
@@ -899,11 +1393,38 @@ def _request_query() -> sa.Select:
         services_t, services_t.c.id == requests_t.c.service_id)
 
 
-def _request_from_row(row, history: tuple[RequestEvent, ...]) -> CapacityRequest:
+def _request_from_row(row, history: tuple[RequestEvent, ...]) -> CapacityRequest | UnreadableRow:
+    """The stored row as a :class:`CapacityRequest`, or an :class:`UnreadableRow` (a state from a newer version)."""
+    problem = _request_problem(row)
+    if problem is not None:
+        return _unreadable("capacity_requests", row["id"], row, *problem)
     return CapacityRequest(
         id=row["id"], service=row["service"], gpus=row["gpus"], gpu_type=row["gpu_type"], reason=row["reason"],
         state=RequestState(row["state"]), requested_by=row["requested_by"], created_at=_utc(row["created_at"]),
         updated_at=_utc(row["updated_at"]), plan=row["plan"], history=history)
+
+
+def _request_problem(row) -> tuple[str, Any, str] | None:
+    """``(column, value, what was expected)`` for the first column of a request row that cannot be read."""
+    bad = _first_unparsed(row)
+    if bad is not None:
+        return bad[0], bad[1], f"a readable value ({bad[1].reason})"
+    if row["state"] not in {s.value for s in RequestState}:
+        return "state", row["state"], (f"a state this version knows ({', '.join(s.value for s in RequestState)}); "
+                                        "a newer version may have written it")
+    if not isinstance(row["gpus"], int) or isinstance(row["gpus"], bool) or row["gpus"] <= 0:
+        return "gpus", row["gpus"], "a whole number of GPUs > 0"
+    if row["plan"] is not None and not isinstance(row["plan"], dict):
+        return "plan", row["plan"], "a JSON object (the attached plan)"
+    return None
+
+
+def _enum_or_text(kind: type[enum.Enum], value: Any):
+    """``kind(value)``, or the stored text when this version does not know it (an event from a newer version)."""
+    try:
+        return None if value is None else kind(value)
+    except ValueError:
+        return value
 
 
 def _check_request_id(value: Any) -> int:
@@ -912,13 +1433,18 @@ def _check_request_id(value: Any) -> int:
     return check_number("request.id", value, integer=True, maximum=MAX_DB_INT)
 
 
-def _upsert(conn: sa.Connection, table: sa.Table, keys: tuple[str, ...]):
-    """INSERT ... ON CONFLICT (keys) DO UPDATE for SQLite and PostgreSQL alike."""
+def _dialect_insert(conn: sa.Connection):
+    """The ``insert`` construct with ON CONFLICT support of the connection's database."""
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(table)
+    return insert
+
+
+def _upsert(conn: sa.Connection, table: sa.Table, keys: tuple[str, ...]):
+    """INSERT ... ON CONFLICT (keys) DO UPDATE for SQLite and PostgreSQL alike."""
+    stmt = _dialect_insert(conn)(table)
     updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in (*keys, "id")}
     return stmt.on_conflict_do_update(index_elements=list(keys), set_=updates)
 
@@ -927,111 +1453,81 @@ def _first_line(error: BaseException) -> str:
     return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
-# --------------------------------------------------------------------------- traffic CSV
-
-TIMESTAMP_COLUMNS = ("timestamp", "time", "ts", "date")
-RATE_COLUMNS = ("rps", "requests_per_second")
-COUNT_COLUMNS = ("requests",)
-TOKEN_COLUMNS = {"input": ("input_tokens", "avg_input_tokens"), "output": ("output_tokens", "avg_output_tokens")}
+# --------------------------------------------------------------------------- traffic import
 
 
-def read_traffic_csv(path: str | os.PathLike) -> list[TrafficPoint]:
-    """Read traffic history from a CSV file, oldest first.
-
-    Two layouts are accepted:
-
-    - rates: ``timestamp, rps[, input_tokens, output_tokens]`` with tokens as per-request averages;
-    - counts per window (the layout of ``data/traces/*_per_hour.csv``): ``timestamp, requests
-      [, input_tokens, output_tokens]`` with token totals per window; ``rps = requests / window``,
-      where the window is the median spacing of the timestamps.
-
-    Timestamps are ISO-8601 (naive ones are taken as UTC) or numbers, read as ``forecast.py --history``
-    reads them (:mod:`demand_history`: Unix milliseconds, Unix seconds, or small numbers as seconds
-    after its relative epoch, 2024-01-01 UTC). Unlike that loader, rows are stored as observed (no
-    resampling or gap filling: the forecaster regularizes at plan time), so a file may hold one row
-    to append. Any bad cell raises
-    :class:`models.InputError` naming the file, line and column; nothing is returned half-read.
-    """
-    source = os.fspath(path)
+@contextlib.contextmanager
+def _naming_the_file(path: str | os.PathLike):
+    """Reader errors as ``--csv FILE: column: ...`` (the reader names columns as ``history: column``)."""
     try:
-        if os.path.getsize(source) > MAX_CSV_BYTES:
-            raise InputError("--csv", source, f"a file under {MAX_CSV_BYTES // 2**20} MiB")
-        with open(source, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            header = {(h or "").strip().lower(): h for h in reader.fieldnames or ()}
-            rows = [(reader.line_num, row) for row in reader]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:  # csv.Error: a NUL byte, a 128 KiB cell
-        raise InputError("--csv", source, f"a readable UTF-8 CSV file ({_first_line(exc)})") from None
-    columns = _traffic_columns(source, header)
-    if not rows:
-        raise InputError("--csv", source, "a CSV file with at least one data row")
-    parsed = sorted((_traffic_row(source, line, row, columns) for line, row in rows), key=lambda p: p[0])
-    if "requests" in columns:
-        return _from_counts(source, parsed)
-    return [TrafficPoint(ts, value, inp, out) for ts, value, inp, out in parsed]
+        yield
+    except InputError as exc:
+        field_name = exc.field.replace("--history", "--csv")
+        if field_name.startswith("history"):
+            field_name = f"--csv {os.fspath(path)}" + field_name.removeprefix("history")
+        raise InputError(field_name, exc.value, exc.accepted) from None
 
 
-def _traffic_columns(source: str, header: dict[str, str]) -> dict[str, str]:
-    def pick(names):
-        return next((header[n] for n in names if n in header), None)
-
-    columns = {"timestamp": pick(TIMESTAMP_COLUMNS), "rps": pick(RATE_COLUMNS), "requests": pick(COUNT_COLUMNS),
-               "input": pick(TOKEN_COLUMNS["input"]), "output": pick(TOKEN_COLUMNS["output"])}
-    if columns["timestamp"] is None or (columns["rps"] is None and columns["requests"] is None):
-        raise InputError(f"{source}: columns", sorted(header),
-                         "a timestamp column and an rps (or requests-per-window) column")
-    if columns["rps"] is not None:
-        del columns["requests"]
-    else:
-        del columns["rps"]
-    return {k: v for k, v in columns.items() if v is not None}
+def _staging_table() -> sa.Table:
+    """A temporary table the imported rows stream into (dropped at the end of the import's transaction)."""
+    return sa.Table("traffic_import", sa.MetaData(), sa.Column("timestamp", sa.String(40), nullable=False),
+                    sa.Column("requests_per_second", sa.Float, nullable=False), sa.Column("avg_input_tokens", sa.Float),
+                    sa.Column("avg_output_tokens", sa.Float), prefixes=["TEMPORARY"])
 
 
-def _traffic_row(source: str, line: int, row: dict, columns: dict) -> tuple:
-    def number(key: str, *, required: bool) -> float | None:
-        text = (row.get(columns[key]) or "").strip() if key in columns else ""
-        if not text and not required:
-            return None
-        where = f"{source}:{line}: {columns.get(key, key)}"
-        try:
-            value = float(text)
-        except ValueError:
-            raise InputError(where, text, "a finite number >= 0") from None
-        return check_number(where, value, inclusive=True)
+def _staged_rows(frame, dialect: str) -> list[tuple]:
+    """One chunk as parameter tuples; timestamps as the text each database stores (SQLite: SQLAlchemy's naive
+    UTC form, PostgreSQL: ISO 8601 with the offset), NaN tokens as NULL."""
+    import numpy as np
 
-    value = number("rps" if "rps" in columns else "requests", required=True)
-    return (_parse_timestamp(f"{source}:{line}: {columns['timestamp']}", row.get(columns["timestamp"])),
-            value, number("input", required=False), number("output", required=False))
+    stamps = np.datetime_as_string(frame["timestamp"].dt.tz_convert(None).to_numpy(dtype="datetime64[us]"), unit="us")
+    stamps = np.char.replace(stamps, "T", " ") if dialect == "sqlite" else np.char.add(stamps, "+00:00")
+    columns = [stamps.tolist(), frame["requests_per_second"].to_numpy(dtype=float).tolist()]
+    for name in ("avg_input_tokens", "avg_output_tokens"):
+        values = frame[name].to_numpy(dtype=float)
+        columns.append(np.where(np.isnan(values), None, values).tolist())
+    return list(zip(*columns))
 
 
-def _parse_timestamp(where: str, text: str | None) -> datetime:
-    """ISO-8601, or a number read as ``demand_history`` reads one (Unix ms, Unix s, or s after its epoch)."""
-    from demand_history import RELATIVE_EPOCH, UNIX_MS_FLOOR, UNIX_SECONDS_FLOOR
+def _stage(conn: sa.Connection, stage: sa.Table, rows: list[tuple]) -> None:
+    """``executemany`` straight to the driver: SQLAlchemy's per-row parameter handling costs more than the insert."""
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    conn.exec_driver_sql(f"INSERT INTO {stage.name} VALUES ({', '.join([mark] * len(stage.columns))})", rows)
 
-    text = (text or "").strip()
+
+def _merge_staged(conn: sa.Connection, stage: sa.Table, service_id: int):
+    """INSERT ... SELECT ... GROUP BY timestamp ... ON CONFLICT DO UPDATE: one point per timestamp, the mean
+    rate, tokens weighted by requests (demand_history's rule), replacing points already stored."""
+    def weighted(column):
+        weight = sa.func.sum(sa.case((column.isnot(None), stage.c.requests_per_second)))
+        return sa.func.coalesce(sa.func.sum(column * stage.c.requests_per_second) / sa.func.nullif(weight, 0),
+                                sa.func.avg(column))
+
+    timestamp = stage.c.timestamp if conn.dialect.name == "sqlite" else sa.cast(stage.c.timestamp,
+                                                                                sa.DateTime(timezone=True))
+    merged = sa.select(sa.literal(service_id), timestamp, sa.func.avg(stage.c.requests_per_second),
+                       weighted(stage.c.avg_input_tokens), weighted(stage.c.avg_output_tokens)) \
+        .where(sa.true()).group_by(stage.c.timestamp)
+    insert = _dialect_insert(conn)(traffic_t).from_select(
+        ["service_id", "timestamp", "requests_per_second", "avg_input_tokens", "avg_output_tokens"], merged)
+    updates = {c: insert.excluded[c] for c in ("requests_per_second", "avg_input_tokens", "avg_output_tokens")}
+    return insert.on_conflict_do_update(index_elements=["service_id", "timestamp"], set_=updates)
+
+
+def _iso_text(value: Any) -> str | None:
+    """A staged timestamp (text) as ISO 8601 UTC."""
+    if value is None:
+        return None
+    return _utc(datetime.fromisoformat(str(value))).isoformat()
+
+
+def _point_from_row(name: str, row) -> TrafficPoint | UnreadableRow:
+    bad = _first_unparsed(row)
+    key = f"{name} point {row['id']}"
+    if bad is not None:
+        return _unreadable("traffic_history", key, row, bad[0], bad[1], f"a readable value ({bad[1].reason})")
     try:
-        if not re.fullmatch(r"\d+(\.\d+)?", text):
-            return _utc(datetime.fromisoformat(text))
-        number = float(text)
-        if number >= UNIX_MS_FLOOR:
-            return datetime.fromtimestamp(number / 1000, tz=timezone.utc)
-        if number >= UNIX_SECONDS_FLOOR:
-            return datetime.fromtimestamp(number, tz=timezone.utc)
-        return datetime.fromisoformat(RELATIVE_EPOCH.replace("Z", "+00:00")) + timedelta(seconds=number)
-    except (ValueError, OverflowError, OSError):
-        raise InputError(where, text, "an ISO-8601 timestamp or a number of seconds") from None
-
-
-def _from_counts(source: str, parsed: list[tuple]) -> list[TrafficPoint]:
-    """Per-window request counts and token totals -> rates and per-request averages."""
-    gaps = [(b[0] - a[0]).total_seconds() for a, b in zip(parsed, parsed[1:])]
-    window_s = statistics.median(gaps) if gaps else 0.0
-    if window_s <= 0:
-        raise InputError(f"{source}: timestamp", "one window or repeated times",
-                         "at least two distinct timestamps to infer the window of the request counts")
-    points = []
-    for ts, requests, input_total, output_total in parsed:
-        def per_request(total):
-            return total / requests if total is not None and requests > 0 else None
-        points.append(TrafficPoint(ts, requests / window_s, per_request(input_total), per_request(output_total)))
-    return points
+        return TrafficPoint(row["timestamp"], row["requests_per_second"], row["avg_input_tokens"],
+                            row["avg_output_tokens"])
+    except InputError as exc:
+        return _unreadable("traffic_history", key, row, exc.field.removeprefix("traffic."), exc.value, exc.accepted)

@@ -1,5 +1,6 @@
 """What every command line of the planner shares: exit statuses, an argparse that raises, value
-types that refuse bad numbers in one line, and the one place errors become exit statuses."""
+types that refuse bad numbers in one line, guarded output streams, and the one place errors become
+exit statuses."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import argparse
 import contextlib
 import enum
 import math
+import os
+import sys
 from typing import Callable
 
 from models import PlannerError
@@ -17,6 +20,8 @@ class ExitStatus(enum.IntEnum):
     ERROR = 1
     USAGE = 2
     INTERRUPTED = 130
+    BROKEN_PIPE = 141
+    """128 + SIGPIPE: what ``yes | head`` reports for ``yes``; nothing is printed."""
 
 
 class UsageError(PlannerError):
@@ -38,10 +43,78 @@ class Parser(argparse.ArgumentParser):
         raise HelpShown(status)
 
 
+class StreamError(PlannerError):
+    """Standard output cannot be written (a full disk, ``/dev/full``, a closed descriptor)."""
+
+
+class PipeClosed(Exception):
+    """The reader of stdout went away (``| head``). Not an ``OSError``, so that no library on the way
+    (rich exits with status 1 on a ``BrokenPipeError``) handles it before :func:`guarded`."""
+
+
 def parse(parser: argparse.ArgumentParser, argv: list[str], stdout) -> argparse.Namespace:
-    """``parser.parse_args(argv)`` with ``--help`` written to ``stdout`` (argparse writes to ``sys.stdout``)."""
+    """``parser.parse_args(argv)`` with ``--help`` written to ``stdout`` (argparse writes to ``sys.stdout``).
+
+    An argument that is not UTF-8 text (bytes Python kept as surrogate escapes) is a :class:`UsageError`."""
+    for position, arg in enumerate(argv, 1):
+        if any("\udc80" <= ch <= "\udcff" for ch in arg):
+            shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            raise UsageError(f"argument {position} ({shown!r}) is not UTF-8 text: give names and paths in UTF-8")
     with contextlib.redirect_stdout(stdout):
         return parser.parse_args(argv)
+
+
+class GuardedStream:
+    """A text stream whose write failures are user-facing: characters the terminal's encoding lacks are
+    replaced (an ASCII-only terminal), a closed or full stream is a :class:`StreamError`, and a closed pipe
+    is :class:`PipeClosed` for :func:`guarded` to end quietly. Everything else is the wrapped stream's."""
+
+    def __init__(self, stream, name: str):
+        self._stream, self._name = stream, name
+
+    def write(self, text: str) -> int:
+        if self._stream is None:
+            raise StreamError(f"cannot write to {self._name}: it is closed")
+        try:
+            return self._call(self._stream.write, text)
+        except UnicodeEncodeError:
+            encoding = getattr(self._stream, "encoding", None) or "ascii"
+            return self._call(self._stream.write, text.encode(encoding, "replace").decode(encoding))
+
+    def flush(self) -> None:
+        if self._stream is not None:
+            self._call(self._stream.flush)
+
+    def _call(self, method, *args):
+        try:
+            return method(*args)
+        except BrokenPipeError:
+            raise PipeClosed(self._name) from None
+        except OSError as exc:
+            raise StreamError(f"cannot write to {self._name}: {exc.strerror or exc}") from None
+
+    def isatty(self) -> bool:
+        try:
+            return bool(self._stream is not None and self._stream.isatty())
+        except (OSError, ValueError):
+            return False
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+def streams(stdout=None, stderr=None) -> tuple[GuardedStream, GuardedStream]:
+    """``stdout`` and ``stderr`` (default: the process's, which may be ``None`` when closed), guarded."""
+    return (GuardedStream(stdout if stdout is not None else sys.stdout, "stdout"),
+            GuardedStream(stderr if stderr is not None else sys.stderr, "stderr"))
+
+
+def stdin_is_terminal() -> bool:
+    """Whether standard input is an open terminal (``False`` when it is closed: ``cmd <&-``)."""
+    try:
+        return sys.stdin is not None and not sys.stdin.closed and sys.stdin.isatty()
+    except (OSError, ValueError):
+        return False
 
 
 def _number(kind, *, minimum: float = 0.0, inclusive: bool = False):
@@ -68,21 +141,59 @@ POSITIVE_INT = _number(int)
 NON_NEGATIVE_INT = _number(int, minimum=0, inclusive=True)
 
 
-def guarded(action: Callable[[], int], *, debug: bool, stderr) -> int:
-    """Run ``action`` and map what it raises to an exit status: a user error is one ``error:`` line and 2,
-    Ctrl-C is 130, anything else is a short internal-error line and 1 (the traceback only with ``debug``)."""
+def guarded(action: Callable[[], int], *, debug: bool, stderr, stdout=None) -> int:
+    """Run ``action`` and map what it raises to an exit status: a user error or an environment fault is one
+    ``error:`` line and 2, Ctrl-C is 130, a closed pipe on ``stdout`` ends quietly with 141, anything else is a
+    short internal-error line and 1 (the traceback only with ``debug``). ``stdout`` is flushed here, so a
+    full disk under it is reported while the command can still say so."""
     try:
-        return action()
+        status = action()
+        if stdout is not None:
+            stdout.flush()
+        return status
     except HelpShown:
         return ExitStatus.OK
+    except (PipeClosed, BrokenPipeError):
+        _detach(stdout)
+        return ExitStatus.BROKEN_PIPE
     except PlannerError as exc:
-        print(f"error: {exc}", file=stderr)
+        if isinstance(exc, StreamError):
+            _detach(stdout)
+        _say(stderr, f"error: {_redacted(exc)}")
         return ExitStatus.USAGE
     except KeyboardInterrupt:
-        print("interrupted", file=stderr)
+        _say(stderr, "interrupted")
         return ExitStatus.INTERRUPTED
     except Exception as exc:  # an internal error: short message, traceback only on request
         if debug:
             raise
-        print(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=stderr)
+        _say(stderr, f"internal error: {type(exc).__name__}: {_redacted(exc)} (run with --debug for the traceback)")
         return ExitStatus.ERROR
+
+
+def _redacted(exc: BaseException) -> str:
+    """The message of ``exc`` with every database credential masked (:func:`services.redact`)."""
+    text = str(exc)
+    if "://" not in text and "password" not in text.lower() and not os.environ.get("PGPASSWORD"):
+        return text
+    from services import redact
+
+    return redact(text)
+
+
+def _say(stderr, line: str) -> None:
+    """Print ``line`` on ``stderr``; a closed or broken stderr loses it (there is nowhere else to say it)."""
+    with contextlib.suppress(OSError, ValueError, PlannerError):
+        print(line, file=stderr if stderr is not None else GuardedStream(None, "stderr"))
+
+
+def _detach(stdout) -> None:
+    """Point the process's stdout at /dev/null after a broken pipe or a failed write, so the interpreter's own
+    flush at exit does not fail again (and print a traceback) on what is still buffered."""
+    stream = getattr(stdout, "_stream", stdout)
+    if stream is not sys.stdout or stream is None:
+        return
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)

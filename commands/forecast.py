@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from commands.common import (  # noqa: E402
-    NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, ExitStatus, Parser, UsageError, guarded, number, parse,
+    NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, ExitStatus, Parser, UsageError, guarded, number, parse, stdin_is_terminal, streams,
 )
 
 # --------------------------------------------------------------------------- definition
@@ -73,6 +73,7 @@ FLAG_TARGETS: dict[str, tuple | dict] = {
     "current_replicas": ("forecast", "current_replicas"),
     "efficiency_profile": ("profile",),
     "measurements": ("measurements",),
+    "date_format": ("forecast", "date_format"),
 }
 
 
@@ -160,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     forecast.add_argument("--horizon-days", type=POSITIVE, help="days to forecast (default 30)")
     forecast.add_argument("--scenario", help="optimistic, baseline, pessimistic")
     forecast.add_argument("--frequency", help="aggregation frequency for request logs (pandas alias, e.g. h)")
+    forecast.add_argument("--date-format", metavar="FORMAT",
+                          help="strftime format of the history's timestamps, e.g. '%%d/%%m/%%Y %%H:%%M' (day-first dates)")
     forecast.add_argument("--current-replicas", type=POSITIVE_INT,
                           help="replicas running now (default: those the planner sizes for the history's recent peak)")
     return parser
@@ -185,7 +188,9 @@ def apply_overrides(config: dict, args: argparse.Namespace, mode: str) -> dict:
 
 def run(args: argparse.Namespace, stdout) -> ExitStatus:
     """Carry out one parsed command (raises :class:`PlannerError` for user errors)."""
-    from config_loader import check_output_path, load_config, plan_request, write_json_atomic
+    from config_loader import (
+        check_output_path, check_outputs_apart, input_paths, load_config, plan_request, write_json_atomic,
+    )
     from llm_forecast_engine import LLMForecastEngine
 
     if args.generate_config:
@@ -197,7 +202,9 @@ def run(args: argparse.Namespace, stdout) -> ExitStatus:
             check_output_path(path, flag, suffix)  # before any work: a bad path never leaves one file of two
     config = load_config(args.config) if args.config is not None else {}
     mode = args.mode or config.get("mode") or "inference"
-    request = plan_request(apply_overrides(config, args, mode))
+    config = apply_overrides(config, args, mode)
+    check_outputs_apart({"--output": args.output, "--plot": args.plot}, input_paths(config, args.config))
+    request = plan_request(config)
     from reports import working
 
     with working(f"planning ({mode})"):  # a spinner on a terminal's stderr after a second; nothing otherwise
@@ -258,7 +265,7 @@ def _print(result, fmt: str, stdout) -> None:
 
 
 def _start_wizard(stdout, stderr) -> ExitStatus:
-    if not sys.stdin.isatty():
+    if not stdin_is_terminal():
         build_parser().print_usage(stderr)
         print("error: no arguments and no terminal: give flags or --config (see --help)", file=stderr)
         return ExitStatus.USAGE
@@ -270,14 +277,14 @@ def _start_wizard(stdout, stderr) -> ExitStatus:
 def main(argv: list[str] | None = None, stdout=None, stderr=None) -> int:
     """Run the CLI and return its exit status (0 ok, 1 internal error, 2 user error, 130 interrupted)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
+    stdout, stderr = streams(stdout, stderr)
 
     def action() -> int:
         if not argv:
             return _start_wizard(stdout, stderr)
         return run(parse(build_parser(), argv, stdout), stdout)
 
-    return guarded(action, debug="--debug" in argv, stderr=stderr)
+    return guarded(action, debug="--debug" in argv, stderr=stderr, stdout=stdout)
 
 
 if __name__ == "__main__":

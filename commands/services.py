@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from commands.common import (  # noqa: E402
-    NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, ExitStatus, Parser, UsageError, guarded, parse,
+    NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, ExitStatus, Parser, UsageError, guarded, parse, streams,
 )
 from models import PRECISIONS, REQUEST_STATES, SCENARIOS  # noqa: E402
 
@@ -54,7 +54,17 @@ def _common() -> argparse.ArgumentParser:
                         help="SQLite file or postgresql:// URL (default: $LLM_CAPACITY_DB, else the user data dir)")
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show tracebacks of internal errors")
+    _timeout_flags(common, default=argparse.SUPPRESS)
     return common
+
+
+def _timeout_flags(parser: argparse.ArgumentParser, default) -> None:
+    parser.add_argument("--connect-timeout", type=POSITIVE, metavar="S", default=default,
+                        help="PostgreSQL: seconds to reach the server (default 10)")
+    parser.add_argument("--lock-timeout", type=POSITIVE, metavar="S", default=default,
+                        help="seconds to wait for a lock another session holds (default 30)")
+    parser.add_argument("--statement-timeout", type=POSITIVE, metavar="S", default=default,
+                        help="PostgreSQL: seconds one statement may run (default 300)")
 
 
 def _service_flags(parser: argparse.ArgumentParser, *, adding: bool) -> None:
@@ -81,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--db", metavar="PATH", help="SQLite file or postgresql:// URL (default: $LLM_CAPACITY_DB, "
                                                      "else services.db in the user data dir)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    _timeout_flags(parser, default=None)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(group, name: str, help_text: str) -> argparse.ArgumentParser:
@@ -100,7 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
     traffic = command(commands, "traffic", "traffic history").add_subparsers(dest="traffic_command", required=True)
     load = command(traffic, "import", "load a traffic CSV (timestamp, rps or requests, input_tokens, output_tokens)")
     load.add_argument("name")
-    load.add_argument("--csv", required=True, metavar="FILE", help="CSV file of traffic history")
+    load.add_argument("--csv", required=True, metavar="FILE", help="CSV file of traffic history (.gz too)")
+    load.add_argument("--timestamp-column", help="timestamp column (default: detected)")
+    load.add_argument("--value-column", help="value column (default: the rps or requests column, else the first "
+                                             "numeric one)")
+    load.add_argument("--date-format", metavar="FORMAT", help="strftime format of the timestamps, e.g. "
+                                                              "'%%d/%%m/%%Y %%H:%%M' (needed for day-first dates)")
     plan = command(commands, "plan", "capacity plan from the service's traffic history (or current traffic)")
     plan.add_argument("name")
     plan.add_argument("--horizon-days", type=POSITIVE, default=30.0, help="days to forecast (default 30)")
@@ -144,12 +160,14 @@ def _update(registry, args):
 
 
 def _show(registry, args):
-    history = registry.traffic_history(args.name)
-    return {**registry.get_service(args.name).to_dict(),
-            "traffic_history": {"points": len(history),
-                                "first": history[0].to_dict()["timestamp"] if history else None,
-                                "last": history[-1].to_dict()["timestamp"] if history else None},
+    return {**registry.get_service(args.name, lenient=True).to_dict(),
+            "traffic_history": registry.traffic_summary(args.name),
             "requests": [r.to_dict() for r in registry.list_requests(service=args.name)]}
+
+
+def _import(registry, args):
+    return registry.import_traffic(args.name, args.csv, timestamp_column=args.timestamp_column,
+                                   value_column=args.value_column, date_format=args.date_format)
 
 
 def _plan(registry, args):
@@ -171,13 +189,13 @@ COMMANDS = {
     "show": _show,
     "update": _update,
     "remove": lambda registry, args: registry.remove_service(args.name),
-    ("traffic", "import"): lambda registry, args: registry.import_traffic(args.name, args.csv),
+    ("traffic", "import"): _import,
     "plan": _plan,
     ("request", "create"): lambda registry, args: registry.create_request(
         args.name, gpus=args.gpus, gpu_type=args.gpu_type, reason=args.reason, by=args.by),
     **{("request", action): _transition for action in ("submit", "approve", "reject", "fulfill", "cancel")},
     ("request", "list"): lambda registry, args: registry.list_requests(state=args.state, service=args.service),
-    ("request", "show"): lambda registry, args: registry.get_request(args.id),
+    ("request", "show"): lambda registry, args: registry.get_request(args.id, lenient=True),
     "fleet": lambda registry, args: registry.fleet(),
 }
 
@@ -187,11 +205,24 @@ def _key(args: argparse.Namespace):
     return (args.command, sub) if sub else args.command
 
 
+READ_ONLY = frozenset({"list", "show", ("request", "list"), ("request", "show"), "fleet"})
+"""Commands that only read: they open the database read-only, so a reader who may not write a shared SQLite
+file leaves no -wal/-shm files behind (``plan`` too, unless it opens a request)."""
+
+
+def _registry(args: argparse.Namespace):
+    from services import Registry, Timeouts
+
+    given = {name: getattr(args, flag) for name, flag in (("connect_s", "connect_timeout"), ("lock_s", "lock_timeout"),
+                                                         ("statement_s", "statement_timeout"))
+             if getattr(args, flag, None) is not None}
+    read_only = _key(args) in READ_ONLY or (args.command == "plan" and not args.request)
+    return Registry(args.db, read_only=read_only, timeouts=Timeouts(**given))
+
+
 def run(args: argparse.Namespace, stdout) -> ExitStatus:
     """Carry out one parsed command (raises :class:`PlannerError` for user errors)."""
-    from services import Registry
-
-    with Registry(args.db) as registry:
+    with _registry(args) as registry:
         result = COMMANDS[_key(args)](registry, args)
     payload = _payload(result)
     if args.format == "json":
@@ -253,24 +284,39 @@ def _fields_table(record: dict, title: str):
     return _table(scalars, (("field", "field"), ("value", "value")), title)
 
 
+def _readable(rows: list[dict], name_key: str) -> list[dict]:
+    """Rows for a table: an unreadable row shows what is stored, its key marked ``(unreadable)``."""
+    return [{**row["row"], name_key: f"{row['key']} (unreadable)"} if row.get("unreadable") else row for row in rows]
+
+
+def _unreadable_notes(rows: list[dict]) -> list[str]:
+    return [f"! {row['table']} {row['key']}: column {row['column']} = {row['value']!r}: expected {row['problem']}"
+            for row in rows if row.get("unreadable")]
+
+
 def _blocks(key, payload) -> list:
     """The rich renderables for one command's result."""
     if key == "list":
-        return [_table(payload, SERVICE_COLUMNS, "SERVICES")]
+        return [_table(_readable(payload, "name"), SERVICE_COLUMNS, "SERVICES"), *_unreadable_notes(payload)]
     if key == ("request", "list"):
-        return [_table(payload, REQUEST_COLUMNS, "CAPACITY REQUESTS")]
+        return [_table(_readable(payload, "id"), REQUEST_COLUMNS, "CAPACITY REQUESTS"), *_unreadable_notes(payload)]
+    if payload.get("unreadable") if isinstance(payload, dict) else False:
+        record = {**payload["row"], "unreadable": f"column {payload['column']}: expected {payload['problem']}"}
+        blocks = [_fields_table(record, f"{payload['table'].upper()} {payload['key']} (UNREADABLE)")]
+        return blocks + ([_table(_readable(payload["requests"], "id"), REQUEST_COLUMNS, "REQUESTS")]
+                         if payload.get("requests") else [])
     if key == "fleet":
         return [_table([{"key": k, **v} for k, v in payload[group].items()] + [{"key": "total", **payload["total"]}],
                        FLEET_COLUMNS, f"GPUS {group.replace('_', ' ').upper()}")
                 for group in ("by_gpu_type", "by_team")]
     if key == "remove":
-        return [f"removed service {payload['name']}"]
+        return [f"removed service {payload.get('name') or payload.get('key')}"]
     title = {"show": "SERVICE", "add": "SERVICE", "update": "SERVICE"}.get(key, "REQUEST")
     blocks = [_fields_table(payload, "RESULT" if key == ("traffic", "import") else title)]
     if "history" in payload:
         blocks.append(_table(payload["history"], EVENT_COLUMNS, "HISTORY"))
     if payload.get("requests"):
-        blocks.append(_table(payload["requests"], REQUEST_COLUMNS, "REQUESTS"))
+        blocks.append(_table(_readable(payload["requests"], "id"), REQUEST_COLUMNS, "REQUESTS"))
     return blocks
 
 
@@ -288,8 +334,8 @@ def _render(key, payload, stdout) -> None:
 def main(argv: list[str] | None = None, stdout=None, stderr=None) -> int:
     """Run the CLI and return its exit status (0 ok, 1 internal error, 2 user error, 130 interrupted)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
-    return guarded(lambda: run(parse(build_parser(), argv, stdout), stdout), debug="--debug" in argv, stderr=stderr)
+    stdout, stderr = streams(stdout, stderr)
+    return guarded(lambda: run(parse(build_parser(), argv, stdout), stdout), debug="--debug" in argv, stderr=stderr, stdout=stdout)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -78,7 +79,7 @@ def assert_clean(code: int, stdout: str, stderr: str, output: Path | None = None
     assert code in (0, 2), stderr
     assert "Traceback" not in stderr and "internal error" not in stderr, stderr
     if output is not None:
-        leftovers = [p.name for p in output.parent.iterdir() if p.name.endswith(".tmp")]
+        leftovers = [p.name for p in output.parent.iterdir() if p.name.endswith((".tmp", ".partial"))]
         assert leftovers == [], leftovers
     if code == 2:
         assert stderr.startswith("error: ") and stderr.count("\n") == 1 and stdout == "", stderr
@@ -474,7 +475,7 @@ def test_fuzz_forecast_histories(tmp_path):
 
 
 def test_fuzz_services_traffic_csv(tmp_path):
-    from services import read_traffic_csv
+    from demand_history import read_observations
 
     path = tmp_path / "traffic.csv"
     seen = []
@@ -485,11 +486,11 @@ def test_fuzz_services_traffic_csv(tmp_path):
         seen.append(text)
         path.write_text(text, encoding="utf-8")
         try:
-            points = read_traffic_csv(path)
+            frames = list(read_observations(path))
         except PlannerError as exc:
             assert "\n" not in str(exc)
             return
-        assert points and all(p.requests_per_second >= 0 for p in points)
+        assert frames and all((f["requests_per_second"] >= 0).all() for f in frames)
 
     check()
     assert len(seen) >= BUDGET["traffic_csv"]
@@ -813,7 +814,7 @@ BAD_HISTORIES = [
     ("history-horizon-periods", [*FORECAST[:-1], "30", "--history", "{history.csv}", "--frequency", "1s"],
      r"^error: forecast.horizon_days: got 30.0; expected at most 100000 periods of the history's 1 s step"),
     ("history-value-overflow", [*FORECAST, "--history", "{history_huge_value.csv}"],
-     r"^error: history: rps: got 1e\+308; expected demand values <= 1e\+12$"),
+     r"^error: history: rps: got 1e\+308; expected demand values <= 1e\+12 \(row 6\)$"),
     ("history-timestamp-overflow", [*FORECAST, "--history", "{history_inf_time.csv}"],
      r"^error: history: ts: got inf; expected Unix seconds or milliseconds"),
     ("history-grid-too-large", [*FORECAST, "--history", "{history_span.csv}"],
@@ -821,7 +822,7 @@ BAD_HISTORIES = [
     ("history-header-only", [*FORECAST, "--history", "{history_header.csv}"], r"^error: --history: .*data row"),
     ("history-text-value", [*FORECAST, "--history", "{history_text.csv}"], r"^error: history: rps: got 'ten'"),
     ("history-negative", [*FORECAST, "--history", "{history_negative.csv}"],
-     r"^error: history: rps: got -10.0; expected demand values >= 0$"),
+     r"^error: history: rps: got -10.0; expected demand values >= 0 \(row 6\)$"),
     ("history-directory", [*FORECAST, "--history", "{tmp}"], r"^error: --history: got '.*'; expected a file"),
     ("history-horizon", [*FORECAST[:-1], "4000", "--history", "{history.csv}"],
      r"^error: forecast.horizon_days: got 4000.0; expected a finite number > 0 and <= 3660$"),
@@ -880,12 +881,13 @@ BAD_SERVICES = [
     ("huge-replicas", ["update", "chat", "--replicas", "99999999999"], r"^error: service.replicas: got 99999999999; "),
     ("control-characters", ["update", "chat", "--owner", "a\x00b"], r"without control characters$"),
     ("long-owner", ["update", "chat", "--owner", "o" * 100000], r"\.\.\. \(100002 characters\); expected non-empty"),
-    ("csv-binary", ["traffic", "import", "chat", "--csv", "{binary}"], r"^error: --csv: .*a readable UTF-8 CSV file"),
-    ("csv-nan", ["traffic", "import", "chat", "--csv", "{nan}"], r"rps: got nan; expected a finite number >= 0$"),
+    ("csv-binary", ["traffic", "import", "chat", "--csv", "{binary}"], r"^error: --csv: .*expected a UTF-8 text file "
+                                                                         r"\(this one is binary or another encoding\)$"),
+    ("csv-nan", ["traffic", "import", "chat", "--csv", "{nan}"], r"rps: got 'nan'; expected numbers \(row 1 is not a "
+                                                                  r"number\)$"),
     ("csv-huge", ["traffic", "import", "chat", "--csv", "{huge}"], r"^error: --csv: got '.*huge.csv'; expected a file "
                                                                      r"under 200 MiB$"),
-    ("csv-nul-cell", ["traffic", "import", "chat", "--csv", "{nul}"], r"^error: --csv: .*a readable UTF-8 CSV file "
-                                                                        r"\(field larger than field limit"),
+    ("csv-nul-cell", ["traffic", "import", "chat", "--csv", "{nul}"], r"^error: --csv: .*expected a UTF-8 text file "),
     ("plan-beyond-any-fleet", ["plan", "chat"], r"100,000-GPU fleet limit"),
 ]
 
@@ -940,10 +942,10 @@ def test_read_only_file_permissions_refuse_writes_cleanly(filled_db):
 
 
 @pytest.mark.parametrize("damage, message", [
-    ("truncate", r"^error: cannot open database sqlite\+pysqlite:///.*: database disk image is malformed$"),
-    ("scribble", r"^error: (cannot open )?database sqlite\+pysqlite:///.*: (database disk image is malformed|file is "
+    ("truncate", r"^error: cannot open database sqlite:///.*: database disk image is malformed$"),
+    ("scribble", r"^error: (cannot open )?database sqlite:///.*: (database disk image is malformed|file is "
                  r"not a database)$"),
-    ("foreign", r"^error: cannot open database sqlite\+pysqlite:///.*: table services already exists$"),
+    ("foreign", r"^error: cannot open database sqlite:///.*: table services already exists$"),
 ], ids=["truncated", "scribbled", "another-programs-database"])
 def test_corrupt_or_foreign_database_is_one_clear_error(filled_db, tmp_path, damage, message):
     copy = tmp_path / "damaged.db"
@@ -1036,3 +1038,278 @@ def test_every_flag_has_help_text():
     missing = [f"{prog} {action.option_strings[0]}" for parser in (forecast_parser(), services_parser())
                for prog, action in _options(parser) if not (action.help or "").strip()]
     assert missing == []
+
+
+# =========================================================================== round two (issue 15)
+# --------------------------------------------------------------------------- files: outputs never replace inputs
+
+DAY_FIRST = "timestamp,rps\n" + "".join(f"{1 + i // 24:02d}/01/2024 {i % 24:02d}:00,{5 + i % 24}\n" for i in range(14 * 24))
+MONTH_FIRST = "timestamp,rps\n" + "".join(f"01/{1 + i // 24:02d}/2024 {i % 24:02d}:00,{5 + i % 24}\n"
+                                          for i in range(14 * 24))
+AMBIGUOUS = "timestamp,rps\n" + "".join(f"{1 + i // 24:02d}/01/2024 {i % 24:02d}:00,{5 + i % 24}\n" for i in range(72))
+
+
+def _round_two_files(tmp: Path) -> dict[str, Path]:
+    texts = {"config.json": json.dumps({"mode": "inference", "workload": {"requests_per_second": 5,
+                                        "avg_input_tokens": 200, "avg_output_tokens": 100},
+                                        "model": {"model_size_billions": 7}}),
+             "config.png": json.dumps({"mode": "inference"}), "history.csv": HOURLY, "hf.json": (
+                 ROOT / "tests" / "data" / "hf_configs" / "llama-3.1-8b.json").read_text(),
+             "prices.csv": _price_csv(), "deep.json": "[" * 100_000 + "]" * 100_000,
+             "deep65.json": '{"workload": ' + "[" * 65 + "]" * 65 + "}", "day_first.csv": DAY_FIRST,
+             "month_first.csv": MONTH_FIRST, "ambiguous.csv": AMBIGUOUS, "year1.csv": "timestamp,rps\n0001-01-01,1\n"
+             "0001-01-02,2\n0001-01-03,3\n", "year9999.csv": "timestamp,rps\n9999-01-01,1\n9999-01-02,2\n9999-01-03,3\n"}
+    paths = {}
+    for name, text in texts.items():
+        paths[name] = tmp / "in" / name
+        paths[name].parent.mkdir(exist_ok=True)
+        paths[name].write_text(text, encoding="utf-8")
+    (tmp / "in" / "link.json").symlink_to(paths["config.json"])
+    os.link(paths["config.json"], tmp / "in" / "hard.json")
+    return paths
+
+
+ONTO_INPUTS = [
+    ("output-is-config", ["--config", "{in}/config.json", "--output", "{in}/config.json"], "--output", "--config"),
+    ("output-is-config-by-symlink", ["--config", "{in}/config.json", "--output", "{in}/link.json"], "--output",
+     "--config"),
+    ("output-is-config-by-hard-link", ["--config", "{in}/config.json", "--output", "{in}/hard.json"], "--output",
+     "--config"),
+    ("output-is-config-by-dots", ["--config", "{in}/config.json", "--output", "{in}/../in/./config.json"], "--output",
+     "--config"),
+    ("plot-is-config", ["--config", "{in}/config.png", *INFERENCE, "--plot", "{in}/config.png"], "--plot", "--config"),
+    ("output-is-history", [*FORECAST, "--history", "{in}/history.csv", "--output", "{in}/history.csv"], "--output",
+     "forecast.history"),
+    ("output-is-model-config", [*INFERENCE, "--model-config", "{in}/hf.json", "--output", "{in}/hf.json"], "--output",
+     "model.model_config_path"),
+    ("output-is-price-file", [*INFERENCE, "--cost", "--price-file", "{in}/prices.csv", "--output", "{in}/prices.csv"],
+     "--output", "options.price_file"),
+    ("output-is-plot", [*INFERENCE, "--plot", "{in}/../plan.png", "--output", "{in}/../plan.png"], "--plot", "--output"),
+]
+
+
+@pytest.mark.parametrize("argv, flag, other", [c[1:] for c in ONTO_INPUTS], ids=[c[0] for c in ONTO_INPUTS])
+def test_an_output_onto_an_input_is_refused_and_the_input_kept(tmp_path, argv, flag, other):
+    files = _round_two_files(tmp_path)
+    before = {name: path.read_bytes() for name, path in files.items()}
+    argv = [a.replace("{in}", str(tmp_path / "in")) for a in argv]
+    code, stdout, stderr = run_cli(forecast_main, argv)
+    assert (code, stdout, stderr.count("\n")) == (2, "", 1), stderr
+    assert re.match(rf"^error: {flag}: got '.*'; expected a file other than the {re.escape(other)} file it would "
+                    r"overwrite$", stderr.rstrip("\n")), stderr
+    assert {name: path.read_bytes() for name, path in files.items()} == before
+    assert not (tmp_path / "plan.png").exists()
+
+
+# argv with {in} for the input folder -> the one error line expected
+ROUND_TWO_BAD = [
+    ("json-100000-deep", ["--config", "{in}/deep.json"], r"^error: --config: got '.*deep.json'; expected JSON nested at "
+                                                          r"most 64 levels deep$"),
+    ("json-65-deep", ["--config", "{in}/deep65.json"], r"expected JSON nested at most 64 levels deep$"),
+    ("frequency-month-end", [*FORECAST, "--history", "{in}/history.csv", "--frequency", "ME"],
+     r"^error: --frequency: got 'ME'; expected a fixed step such as min, 15min, h, D or 7D \(calendar frequencies like "
+     r"ME, W and B have periods of different lengths\)$"),
+    ("frequency-week", [*FORECAST, "--history", "{in}/history.csv", "--frequency", "W"], r"^error: --frequency: got 'W'"),
+    ("frequency-business-day", [*FORECAST, "--history", "{in}/history.csv", "--frequency", "B"],
+     r"^error: --frequency: got 'B'"),
+    ("frequency-quarter", [*FORECAST, "--history", "{in}/history.csv", "--frequency", "QS"],
+     r"^error: --frequency: got 'QS'"),
+    ("day-first-dates", [*FORECAST, "--history", "{in}/day_first.csv"],
+     r"^error: history: timestamp: got '13/01/2024 00:00'; expected dates pandas reads one way: this one is day first "
+     r"\(row 289\), which is read only with --date-format"),
+    ("ambiguous-dates", [*FORECAST, "--history", "{in}/ambiguous.csv"],
+     r"^error: history: timestamp: got '02/01/2024 00:00'; expected dates whose order is clear: day and month could "
+     r"be either way round \(row 25\); give --date-format"),
+    ("wrong-date-format", [*FORECAST, "--history", "{in}/day_first.csv", "--date-format", "%m/%d/%Y %H:%M"],
+     r"^error: history: timestamp: got '13/01/2024 00:00'; expected a date and time written as --date-format "
+     r"'%m/%d/%Y %H:%M' \(row 289\)$"),
+    ("year-1", [*FORECAST, "--history", "{in}/year1.csv"],
+     r"^error: history: timestamp: got '0001-01-01'; expected a timestamp from 1677-09-22 to 2262-04-11, the range "
+     r"pandas holds \(row 1\)$"),
+    ("year-9999", [*FORECAST, "--history", "{in}/year9999.csv"], r"^error: history: timestamp: got '9999-01-01'"),
+    ("non-utf8-argument", [*INFERENCE, "--model", "\udcff\udcfe"],
+     r"^error: argument \d+ \('\\\\xff\\\\xfe'\) is not UTF-8 text: give names and paths in UTF-8$"),
+]
+
+
+@pytest.mark.parametrize("argv, message", [c[1:] for c in ROUND_TWO_BAD], ids=[c[0] for c in ROUND_TWO_BAD])
+def test_round_two_user_mistakes_are_one_line_exit_2(tmp_path, argv, message):
+    _round_two_files(tmp_path)
+    output = tmp_path / "plan.json"
+    argv = [a.replace("{in}", str(tmp_path / "in")) for a in argv] + ["--output", str(output)]
+    code, stdout, stderr = run_cli(forecast_main, argv)
+    assert_clean(code, stdout, stderr, output)
+    assert code == 2 and re.search(message, stderr.rstrip("\n")), stderr
+
+
+@pytest.mark.parametrize("name, date_format", [("day_first.csv", "%d/%m/%Y %H:%M"), ("month_first.csv", None)],
+                         ids=["day-first-with-format", "month-first-detected"])
+def test_dates_read_with_a_format_or_an_unambiguous_order_give_a_regular_history(tmp_path, name, date_format):
+    from demand_history import load_history
+
+    files = _round_two_files(tmp_path)
+    history = load_history(files[name], date_format=date_format)
+    # 14 days of hourly rows, every one on the grid: nothing missing, nothing moved
+    assert len(history.series) == 14 * 24 and history.frequency == "h"
+    assert str(history.series.index[0]) == "2024-01-01 00:00:00" and str(history.series.index[-1]) == "2024-01-14 23:00:00"
+    assert not any("missing" in w or "moved" in w for w in history.warnings)
+
+
+def test_a_csv_without_a_header_keeps_its_first_row(tmp_path):
+    from demand_history import load_history
+
+    path = tmp_path / "bare.csv"
+    path.write_text(HOURLY.split("\n", 1)[1])  # the hourly rows, no header line
+    history = load_history(path)
+    assert len(history.series) == 72 and history.series.iloc[0] == 5.0  # the first row: 00:00 -> 5 rps
+    assert any("no header row" in w for w in history.warnings)
+
+
+def test_the_size_limit_counts_decompressed_bytes(tmp_path, monkeypatch):
+    import gzip
+
+    import demand_history
+
+    monkeypatch.setattr(demand_history, "MAX_TEXT_BYTES", 2**20)
+    bomb = tmp_path / "bomb.csv.gz"
+    with gzip.open(bomb, "wt") as handle:  # ~20 KB compressed, 6 MB of text
+        handle.write("timestamp,rps\n" + "2024-01-01T00:00:00,1\n" * 280_000)
+    assert bomb.stat().st_size < 100_000
+    code, stdout, stderr = run_cli(forecast_main, [*FORECAST, "--history", str(bomb)])
+    assert (code, stdout) == (2, "") and re.match(r"^error: --history: got '.*bomb.csv.gz'; expected at most 1 MiB of "
+                                                  r"text \(counted after decompression\)\n$", stderr), stderr
+    small = tmp_path / "small.csv.gz"
+    with gzip.open(small, "wt") as handle:
+        handle.write(HOURLY)
+    assert len(demand_history.load_history(small).series) == 72
+
+
+# --------------------------------------------------------------------------- files: names and temp files
+
+
+def test_a_255_byte_output_name_is_written_and_no_temp_file_stays(tmp_path):
+    output = tmp_path / ("p" * 250 + ".json")
+    code, stdout, stderr = run_cli(forecast_main, [*INFERENCE, "--format", "json", "--output", str(output)])
+    assert_clean(code, stdout, stderr, output)
+    assert code == 0 and sorted(p.name for p in tmp_path.iterdir()) == [output.name]
+
+
+def test_a_temp_file_left_by_a_killed_writer_is_removed_by_the_next_write(tmp_path):
+    from config_loader import write_json_atomic
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".plan.json.{dead.stdout.strip()}.0123abcd.partial"
+    stale.write_text('{"half": ')
+    alive = tmp_path / f".plan.json.{os.getpid()}.89abcdef.partial"  # a writer still running: left alone
+    alive.write_text("")
+    write_json_atomic(tmp_path / "plan.json", {"whole": True})
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, "plan.json"])
+
+
+KILLED_WRITER = """
+import os, sys, time
+sys.path.insert(0, {root!r})
+from config_loader import write_atomic
+def slow(handle):
+    handle.write(b'{{"half": ')
+    handle.flush()
+    open(sys.argv[2], "w").close()
+    time.sleep(60)
+write_atomic(sys.argv[1], slow)
+"""
+
+
+def test_kill_9_during_a_write_leaves_the_old_file_and_a_temp_the_next_write_removes(tmp_path):
+    from config_loader import write_json_atomic
+
+    target, marker = tmp_path / "plan.json", tmp_path / "writing"
+    target.write_text('{"old": true}')
+    child = subprocess.Popen([sys.executable, "-c", KILLED_WRITER.format(root=str(ROOT)), str(target), str(marker)])
+    deadline = time.monotonic() + 30
+    while not marker.exists():
+        assert child.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    child.kill()
+    child.wait()
+    assert json.loads(target.read_text()) == {"old": True}
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+    assert len(leftovers) == 1 and leftovers[0].startswith(".plan.json.")  # recognisable: whose and what
+    write_json_atomic(target, {"new": True})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.json", "writing"]
+
+
+# --------------------------------------------------------------------------- the environment
+
+
+def _program(argv: list[str], **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "commands" / "forecast.py"), *argv], capture_output=True,
+                          timeout=300, **kwargs)
+
+
+def _limit_file_size():
+    import resource
+    import signal as signals
+
+    signals.signal(signals.SIGXFSZ, signals.SIG_IGN)  # writes past the limit fail with EFBIG, as on a full disk
+    resource.setrlimit(resource.RLIMIT_FSIZE, (2000, 2000))
+
+
+def test_a_full_disk_under_output_is_exit_2_and_leaves_nothing(tmp_path):
+    output = tmp_path / "plan.json"
+    done = _program([*INFERENCE, "--format", "json", "--output", str(output)], preexec_fn=_limit_file_size)
+    assert done.returncode == 2, done.stderr
+    assert re.fullmatch(rb"error: --output: got '.*plan.json'; expected a writable location with room for the file "
+                        rb"\(File too large\)\n", done.stderr), done.stderr
+    assert list(tmp_path.iterdir()) == [] and done.stdout == b""
+
+
+ENVIRONMENT = [  # (case, how the program runs, exit status, what stderr says)
+    ("stdout-on-dev-full", {"stdout": "/dev/full"}, 2, rb"^error: cannot write to stdout: No space left on device\n$"),
+    ("stdout-closed", {"close": 1}, 2, rb"^error: cannot write to stdout: it is closed\n$"),
+    ("stdin-closed-no-arguments", {"close": 0, "argv": []}, 2, rb"error: no arguments and no terminal"),
+    ("ascii-only-terminal", {"env": {"PYTHONIOENCODING": "ascii"}}, 0, rb"^$"),
+    ("latin-1-terminal", {"env": {"PYTHONIOENCODING": "latin-1", "LC_ALL": "C"}}, 0, rb"^$"),
+    ("closed-pipe", {"pipe": True}, 141, rb"^$"),
+    ("non-utf8-bytes", {"argv": [*INFERENCE, "--model", b"\xff\xfe"]}, 2, rb"^error: argument \d+ .* is not UTF-8 text"),
+]
+
+
+@pytest.mark.parametrize("how, status, message", [c[1:] for c in ENVIRONMENT], ids=[c[0] for c in ENVIRONMENT])
+def test_environment_faults_are_exit_2_or_quiet(tmp_path, how, status, message):
+    argv = how.get("argv", [*INFERENCE, "--cost"])
+    env = {**os.environ, **how.get("env", {})}
+    command = [sys.executable, str(ROOT / "commands" / "forecast.py"), *argv]
+    if how.get("pipe"):  # `forecast.py ... | head -c 1`: the reader leaves after one byte
+        producer = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        producer.stdout.read(1)
+        producer.stdout.close()
+        code, stderr = producer.wait(timeout=300), producer.stderr.read()
+    else:
+        stdout = open(how["stdout"], "wb") if "stdout" in how else subprocess.PIPE
+        closed = how.get("close")
+        done = subprocess.run(command, stdout=stdout, stderr=subprocess.PIPE, env=env, timeout=300,
+                              stdin=subprocess.DEVNULL if closed != 0 else None,
+                              preexec_fn=(lambda: os.close(closed)) if closed is not None else None)
+        code, stderr = done.returncode, done.stderr
+        if status == 0:
+            assert done.stdout.decode("ascii")  # every character the terminal lacks was replaced
+    assert code == status and re.search(message, stderr), stderr
+
+
+def test_no_home_directory_and_no_passwd_entry_is_a_user_error(monkeypatch):
+    import pwd
+
+    for name in ("HOME", "XDG_DATA_HOME", "LLM_CAPACITY_DB"):
+        monkeypatch.delenv(name, raising=False)
+
+    def no_entry(uid):
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    monkeypatch.setattr(pwd, "getpwuid", no_entry)
+    code, stdout, stderr = run_cli(services_main, ["list"])
+    assert (code, stdout) == (2, "")
+    assert re.fullmatch(r"error: --db: got '\(the default database\)'; expected a home directory to keep it in \(HOME "
+                        r"is unset and user id \d+ has no passwd entry\): give --db PATH or set \$LLM_CAPACITY_DB\n",
+                        stderr), stderr
+    code, _, stderr = run_cli(services_main, ["--db", "~/services.db", "list"])
+    assert code == 2 and "a path that does not start with ~" in stderr

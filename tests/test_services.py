@@ -36,10 +36,11 @@ from services import (
     SelfApproval,
     Service,
     ServiceInUse,
+    Timeouts,
     TrafficPoint,
     UnknownRequest,
+    UnreadableRow,
     database_url,
-    read_traffic_csv,
 )
 
 START = datetime(2025, 1, 6, 9, 0, tzinfo=timezone.utc)
@@ -213,7 +214,7 @@ def test_import_rates_sorted_and_idempotent(chat, tmp_path):
     csv_path = _rates_csv(tmp_path / "traffic.csv")
     summary = chat.import_traffic("chat", csv_path)
     assert summary == {"service": "chat", "points": 6, "first": START.isoformat(),
-                       "last": (START + timedelta(hours=5)).isoformat()}
+                       "last": (START + timedelta(hours=5)).isoformat(), "warnings": []}
     chat.import_traffic("chat", csv_path)  # the same timestamps replace, never duplicate
     history = chat.traffic_history("chat")
     assert [p.requests_per_second for p in history] == [10, 11, 12, 13, 14, 15]
@@ -231,10 +232,12 @@ def test_import_request_counts_per_window_from_a_real_trace(chat):
     assert history[0].avg_input_tokens is None
 
 
-def test_counts_with_token_totals_give_per_request_averages(tmp_path):
+def test_counts_with_token_totals_give_per_request_averages(chat, tmp_path):
     path = tmp_path / "windows.csv"
     path.write_text("timestamp,requests,input_tokens,output_tokens\n0,600,300000,60000\n600,1200,480000,\n")
-    first, second = read_traffic_csv(path)
+    assert chat.import_traffic("chat", path)["points"] == 2
+    first, second = chat.traffic_history("chat")
+    # 600 requests in a 600 s window = 1 rps; 300,000 tokens / 600 requests = 500 per request
     assert (first.requests_per_second, first.avg_input_tokens, first.avg_output_tokens) == (1.0, 500.0, 100.0)
     assert (second.requests_per_second, second.avg_input_tokens, second.avg_output_tokens) == (2.0, 400.0, None)
     assert second.timestamp == datetime(2024, 1, 1, 0, 10, tzinfo=timezone.utc)  # demand_history's relative epoch
@@ -243,37 +246,40 @@ def test_counts_with_token_totals_give_per_request_averages(tmp_path):
 @pytest.mark.parametrize("text", ["1736154000", "1736154000000", "2025-01-06T09:00:00", "2025-01-06T10:00:00+01:00",
                                   "2025-01-06 09:00:00Z"],
                          ids=["unix-s", "unix-ms", "naive-is-utc", "offset", "zulu"])
-def test_timestamp_forms(tmp_path, text):
+def test_timestamp_forms(chat, tmp_path, text):
     path = tmp_path / "one.csv"
     path.write_text(f"time,requests_per_second\n{text},2.5\n")
-    assert read_traffic_csv(path) == [TrafficPoint(START, 2.5)]
+    chat.import_traffic("chat", path)
+    assert chat.traffic_history("chat") == [TrafficPoint(START, 2.5)]
 
 
 CSV_ERRORS = [
-    ("no-rate-column", "timestamp,load\n2025-01-01,3\n", r"columns: got \['load', 'timestamp'\]; expected a timestamp"),
-    ("bad-number", "timestamp,rps\n2025-01-01T00:00,3\n2025-01-01T01:00,lots\n", r"bad.csv:3: rps: got 'lots'"),
-    ("negative", "timestamp,rps\n2025-01-01T00:00,-2\n", r"bad.csv:2: rps: got -2.0; expected a finite number >= 0"),
-    ("bad-time", "timestamp,rps\nyesterday,2\n",
-     r"bad.csv:2: timestamp: got 'yesterday'; expected an ISO-8601 timestamp or a number of seconds"),
-    ("empty", "timestamp,rps\n", r"expected a CSV file with at least one data row"),
-    ("one-window", "timestamp,requests\n0,5\n", r"expected at least two distinct timestamps"),
+    ("bad-number", "timestamp,rps\n2025-01-01T00:00,3\n2025-01-01T01:00,lots\n",
+     r"--csv .*bad.csv: rps: got 'lots'; expected numbers \(row 2 is not a number\)"),
+    ("negative", "timestamp,rps\n2025-01-01T00:00,-2\n", r"bad.csv: rps: got -2.0; expected demand values >= 0 \(row 1\)"),
+    ("bad-time", "timestamp,rps\nyesterday,2\n", r"bad.csv: timestamp: got 'yesterday'; expected a date and time \(row 1\)"),
+    ("empty", "timestamp,rps\n", r"expected a CSV file with a header and at least one data row"),
+    ("one-window", "timestamp,requests\n0,5\n", r"expected at least 3 distinct timestamps"),
+    ("request-log", "timestamp,input_tokens,output_tokens\n0,5,6\n", r"expected values per period"),
+    ("year-9999", "timestamp,rps\n9999-01-01,2\n", r"expected a timestamp from 1677-09-22 to 2262-04-11"),
 ]
 
 
 @pytest.mark.parametrize("text, message", [c[1:] for c in CSV_ERRORS], ids=[c[0] for c in CSV_ERRORS])
-def test_bad_traffic_csv_names_file_line_and_column(tmp_path, text, message):
+def test_bad_traffic_csv_names_file_row_and_column_and_stores_nothing(chat, tmp_path, text, message):
     path = tmp_path / "bad.csv"
     path.write_text(text)
     with pytest.raises(InputError, match=message):
-        read_traffic_csv(path)
+        chat.import_traffic("chat", path)
+    assert chat.traffic_summary("chat")["points"] == 0
 
 
 def test_failed_import_stores_nothing(chat, tmp_path):
     path = tmp_path / "bad.csv"
-    path.write_text("timestamp,rps\n2025-01-01T00:00,3\n2025-01-01T01:00,nan\n")
-    with pytest.raises(InputError, match=r"bad.csv:3: rps: got nan"):
+    path.write_text("timestamp,rps\n2025-01-01T00:00,3\n2025-01-01T01:00,inf\n")
+    with pytest.raises(InputError, match=r"bad.csv: rps: got inf; expected finite numbers \(row 2\)"):
         chat.import_traffic("chat", path)
-    with pytest.raises(InputError, match=r"--csv: got '.*missing.csv'; expected a readable UTF-8 CSV file"):
+    with pytest.raises(InputError, match=r"--csv: got '.*missing.csv'; expected an existing file"):
         chat.import_traffic("chat", tmp_path / "missing.csv")
     assert chat.traffic_history("chat") == []
 
@@ -346,8 +352,8 @@ def test_history_records_who_when_and_notes(chat):
 def test_requester_cannot_approve_their_own_request(chat):
     request_id = _drive(chat, "submitted")
     before = chat.get_request(request_id)
-    for approver in ("alice", "ALICE ", "Alice"):
-        with pytest.raises(SelfApproval, match=rf"approver: got '{approver.strip()}'; expected someone other than "
+    for approver in ("alice", "ALICE ", "Alice"):  # names are stored and compared case-folded
+        with pytest.raises(SelfApproval, match=rf"approver: got 'alice'; expected someone other than "
                                                rf"the requester of request {request_id}"):
             chat.transition(request_id, "approve", by=approver)
     assert chat.get_request(request_id) == before
@@ -461,7 +467,7 @@ def test_database_url_forms(tmp_path, monkeypatch):
     assert database_url(":memory:").get_backend_name() == "sqlite"
     assert database_url("postgres://u:p@db:5432/cap").drivername == "postgresql+psycopg"
     assert database_url("postgresql://u@db/cap").drivername == "postgresql+psycopg"
-    with pytest.raises(InputError, match=r"--db: got 'mysql://u@db/x'; expected a file path or a postgresql:// URL"):
+    with pytest.raises(InputError, match=r"--db: got 'mysql://u@db/x'; expected a file path or a postgresql://user@host:port/database URL"):
         database_url("mysql://u@db/x")
     with pytest.raises(InputError, match=r"expected a database file path, not a directory"):
         database_url(tmp_path)
@@ -481,7 +487,7 @@ def test_in_memory_registry():
 
 def test_unreachable_or_foreign_database_is_one_clear_error(tmp_path):
     with pytest.raises(DatabaseUnavailable,
-                       match=r"cannot open database postgresql\+psycopg://u:\*\*\*@127.0.0.1:1/x: "):
+                       match=r"cannot open database postgresql://u:\*\*\*@127.0.0.1:1/x: "):
         Registry("postgresql://u:secret@127.0.0.1:1/x")
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"not a database" * 100)
@@ -901,3 +907,550 @@ def test_every_command_has_help():
 
     commands = [" ".join(p) for p in walk(build_parser()) if p]
     assert {"add", "plan", "traffic import", "request create", "request approve", "fleet"} <= set(commands)
+
+
+# =========================================================================== hardening, round two (issue 15)
+# --------------------------------------------------------------------------- identities
+
+# (approver as typed, what happens) for a request opened by "alice"; "refused" = an InputError naming the reason
+LOOK_ALIKES = [
+    ("zero-width-space", "alice\u200b", "invisible", r"U\+200B ZERO WIDTH SPACE"),
+    ("zero-width-joiner", "al\u200dice", "invisible", r"U\+200D ZERO WIDTH JOINER"),
+    ("soft-hyphen", "al\u00adice", "invisible", r"U\+00AD SOFT HYPHEN"),
+    ("word-joiner", "\u2060alice", "invisible", r"U\+2060 WORD JOINER"),
+    ("bom", "alice\ufeff", "invisible", r"U\+FEFF"),
+    ("grapheme-joiner", "a\u034flice", "invisible", r"U\+034F COMBINING GRAPHEME JOINER"),
+    ("hangul-filler", "alice\u3164", "invisible", r"HANGUL (JUNGSEONG )?FILLER"),  # NFKC: U+3164 -> U+1160
+    ("braille-blank", "alice\u2800", "invisible", r"U\+2800 BRAILLE PATTERN BLANK"),
+    ("tag-character", "alice\U000e0041", "invisible", r"U\+E0041 TAG LATIN CAPITAL LETTER A"),
+    ("bidi-override", "\u202ealice", "invisible", r"U\+202E RIGHT-TO-LEFT OVERRIDE"),
+    ("control", "alice\x07", "invisible", r"without control characters"),
+    ("cyrillic-a", "\u0430lice", "invisible", r"a name in one script \(this mixes CYRILLIC and LATIN"),
+    ("greek-omicron", "b\u03bfb", "invisible", r"mixes GREEK and LATIN"),
+    ("fullwidth", "\uff41\uff4c\uff49\uff43\uff45", "self", None),
+    ("upper-and-spaces", "  ALICE ", "self", None),
+    ("nbsp-is-a-space", "alice\u00a0", "self", None),
+    ("mathematical-bold", "\U0001d41a\U0001d425\U0001d422\U0001d41c\U0001d41e", "self", None),
+    ("circled", "\u24d0\u24db\u24d8\u24d2\u24d4", "self", None),
+    ("someone-else", "bob", "approved", None),
+]
+
+
+@pytest.mark.parametrize("approver, outcome, message", [c[1:] for c in LOOK_ALIKES], ids=[c[0] for c in LOOK_ALIKES])
+def test_look_alike_names_cannot_approve_their_own_request(chat, approver, outcome, message):
+    request_id = _drive(chat, "submitted")
+    before = chat.get_request(request_id)
+    if outcome == "approved":
+        assert chat.transition(request_id, "approve", by=approver).state is RequestState.APPROVED
+        return
+    error = SelfApproval if outcome == "self" else InputError
+    with pytest.raises(error, match=message or r"expected someone other than the requester"):
+        chat.transition(request_id, "approve", by=approver)
+    assert chat.get_request(request_id) == before
+
+
+def test_names_are_stored_normalised_and_whole_script_look_alikes_are_caught(chat):
+    request = chat.create_request("chat", gpus=1, reason="r", by="\uff21\uff4c\uff49\uff43\uff45  Smith")
+    assert request.requested_by == "alice smith" and request.history[0].by == "alice smith"
+    # Cyrillic "асе" is one script, so it may be a name; it reads as Latin "ace", so it cannot approve for "ace"
+    other = chat.create_request("chat", gpus=1, reason="r", by="ace")
+    chat.transition(other.id, "submit", by="ace")
+    with pytest.raises(SelfApproval):
+        chat.transition(other.id, "approve", by="\u0430\u0441\u0435")
+    assert chat.add_service("ru", owner="\u0410\u043b\u0438\u0441\u0430", model="llama-3.1-8b", gpu_type="H100").owner \
+        == "\u0430\u043b\u0438\u0441\u0430"  # a real Cyrillic name is fine
+    assert chat.add_service("jp", owner="\u7530\u4e2d taro", model="llama-3.1-8b", gpu_type="H100").owner \
+        == "\u7530\u4e2d taro"  # Han with Latin is an allowed mix
+
+
+def test_rows_written_before_names_were_checked_still_count_as_the_requester(chat):
+    request_id = _drive(chat, "submitted")
+    with chat.engine.begin() as conn:  # an older version stored the name as typed, invisible character and all
+        conn.execute(sa.text("UPDATE capacity_requests SET requested_by = :by"), {"by": "Alice\u200b"})
+    with pytest.raises(SelfApproval):
+        chat.transition(request_id, "approve", by="alice")
+
+
+def test_cli_look_alike_approval_is_one_line_exit_2(svc):
+    svc("add", "chat", "--owner", "alice", "--model", "llama-3.1-8b", "--gpu-type", "H100")
+    svc("request", "create", "chat", "--gpus", "2", "--reason", "x", "--by", "alice")
+    svc("request", "submit", "1", "--by", "alice")
+    for approver in ("alice\u200b", "\uff41\uff4c\uff49\uff43\uff45", "al\u00adice", "\u0430lice"):
+        result = svc("request", "approve", "1", "--by", approver)
+        assert (result.exit_code, result.stdout, result.stderr.count("\n")) == (2, "", 1), result.stderr
+        assert result.stderr.startswith("error: ")
+    assert json.loads(svc("--format", "json", "request", "show", "1").stdout)["state"] == "submitted"
+
+
+# --------------------------------------------------------------------------- PostgreSQL: timeouts and credentials
+
+
+def test_a_lock_held_by_another_session_expires_with_the_lock_timeout(pg_url):
+    chat = Registry(pg_url)
+    chat.add_service("chat", **CHAT)
+    request_id = _drive(chat, "submitted")
+    holder = sa.create_engine(sa.make_url(pg_url).set(drivername="postgresql+psycopg"))
+    with holder.connect() as conn:
+        conn.execute(sa.text("LOCK TABLE capacity_requests IN ACCESS EXCLUSIVE MODE"))  # held until rollback
+        with Registry(pg_url, timeouts=Timeouts(lock_s=0.5)) as blocked:
+            started = time.monotonic()
+            with pytest.raises(DatabaseUnavailable, match=r"the lock timeout \(0.5 s\) expired: another session"):
+                blocked.transition(request_id, "approve", by="bob")
+            assert time.monotonic() - started < 10
+        conn.rollback()
+    holder.dispose()
+    assert chat.get_request(request_id).state is RequestState.SUBMITTED
+    chat.close()
+
+
+def test_a_sqlite_write_lock_held_by_another_process_expires_with_the_lock_timeout(tmp_path):
+    db = tmp_path / "locked.db"
+    Registry(db).add_service("chat", **CHAT)
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with Registry(db, timeouts=Timeouts(lock_s=0.3)) as blocked:
+            with pytest.raises(DatabaseUnavailable, match=r"the lock timeout \(0.3 s\) expired"):
+                blocked.create_request("chat", gpus=1, reason="r", by="alice")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+def test_a_long_statement_expires_with_the_statement_timeout(pg_url):
+    with Registry(pg_url, timeouts=Timeouts(statement_s=0.3)) as registry:
+        with pytest.raises(DatabaseUnavailable, match=r"the statement timeout \(0.3 s\) expired"):
+            with registry._transaction(write=False) as conn:
+                conn.execute(sa.text("SELECT pg_sleep(5)"))
+
+
+@pytest.fixture
+def silent_server():
+    """A TCP port that accepts connections and never says a word (a hung PostgreSQL, a firewall's tarpit)."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    accepted, stop = [], threading.Event()
+
+    def serve():
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join()
+    for conn in accepted:
+        conn.close()
+    listener.close()
+
+
+def test_a_server_that_never_answers_fails_within_the_connect_timeout(silent_server, svc):
+    url = f"postgresql://alice:hunter2@127.0.0.1:{silent_server}/db"
+    started = time.monotonic()
+    with pytest.raises(DatabaseUnavailable, match=r"the connect timeout \(1 s\) expired"):
+        Registry(url, timeouts=Timeouts(connect_s=1))
+    assert time.monotonic() - started < 8  # libpq counts at least 2 s; the default would be 10 s, unbounded 130 s
+    result = svc("--connect-timeout", "1", "list", db=url)
+    assert (result.exit_code, result.stdout) == (2, "") and "hunter2" not in result.stderr
+    assert re.fullmatch(r"error: cannot open database postgresql://alice:\*\*\*@127.0.0.1:\d+/db: the connect timeout "
+                        r"\(1 s\) expired.*\n", result.stderr)
+
+
+# --db value -> (what the message must not contain, what it must say)
+SECRET_FORMS = [
+    ("user-password", "postgresql://alice:hunter2@127.0.0.1:1/db", r"postgresql://alice:\*\*\*@127.0.0.1:1/db"),
+    ("query-password", "postgresql://alice@127.0.0.1:1/db?password=hunter2", r"\?password=\*\*\*"),
+    ("query-password-among-others", "postgresql://alice@127.0.0.1:1/db?sslmode=disable&password=hunter2&x=1",
+     r"password=\*\*\*"),
+    ("dsn", "host=127.0.0.1 port=1 user=alice password=hunter2 dbname=db", r"cannot open database"),
+    ("dsn-quoted", "host=127.0.0.1 port=1 password='hunter2 x' dbname=db", r"cannot open database"),
+    ("encoded-at", "postgresql://alice:hun%40ter2@127.0.0.1:1/db", r"alice:\*\*\*@"),
+    ("bad-port", "postgresql://alice:hunter2@127.0.0.1:notaport/db", r"--db: got 'postgresql://alice:\*\*\*@127"),
+    ("bracket", "postgresql://alice:hunter2@[::1/db", r"--db: .*expected a file path or a postgresql://"),
+    ("bad-dsn", "host=127.0.0.1 password=hunter2 dbname", r"--db: .*expected a libpq connection string"),
+    ("bad-option", "postgresql://alice:hunter2@127.0.0.1:1/db?sslmode=bogus", r"cannot open database"),
+    ("unknown-option", "postgresql://alice:hunter2@127.0.0.1:1/db?nonsense=1", r"(cannot open database|--db)"),
+    ("port-out-of-range", "postgresql://alice:hunter2@127.0.0.1:99999/db", r"(cannot open database|--db)"),
+]
+
+
+@pytest.mark.parametrize("url, message", [c[1:] for c in SECRET_FORMS], ids=[c[0] for c in SECRET_FORMS])
+def test_credentials_are_masked_in_every_form_and_bad_urls_are_user_errors(svc, tmp_path, monkeypatch, url, message):
+    monkeypatch.chdir(tmp_path)
+    result = svc("--connect-timeout", "2", "list", db=url)
+    assert (result.exit_code, result.stdout, result.stderr.count("\n")) == (2, "", 1), result.stderr
+    assert re.search(message, result.stderr), result.stderr
+    assert "hunter2" not in result.stderr and "hun%40ter2" not in result.stderr
+    assert list(tmp_path.iterdir()) == []  # a DSN is not taken for a SQLite file name
+
+
+def test_pgpassword_is_never_printed(svc, monkeypatch):
+    monkeypatch.setenv("PGPASSWORD", "s3cret-from-env")
+    result = svc("--connect-timeout", "2", "list", db="postgresql://alice@127.0.0.1:1/db?application_name=s3cret-from-env")
+    assert result.exit_code == 2 and "s3cret-from-env" not in result.stderr
+
+
+# --------------------------------------------------------------------------- rows this version cannot read
+
+# (damage, SQL per database, table, key, column, the fix: a CLI update that repairs it, or None: remove only)
+DAMAGE = [
+    ("model-left-the-catalog", {"sqlite": "UPDATE services SET model = 'llama-0-retired' WHERE name = 'chat'",
+                                "postgresql": "UPDATE services SET model = 'llama-0-retired' WHERE name = 'chat'"},
+     "services", "chat", "model", ["--model", "llama-3.1-8b"]),
+    ("tags-not-json", {"sqlite": "UPDATE services SET tags = 'prod, not json' WHERE name = 'chat'",
+                       "postgresql": "UPDATE services SET tags = '{\"a\": 1}' WHERE name = 'chat'"},
+     "services", "chat", "tags", ["--tags", "prod"]),
+    ("created-unparsable", {"sqlite": "UPDATE services SET created_at = 'last tuesday' WHERE name = 'chat'",
+                            "postgresql": "UPDATE services SET created_at = 'infinity' WHERE name = 'chat'"},
+     "services", "chat", "created_at", ["--team", "core"]),
+    ("gpus-not-a-number", {"sqlite": "UPDATE services SET gpus = 'lots' WHERE name = 'chat'",
+                           "postgresql": "UPDATE services SET gpus = -5, replicas = -7 WHERE name = 'chat'"},
+     "services", "chat", None, ["--replicas", "2", "--gpus", "8"]),
+    ("owner-invisible", {"sqlite": "UPDATE services SET owner = 'ali\u200bce' WHERE name = 'chat'",
+                         "postgresql": "UPDATE services SET owner = 'ali\u200bce' WHERE name = 'chat'"},
+     "services", "chat", "owner", ["--owner", "alice"]),
+    ("state-from-a-newer-version", {"sqlite": "UPDATE capacity_requests SET state = 'escalated'",
+                                    "postgresql": "UPDATE capacity_requests SET state = 'escalated'"},
+     "capacity_requests", "1", "state", None),
+    ("plan-not-json", {"sqlite": "UPDATE capacity_requests SET plan = '{oops'",
+                       "postgresql": "UPDATE capacity_requests SET plan = '[1, 2]'"},
+     "capacity_requests", "1", "plan", None),
+    ("event-from-a-newer-version", {"sqlite": "UPDATE request_events SET action = 'escalate'",
+                                    "postgresql": "UPDATE request_events SET action = 'escalate'"},
+     None, None, None, None),
+]
+
+
+def _damage(db_url: str, sql: str) -> None:
+    if "://" in db_url:
+        engine = sa.create_engine(sa.make_url(db_url).set(drivername="postgresql+psycopg"))
+        with engine.begin() as conn:
+            for table, check in (("capacity_requests", "known_state"), ("services", "gpus_cover_replicas")):
+                conn.execute(sa.text(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {check}"))
+            conn.execute(sa.text(sql))
+        engine.dispose()
+        return
+    with sqlite3.connect(db_url) as conn:
+        conn.execute("PRAGMA ignore_check_constraints = ON")
+        conn.execute(sql)
+
+
+@pytest.mark.parametrize("sql, table, key, column, fix", [c[1:] for c in DAMAGE], ids=[c[0] for c in DAMAGE])
+def test_a_row_this_version_cannot_read_is_listed_shown_fixed_and_removed(db_url, svc, sql, table, key, column, fix):
+    kind = "postgresql" if "://" in db_url else "sqlite"
+    with Registry(db_url) as registry:
+        registry.add_service("chat", **CHAT)
+        registry.add_service("embed", **{**CHAT, "model": "llama-3.1-8b"})
+        request = registry.create_request("chat", gpus=2, reason="r", by="alice")
+        registry.transition(request.id, "cancel", by="alice")  # closed: the service may be removed
+    _damage(db_url, sql[kind])
+    listing = _json(svc("--format", "json", "list", db=db_url))
+    requests = _json(svc("--format", "json", "request", "list", db=db_url))
+    assert [s.get("name") or s["key"] for s in listing] == ["chat", "embed"]  # nothing hides the healthy rows
+    rows = listing if table == "services" else requests
+    if table is not None:
+        broken = next(r for r in rows if r.get("unreadable"))
+        assert (broken["table"], broken["key"]) == (table, key)
+        assert column is None or broken["column"] == column
+        assert svc("list", db=db_url).exit_code == 0 and svc("request", "list", db=db_url).exit_code == 0
+        shown = svc("--format", "json", "show" if table == "services" else "request", *(
+            [key] if table == "services" else ["show", key]), db=db_url)
+        assert shown.exit_code == 0 and _json(shown)["unreadable"] is True
+        assert svc("show", "chat", db=db_url).exit_code == 0
+    assert svc("fleet", db=db_url).exit_code == 0
+    if fix is not None:
+        refused = svc("update", "chat", "--precision", "FP8", db=db_url) if column != "created_at" else None
+        if refused is not None:  # writes still validate: a change that leaves the bad value is refused
+            assert refused.exit_code == 2 and refused.stderr.count("\n") == 1, refused.stderr
+        fixed = svc("--format", "json", "update", "chat", *fix, db=db_url)
+        assert fixed.exit_code == 0, fixed.stderr
+        assert not any(r.get("unreadable") for r in _json(svc("--format", "json", "list", db=db_url)))
+    removed = svc("remove", "chat", db=db_url)
+    assert removed.exit_code == 0, removed.stderr
+    assert [s.get("name") or s["key"] for s in _json(svc("--format", "json", "list", db=db_url))] == ["embed"]
+
+
+def test_a_request_in_an_unknown_state_is_not_moved(chat):
+    request = chat.create_request("chat", gpus=2, reason="r", by="alice")
+    _damage(str(chat.url.database) if chat.dialect == "sqlite" else chat.url.render_as_string(hide_password=False),
+            "UPDATE capacity_requests SET state = 'escalated'")
+    with pytest.raises(InputError, match=r"capacity_requests \d+: state: got 'escalated'; expected a state this "
+                                         r"version knows .* use the version that wrote it"):
+        chat.transition(request.id, "cancel", by="alice")
+    assert chat.get_request(request.id, lenient=True).value == "escalated"
+    with pytest.raises(InputError, match=r"capacity_requests \d+: state"):
+        chat.get_request(request.id)
+
+
+def test_a_service_that_cannot_be_read_is_refused_where_the_whole_record_is_needed(chat):
+    _damage(str(chat.url.database) if chat.dialect == "sqlite" else chat.url.render_as_string(hide_password=False),
+            "UPDATE services SET model = 'llama-0-retired'")
+    with pytest.raises(InputError, match=r"services chat: model: got 'llama-0-retired'; expected a known model .*\(fix "
+                                         r"it with `update chat --model \.\.\.`, or remove the service"):
+        chat.get_service("chat")
+    with pytest.raises(InputError, match=r"services chat: model"):
+        chat.create_request("chat", gpus=1, reason="r", by="alice")
+    assert isinstance(chat.get_service("chat", lenient=True), UnreadableRow)
+
+
+# --------------------------------------------------------------------------- shared SQLite files
+
+
+def _as_other_user(action) -> int:
+    """Run ``action()`` in a child process under another user id (as root: uid 65534, 'nobody'); its return code.
+    The child only runs code this process has imported already (Python's own files may be unreadable to it)."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.close(read)
+        code = 99
+        try:
+            os.setgroups([])
+            os.setresgid(65534, 65534, 65534)
+            os.setresuid(65534, 65534, 65534)
+            code = int(action())
+        except BaseException as exc:
+            os.write(write, f"{type(exc).__name__}: {exc}".encode()[:2000])
+        finally:
+            os._exit(code)
+    os.close(write)
+    message = os.read(read, 4000).decode()
+    os.close(read)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    assert code != 99, message
+    return code
+
+
+@pytest.fixture
+def shared_dir():
+    """A directory outside the 0700 pytest tree, so another user id can reach it."""
+    import shutil
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="llm-capacity-shared-", dir="/tmp"))
+    path.chmod(0o777)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _cli_code(*argv: str) -> int:
+    from commands.services import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), stdout=out, stderr=err)
+    if code not in (0, 2) or (code == 2 and err.getvalue().count("\n") != 1):
+        raise AssertionError(err.getvalue())
+    return code * 10 + (1 if code == 2 and "read-only" in err.getvalue() else 0)
+
+
+root_only = pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                               reason="another user id is needed (the CI runs as root)")
+
+
+@root_only
+def test_another_users_list_leaves_no_files_the_owner_cannot_write(shared_dir):
+    db = shared_dir / "services.db"
+    with Registry(db) as owner:
+        owner.add_service("chat", **CHAT)
+    db.chmod(0o644)
+    commands = (["list"], ["show", "chat"], ["request", "list"], ["fleet"], ["plan", "chat"])
+    for argv in commands:  # imports what the child needs (Python's own files may be unreadable to it)
+        assert _cli_code("--db", str(db), *argv) == 0
+    _cli_code("--db", str(shared_dir / "warm.db"), "update", "chat", "--team", "x")
+    (shared_dir / "warm.db").unlink()
+    for argv in commands:
+        assert _as_other_user(lambda: _cli_code("--db", str(db), *argv)) in (0, 20), argv
+        leftovers = [p.name for p in shared_dir.iterdir() if p.stat().st_uid == 65534]
+        assert leftovers == [], argv
+    refused = _as_other_user(lambda: _cli_code("--db", str(db), "update", "chat", "--team", "x"))
+    assert refused == 21  # exit 2, "read-only for user id 65534"
+    with Registry(db) as owner:  # the owner still writes
+        owner.update_service("chat", team="infra")
+
+
+@root_only
+def test_a_read_only_directory_still_lists(shared_dir):
+    db = shared_dir / "services.db"
+    with Registry(db) as owner:
+        owner.add_service("chat", **CHAT)
+    db.chmod(0o644)
+    shared_dir.chmod(0o755)  # the other user may read, not create -wal/-shm files
+    assert _cli_code("--db", str(db), "list") == 0
+    assert _as_other_user(lambda: _cli_code("--db", str(db), "list")) == 0
+    assert _as_other_user(lambda: _cli_code("--db", str(db), "request", "create", "chat", "--gpus", "1",
+                                            "--reason", "r", "--by", "bob")) == 21
+    assert _as_other_user(lambda: _cli_code("--db", str(shared_dir / "other.db"), "list")) == 20  # none to create
+    assert sorted(p.name for p in shared_dir.iterdir()) == ["services.db"]
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes through permissions")
+def test_read_only_file_and_directory_by_permissions(tmp_path, svc):
+    db = tmp_path / "ro" / "services.db"
+    db.parent.mkdir()
+    with Registry(db) as owner:
+        owner.add_service("chat", **CHAT)
+    db.chmod(0o444)
+    db.parent.chmod(0o555)
+    try:
+        assert svc("list", db=db).exit_code == 0
+        result = svc("update", "chat", "--team", "x", db=db)
+        assert result.exit_code == 2 and "read-only" in result.stderr
+    finally:
+        db.parent.chmod(0o755)
+
+
+def test_read_only_registry_refuses_writes_and_needs_no_upgrade_to_read(tmp_path):
+    db = tmp_path / "services.db"
+    with Registry(db) as owner:
+        owner.add_service("chat", **CHAT)
+    with Registry(db, read_only=True) as reader:
+        assert [s.name for s in reader.list_services()] == ["chat"]
+        with pytest.raises(DatabaseUnavailable, match=r"opened read-only: this command changes it"):
+            reader.update_service("chat", team="x")
+
+
+# --------------------------------------------------------------------------- traffic import: one reader, streamed
+
+
+def test_import_counts_a_repeated_timestamp_once_and_merges_it_like_the_forecaster(chat, tmp_path, svc, db_url):
+    path = tmp_path / "repeat.csv"
+    path.write_text("timestamp,rps,input_tokens\n2025-01-06T09:00:00Z,10,400\n2025-01-06T10:00:00Z,20,300\n"
+                    "2025-01-06T09:00:00Z,30,600\n")
+    assert chat.import_traffic("chat", path)["points"] == 2
+    nine = chat.traffic_history("chat")[0]
+    # mean rate (10 + 30) / 2 = 20; tokens weighted by requests (10 x 400 + 30 x 600) / 40 = 550
+    assert (nine.requests_per_second, nine.avg_input_tokens) == (20.0, 550.0)
+    result = _json(svc("--format", "json", "traffic", "import", "chat", "--csv", str(path), db=db_url))
+    assert result["points"] == 2
+
+
+def test_import_streams_in_chunks_and_stores_what_the_whole_file_gives(chat, tmp_path, monkeypatch):
+    import demand_history
+
+    path = tmp_path / "long.csv"
+    rows = [f"{1736154000 + 60 * i},{i % 7},{100 + i % 5},{50}" for i in range(50)]
+    path.write_text("timestamp,requests,input_tokens,output_tokens\n" + "\n".join(rows + rows[:5]) + "\n")
+    monkeypatch.setattr(demand_history, "CHUNK_ROWS", 7)  # duplicates straddle chunks
+    chunked = chat.import_traffic("chat", path)
+    history = chat.traffic_history("chat")
+    assert chunked["points"] == 50 and len(history) == 50
+    # requests per 60 s window -> rps; row 3 holds 3 requests and 103 input tokens in total -> 34.33 per request
+    assert history[3].requests_per_second == pytest.approx(3 / 60)
+    assert history[3].avg_input_tokens == pytest.approx(103 / 3)
+
+
+def test_import_reads_what_forecast_reads(chat, tmp_path):
+    """The store and forecast.py --history read one file the same way: the same rates and token means.
+
+    (With a ``token_coverage`` column the store keeps each period's tokens per request and weighs periods by
+    their requests; the file's reader also weighs them by coverage, so the two agree only without it.)"""
+    from demand_history import load_history
+
+    path = tmp_path / "counts.csv"
+    rows = [f"{1736154000 + 3600 * h},{100 + (h * 37) % 50},{(100 + (h * 37) % 50) * (300 + h % 7)},"
+            f"{(100 + (h * 37) % 50) * 80}" for h in range(72)]
+    path.write_text("timestamp,requests,input_tokens,output_tokens\n" + "\n".join(rows) + "\n")
+    chat.import_traffic("chat", path)
+    stored, direct = load_history(chat.traffic_frame("chat")), load_history(path)
+    assert stored.avg_input_tokens == pytest.approx(direct.avg_input_tokens)
+    assert (stored.avg_output_tokens, direct.avg_output_tokens) == (pytest.approx(80.0), pytest.approx(80.0))
+    assert stored.series.to_numpy() == pytest.approx((direct.series * direct.rps_per_unit).to_numpy())
+
+
+def test_cli_import_with_a_date_format_reads_day_first_dates(svc, tmp_path):
+    svc("add", "chat", "--owner", "alice", "--model", "llama-3.1-8b", "--gpu-type", "H100")
+    path = tmp_path / "eu.csv"
+    path.write_text("timestamp,rps\n12/01/2025 23:00,1\n13/01/2025 00:00,2\n")
+    refused = svc("traffic", "import", "chat", "--csv", str(path))
+    assert refused.exit_code == 2 and "day first (row 2)" in refused.stderr and "--date-format" in refused.stderr
+    result = _json(svc("--format", "json", "traffic", "import", "chat", "--csv", str(path), "--date-format",
+                       "%d/%m/%Y %H:%M"))
+    assert (result["points"], result["first"], result["last"]) == (2, "2025-01-12T23:00:00+00:00",
+                                                                   "2025-01-13T00:00:00+00:00")
+
+
+def test_traffic_points_outside_pandas_range_are_refused(chat):
+    for year in (1, 9999):
+        with pytest.raises(InputError, match=r"traffic.timestamp: .*expected a time from 1677-09-22 to 2262-04-11"):
+            chat.add_traffic("chat", [TrafficPoint(datetime(year, 1, 1, tzinfo=timezone.utc), 1.0)])
+    for bad in (float("nan"), -1.0, float("inf")):
+        with pytest.raises(InputError, match=r"traffic.requests_per_second"):
+            TrafficPoint(START, bad)
+
+
+IMPORT_KILLER = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, {root!r})
+import sqlalchemy as sa
+from services import Registry
+db, csv, marker = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+registry = Registry(db)
+seen = []
+
+@sa.event.listens_for(registry.engine, "after_cursor_execute")
+def hang(conn, cursor, statement, *args):
+    if "INSERT INTO traffic_import" in statement:
+        seen.append(1)
+        if len(seen) == 2:  # the second chunk is staged, nothing is merged or committed
+            marker.touch()
+            time.sleep(120)
+
+registry.import_traffic("chat", csv)
+"""
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_an_import_killed_midway_stores_nothing(request, tmp_path, monkeypatch, kind):
+    db = str(tmp_path / "import.db") if kind == "sqlite" else request.getfixturevalue("pg_url")
+    Registry(db).add_service("chat", **CHAT)
+    path = tmp_path / "many.csv"
+    path.write_text("timestamp,rps\n" + "\n".join(f"{1736154000 + i},{i % 9}" for i in range(500)) + "\n")
+    code = IMPORT_KILLER.format(root=str(ROOT)).replace("import sqlalchemy", "import demand_history\n"
+                                                        "demand_history.CHUNK_ROWS = 100\nimport sqlalchemy")
+    child = _spawn(code, db, path, tmp_path / "staged")
+    _wait_for(lambda: (tmp_path / "staged").exists() or child.poll() is not None)
+    assert child.poll() is None, child.communicate()[1]
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait(timeout=10)
+    with Registry(db) as registry:
+        assert registry.traffic_summary("chat")["points"] == 0
+        assert registry.import_traffic("chat", path)["points"] == 500  # the lock died with the process
+
+
+def test_the_readme_trigger_ties_recorded_actors_to_postgresql_logins(pg_url):
+    """The README's recipe for real identities: a trigger refuses an actor who is not the logged-in role."""
+    import uuid
+
+    readme = (ROOT / "README.md").read_text()
+    sql = readme[readme.index("CREATE FUNCTION actor_is_login()"):readme.index("```", readme.index("CREATE FUNCTION"))]
+    admin = sa.create_engine(sa.make_url(pg_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    role = f"carol_{uuid.uuid4().hex[:8]}"
+    with Registry(pg_url) as registry:
+        registry.add_service("chat", **CHAT)
+    with admin.connect() as conn:
+        conn.connection.dbapi_connection.execute(sql)  # as psql would run it (no parameter placeholders)
+        conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN")
+        conn.exec_driver_sql(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
+        conn.exec_driver_sql(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}")
+    try:
+        with Registry(sa.make_url(pg_url).set(username=role).render_as_string(hide_password=False)) as carol:
+            with pytest.raises(DatabaseUnavailable, match=rf"actor alice is not the logged-in user {role}"):
+                carol.create_request("chat", gpus=1, reason="r", by="alice")
+            assert carol.create_request("chat", gpus=1, reason="r", by=role).requested_by == role
+            assert [r.requested_by for r in carol.list_requests()] == [role]
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP OWNED BY {role}")
+            conn.exec_driver_sql(f"DROP ROLE {role}")
+        admin.dispose()

@@ -45,21 +45,24 @@ def band_scale(forecast, window_mean: float):
     return np.abs(forecast) + BAND_SCALE_SHARE * window_mean + 1e-300
 
 
-def _growth(start: int, stop: int, test_horizon: int):
-    """Spread multiplier of the level shift at lead times ``start+1 .. stop``: ``sqrt(max(1, h / test))``."""
+def _growth(start: int, stop: int, test_horizon: int, hold_after: int = 0):
+    """Spread multiplier of the level shift at lead times ``start+1 .. stop``: ``sqrt(max(1, h / test))``,
+    ``h`` capped at ``hold_after`` when given (where the forecast's level is held, so is the band's growth)."""
     import numpy as np
 
-    return np.sqrt(np.maximum(1.0, np.arange(start + 1, stop + 1) / max(test_horizon, 1)))
+    lead = np.arange(start + 1, stop + 1)
+    lead = np.minimum(lead, hold_after) if hold_after else lead
+    return np.sqrt(np.maximum(1.0, lead / max(test_horizon, 1)))
 
 
 def calibrated_quantiles(errors, horizon: int, test_horizon: int, independent_origins: float | None = None,
-                         seed: int = 0, levels: tuple = tuple(BAND_LEVELS.values())):
+                         seed: int = 0, levels: tuple = tuple(BAND_LEVELS.values()), hold_after: int = 0):
     """Quantiles (``levels`` x ``horizon``) of normalized backtest errors for a new origin.
 
     ``errors`` is origins x periods of normalized backtest errors. Each origin's mean is a shift
     drawn from Student's t (K-1 degrees of freedom, K = ``independent_origins``, by default the
     number of rows) scaled by ``sqrt(1 + 1/K)``; within-origin deviations are resampled; the
-    shift's spread grows with ``sqrt(h / test_horizon)`` beyond it.
+    shift's spread grows with ``sqrt(h / test_horizon)`` beyond it (up to lead ``hold_after`` when given).
     """
     import numpy as np
 
@@ -67,7 +70,7 @@ def calibrated_quantiles(errors, horizon: int, test_horizon: int, independent_or
     within_draws = np.random.default_rng(seed + 1).choice(within, SIMULATION_DRAWS)
     out = []
     for start in range(0, horizon, QUANTILE_CHUNK_PERIODS):  # memory bounded by the chunk
-        g = _growth(start, min(horizon, start + QUANTILE_CHUNK_PERIODS), test_horizon)
+        g = _growth(start, min(horizon, start + QUANTILE_CHUNK_PERIODS), test_horizon, hold_after)
         draws = shift_mean + shift_draws[None, :] * g[:, None] + within_draws[None, :]
         out.append(np.quantile(draws, list(levels), axis=1))
     return np.concatenate(out, axis=1)
@@ -97,6 +100,8 @@ class ErrorModel:
     """Periods of one backtest window (``backtest``), or the season length m of the changes (``naive_fallback``)."""
     independent_origins: float = 0.0
     seed: int = 0
+    hold_after: int = 0
+    """Lead time after which the spread stops growing (the forecast's level is held there); 0: never."""
 
     @property
     def degrees_of_freedom(self) -> int:
@@ -109,10 +114,13 @@ class ErrorModel:
         return float(np.sqrt(np.mean(np.square(self.errors)))) if self.errors.size else 0.0
 
     def _fallback_growth(self, start: int, stop: int):
-        """``sqrt(cycles ahead)``: seasonal naive's h-step error grows with ``floor((h - 1) / m) + 1``."""
+        """``sqrt(cycles ahead)``: seasonal naive's h-step error grows with ``floor((h - 1) / m) + 1`` (h capped
+        at ``hold_after``)."""
         import numpy as np
 
-        return np.sqrt(np.floor(np.arange(start, stop) / max(self.test_horizon, 1)) + 1)
+        lead = np.arange(start, stop)
+        lead = np.minimum(lead, self.hold_after - 1) if self.hold_after else lead
+        return np.sqrt(np.floor(lead / max(self.test_horizon, 1)) + 1)
 
     def quantiles(self, horizon: int, levels: tuple = tuple(BAND_LEVELS.values())):
         """Normalized error quantiles, ``levels`` x ``horizon``."""
@@ -121,7 +129,7 @@ class ErrorModel:
 
         if self.kind == "backtest":
             return calibrated_quantiles(self.errors, horizon, self.test_horizon, self.independent_origins or None,
-                                        self.seed, levels)
+                                        self.seed, levels, self.hold_after)
         factor = student_t.ppf(np.asarray(levels), self.degrees_of_freedom) * self._fallback_sd()
         return factor[:, None] * self._fallback_growth(0, horizon)[None, :]
 
@@ -147,10 +155,11 @@ class ErrorModel:
             lo, hi = max(start, j * block), min(stop, (j + 1) * block)
             cols = (offset[:, None] + np.arange(lo - j * block, hi - j * block)[None, :]) % block
             out[:, lo - start:hi - start] = deviations[rows[:, None], cols]
-        return shift_mean + shift_draws[:, None] * _growth(start, stop, self.test_horizon)[None, :] + out
+        growth = _growth(start, stop, self.test_horizon, self.hold_after)
+        return shift_mean + shift_draws[:, None] * growth[None, :] + out
 
 
-def naive_fallback_model(y, seasons: tuple[int, ...], seed: int = 0) -> ErrorModel:
+def naive_fallback_model(y, seasons: tuple[int, ...], seed: int = 0, hold_after: int = 0) -> ErrorModel:
     """The fallback error model from the history's seasonal-naive changes (longest season with one cycle)."""
     import numpy as np
 
@@ -158,7 +167,7 @@ def naive_fallback_model(y, seasons: tuple[int, ...], seed: int = 0) -> ErrorMod
     lag = lag if len(y) > lag else 1
     change = y[lag:] - y[:-lag]
     normalized = change / band_scale(y[:-lag], float(np.mean(y)))
-    return ErrorModel("naive_fallback", normalized[None, :], lag, 0.0, seed)
+    return ErrorModel("naive_fallback", normalized[None, :], lag, 0.0, seed, hold_after)
 
 
 def step_peak_quantiles_from(point, scale, model: ErrorModel, bounds: list, quantiles: tuple,

@@ -104,6 +104,10 @@ HORIZON_BACKTEST_FACTOR = 4
 """A horizon past this many backtest horizons (or past the history's length) gets a warning."""
 POOR_MASE = 2.0
 """A chosen method whose backtest MASE exceeds this gets a warning even when it is the best on offer."""
+NORMALIZED_DECIMALS = 10
+"""Methods fit ``y / mean(y)`` rounded to this many decimals: the same history in other units (times a
+constant) then hands the optimizers the very same numbers, not numbers 1e-16 apart that can tip an AIC
+tie or a convergence test the other way."""
 MAX_HORIZON_PERIODS = 100_000
 """Most periods one forecast covers (10 years of hours); past it a coarser --frequency is the answer."""
 
@@ -324,7 +328,8 @@ def _run_method(name: str, y, horizon: int, seasons: tuple[int, ...]):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # convergence warnings: the backtest judges the result
-            forecast = level * np.asarray(METHOD_FUNCTIONS[name](y / level, horizon, seasons), dtype=float)
+            normalized = np.round(y / level, NORMALIZED_DECIMALS)
+            forecast = level * np.asarray(METHOD_FUNCTIONS[name](normalized, horizon, seasons), dtype=float)
         if forecast.shape != (horizon,) or not np.isfinite(forecast).all():
             raise NonFiniteForecast(f"{name} returned shape {forecast.shape}, finite: {np.isfinite(forecast).all()}")
         words = None
@@ -426,6 +431,8 @@ class FitCore:
     widened: float = 0.0
     """Share of periods where a band was widened to contain the point forecast."""
     worse_than_naive: bool = False
+    """Every candidate other than seasonal naive had a higher mean backtest MASE than it."""
+    requested: str = "auto"
 
 
 def _check_method(method: str) -> str:
@@ -503,14 +510,14 @@ def _fit_core(y, step_s: float, horizon: int, method: str, origins: int, cache: 
     final = hold_level(final, hold_after, seasons) if hold_after else final
     if len(plan.origins) >= MIN_BAND_ORIGINS:
         model = ErrorModel("backtest", _backtest_errors(y, plan, seasons, chosen, cache, failures), plan.horizon,
-                           plan.independent_origins)
+                           plan.independent_origins, hold_after=hold_after or 0)
     else:
-        model = naive_fallback_model(y, seasons)
+        model = naive_fallback_model(y, seasons, hold_after=hold_after or 0)
     scale = band_scale(final, float(np.mean(y[max(0, len(y) - window_points(seasons)):])))
     bands, widened = nested_bands(final, model.quantiles(horizon), scale)
     final_window = (max(0, len(y) - window_points(seasons)), len(y))
     return FitCore(chosen, reason, final, bands, scores, plan, failures.sentences(final_window), model, scale,
-                   hold_after, widened, worse)
+                   hold_after, widened, worse, method)
 
 
 def _choose(method: str, scores: dict, plan: BacktestPlan) -> tuple[str, str, bool]:
@@ -527,12 +534,8 @@ def _choose(method: str, scores: dict, plan: BacktestPlan) -> tuple[str, str, bo
     worse = naive is not None and bool(others) and min(others.values()) >= naive
     if method != "auto":
         return method, "chosen by the user", worse
-    if worse:
-        best = min(others, key=others.get)
-        return "seasonal_naive", (f"every method backtested worse than seasonal naive (MASE {naive:.3f}; the best "
-                                  f"other, {best}, {others[best]:.3f})"), True
     chosen, reason = select_method(scores, plan.independent_origins)
-    return chosen, reason, False
+    return chosen, reason, worse
 
 
 def hold_level(point, after: int, seasons: tuple[int, ...]):
@@ -809,13 +812,15 @@ def _quality_warnings(core: FitCore) -> list:
     means = {m: float(np.mean(v)) for m, v in core.scores.items() if v}
     mine, naive = means.get(core.method), means.get("seasonal_naive")
     out = []
-    if core.worse_than_naive and core.method == "seasonal_naive":
-        best = min((m for m in means if m != "seasonal_naive"), key=means.get)
-        out.append(f"every method backtested worse than seasonal naive (MASE {naive:.2f}; the best other, {best}, "
-                   f"{means[best]:.2f}): seasonal naive is used")
-    elif core.worse_than_naive and mine is not None:
+    if core.worse_than_naive and core.requested != "auto":
         out.append(f"{core.method} backtested worse than seasonal naive (MASE {mine:.2f} against {naive:.2f}); "
-                   "method 'auto' would use seasonal naive")
+                   "method 'auto' would choose between them by the backtest")
+    elif core.worse_than_naive:
+        best = min((m for m in means if m != "seasonal_naive"), key=means.get)
+        verdict = (f"every method backtested worse than seasonal naive (MASE {naive:.2f}; the best other, {best}, "
+                   f"{means[best]:.2f})")
+        out.append(f"{verdict}: seasonal naive is used" if core.method == "seasonal_naive" else
+                   f"{verdict}, by less than the backtest can tell apart ({core.reason}): {core.method} kept")
     if mine is not None and mine > POOR_MASE:
         out.append(f"the backtest MASE of {core.method} is {mine:.2f}: its errors averaged {mine:.1f} times the "
                    "history's typical change from one season to the next, a poor fit: treat the forecast as rough")
@@ -837,12 +842,14 @@ def _assumptions(core: FitCore, horizon: int) -> tuple:
                    "to contain the point forecast")
     if model.kind == "backtest" and horizon > core.plan.horizon:
         out.append(f"beyond {core.plan.horizon} periods the band width grows with sqrt(h / {core.plan.horizon}) "
-                   "(random-walk level drift), an extrapolation the backtest does not check")
+                   "(random-walk level drift), an extrapolation the backtest does not check"
+                   + (f"; it stops growing after {core.hold_after} periods, where the level is held"
+                      if core.hold_after else ""))
     out.append("trend: damped (ETS damping estimated) and capped: past a lead time as long as the history the "
-               "forecast repeats its last full season (level held)"
+               "forecast repeats its last full season (level held) and the bands stop widening"
                + (f"; applied here after {core.hold_after} periods" if core.hold_after else ""))
     if core.worse_than_naive:
-        out.append("every candidate method backtested worse than seasonal naive on this history")
+        out.append(f"seasonal naive backtested best on this history; {core.method} is used ({core.reason})")
     return tuple(out)
 
 

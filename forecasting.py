@@ -16,8 +16,10 @@ Four methods, each a small function ``(y, horizon, seasons) -> point forecast``:
 and ``ensemble``, the median of the four (forecast combinations won the M4 competition:
 Makridakis et al. 2020, IJF 36(1)). ``method="auto"`` picks by rolling-origin backtest MASE and
 keeps the ensemble unless one method beats it by more than the standard error of the difference
-over the origins (a one-standard-error rule: with about five origins smaller gaps are noise); when
-every method backtests worse than seasonal naive, seasonal naive is used and a warning says so.
+over the origins (a one-standard-error rule: with about five origins smaller gaps are noise). When
+every method backtests worse than seasonal naive a warning says so: seasonal naive is used when it
+beats the ensemble by more than that standard error, else the warning names the method kept and why.
+A chosen method whose backtest MASE exceeds ``POOR_MASE`` is warned about whatever the comparison.
 
 Units do not matter: every method fits its training window divided by the window's mean and the
 forecast is multiplied back, so a history in requests per hour and the same in requests per second

@@ -772,8 +772,10 @@ class Forecaster:
 
 def _span(periods: int, step_s: float) -> str:
     """``168 periods (7 days)``."""
-    days = periods * step_s / 86_400
-    return f"{periods} periods ({days:.3g} days)" if days >= 1 else f"{periods} periods ({periods * step_s / 3600:.3g} hours)"
+    days, hours = periods * step_s / 86_400, periods * step_s / 3600
+    if days >= 1:
+        return f"{periods} periods ({days:.3g} day{'' if days == 1 else 's'})"
+    return f"{periods} periods ({hours:.3g} hour{'' if hours == 1 else 's'})"
 
 
 def _history_warnings(hist, n: int) -> tuple:

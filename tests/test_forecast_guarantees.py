@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import Phase, given, settings
+from hypothesis import Phase, example, given, settings
 from hypothesis import strategies as st
 
 import forecasting
@@ -43,6 +43,8 @@ def assert_nested(frame: pd.DataFrame) -> None:
 
 @settings(max_examples=5, deadline=None, derandomize=True, phases=(Phase.explicit, Phase.generate))
 @given(factor=st.floats(min_value=1e-3, max_value=1e5), method=st.sampled_from(forecasting.METHOD_CHOICES))
+@example(factor=1 / 3600, method="stl")
+@example(factor=3600.0, method="arima")
 def test_scaling_the_history_scales_forecast_and_bands(factor, method):
     series = daily_pattern(8 * 24)
     base = Forecaster(load_history(series), method, horizon_days=1).fit()
@@ -77,7 +79,7 @@ def test_short_history_bands_come_from_the_stated_fallback():
     """24 hourly values: 1 backtest origin, fewer than the 3 needed, so the naive fallback and a warning."""
     results = Forecaster(load_history(daily_pattern(24)), "auto", horizon_days=1).fit()
     assert results.error_model.kind == "naive_fallback" and results.to_dict()["bands_from"] == "naive_fallback"
-    assert any(w.startswith("only 24 periods (1 days) of history") and "Student's t" in w for w in results.warnings)
+    assert any(w.startswith("only 24 periods (1 day) of history") and "Student's t" in w for w in results.warnings)
     assert any("too little history for a backtest" in a for a in results.assumptions)
     # Student's t with 22 degrees of freedom (23 lag-1 changes): t_0.9 = 1.321 > the normal 1.2816, so the
     # upper 80% band sits 1.321 x rms(normalized changes) x scale above the point forecast at the first period
@@ -96,7 +98,7 @@ def test_a_horizon_longer_than_the_history_is_warned_about_and_its_level_held():
     history = load_history(TRACES / "azure2024_conv_per_hour.csv", value_column="requests")  # 144 hours
     results = Forecaster(history, "auto", horizon_days=30).fit()
     warning = next(w for w in results.warnings if w.startswith("the horizon of 720 periods (30 days)"))
-    assert "longer than the history (144 periods (6 days))" in warning and "30.0 x the 24 periods" in warning
+    assert "longer than the history (144 periods (6 days))" in warning and "30.0 x the 24 periods (1 day)" in warning
     mean = results.frame["mean"].to_numpy()
     np.testing.assert_array_equal(mean[144:], np.tile(mean[120:144], 24)[:576])  # the last day before lead 144 repeats
     width = (results.frame["upper_80"] - results.frame["lower_80"]).to_numpy()

@@ -8,21 +8,24 @@ without it those columns are skipped with a message.
 
     python benchmarks/bench_forecast.py
 
-Measured on branch forecast14 (2 cores shared with five other engineers' work, load average 6-10, so
+Measured on branch forecast14 (2 cores shared with five other engineers' work, load average 7-8, so
 CPU seconds are the steadier number; statsforecast 2.1.1, statsmodels 0.15.0; medians of 3):
 
     series                           values  ours CPU s  ours wall s  statsforecast CPU s  wall s
-    burstgpt all, hourly               1464        2.09         4.53                 1.85    3.98
-    burstgpt conversation, hourly      1464        2.46         5.25                 2.36    4.69
-    servegen m-large, hourly            336        0.94         1.98                 0.21    0.34
-    servegen m-mid, hourly              336        1.03         2.17                 0.18    0.36
-    servegen m-small, hourly            336        1.02         2.19                 0.29    0.43
-    azure 2024 conversation, hourly     144        0.77         1.44                 0.14    0.25
-    burstgpt all, daily                  61        0.22         0.34                 0.02    0.04
-    README example (CLI, one process, imports included): 4.0 s CPU (was 7.3 s before the BLAS fix)
+    burstgpt all, hourly               1464        2.21         7.16                 0.42    1.32
+    burstgpt conversation, hourly      1464        2.95         8.58                 0.49    1.38
+    servegen m-large, hourly            336        1.58         4.42                 0.11    0.27
+    servegen m-mid, hourly              336        1.53         4.26                 0.13    0.38
+    servegen m-small, hourly            336        1.64         4.68                 0.13    0.33
+    azure 2024 conversation, hourly     144        1.51         3.98                 0.03    0.06
+    burstgpt all, daily                  61        0.65         1.52                 0.01    0.03
+    README example (CLI, one process, imports included): 5.2 s CPU on the loaded machine. On the quiet
+    machine (load < 1) before this branch: 5.3 s wall / 7.3 s CPU, and 3.7 s wall / 3.5 s CPU with
+    OPENBLAS_NUM_THREADS=1, which is what the fix (libraries imported before the limit) achieves in-process.
 
-statsforecast's first call also compiles/loads its kernels (about 3 s, not counted above: a warm-up
-fit runs first). Its cost grows with the history (one fit on all of it); ours is bounded by the
+Ours is a whole backtested forecast (6 fitting windows x 4 methods, about 0.2 s each for MSTL and for the
+ARIMA order search) against one statsforecast fit, so it costs 4-50x more CPU on these short series.
+statsforecast's first import and fit took 3.2 s (not counted above: a warm-up fit runs first). Its cost grows with the history (one fit on all of it); ours is bounded by the
 4-week training windows and grows with the number of backtest windows instead.
 """
 

@@ -144,9 +144,11 @@ def recommendations(timestamps: list, demand: list[float], replicas: list[int], 
                          f"{need} would do ({need * shape.gpus_per_replica} GPUs).")
         return lines
     lead = timestamps[short] - timestamps[0]
+    when = ("now: the forecast's first period already needs them" if short == 0 else
+            f"before then (within {lead.days} days {lead.seconds // 3600} hours of the forecast start)")
     lines = [f"{label} demand reaches {demand[short]:.4g} rps on {_when(timestamps[short])}, beyond the "
-             f"{capacity:.4g} rps of the current {_plural(current, 'replica')}; add {_replica_words(replicas[short] - current, shape)} "
-             f"before then (within {lead.days} days {lead.seconds // 3600} hours of the forecast start)."]
+             f"{capacity:.4g} rps of the current {_plural(current, 'replica')}; add "
+             f"{_replica_words(replicas[short] - current, shape)} {when}."]
     if need > replicas[short]:
         lines.append(f"By {_when(timestamps[peak_i])} {label} demand peaks at {demand[peak_i]:.4g} rps: "
                      f"{need} replicas ({need * shape.gpus_per_replica}x {shape.gpu_type}) in total, "
@@ -211,20 +213,30 @@ def _demand_only(frame_index, demand_rps, recent_peak_rps: float, label: str) ->
             "No model given: add --model (or --model-size) and --gpu-type to turn the forecast into replicas and GPUs."]
 
 
-def plan_forecast(question: ForecastInput, model: ModelConfig | None, gpu: GPUConfig, *, inputs: dict) -> ForecastPlan:
-    """Forecast demand and, with a ``model``, the capacity timeline and scaling recommendations.
+def plan_forecast(question: ForecastInput, model: ModelConfig | None, gpu: GPUConfig, *, inputs: dict,
+                  progress: Callable[[int, int], None] | None = None) -> ForecastPlan:
+    """Forecast demand and, with a ``model``, the provisioning schedule, the hourly detail and scaling advice.
 
     Parameters
     ----------
     question : ForecastInput
-        The history and how to read it, horizon, scenario, method, current replicas, and the request shape
-        (tokens, latency targets, peak multiplier) that turns demand into replicas.
+        The history and how to read it, horizon, scenario, method, current replicas, the provisioning step and
+        the request shape (tokens, latency targets, peak multiplier) that turns demand into replicas.
     model : ModelConfig or None
         Without a model the forecast stands alone and the capacity part says so.
     gpu : GPUConfig
         The hardware choice (``gpu_type`` None lets the planner choose at the peak).
     inputs : dict
         The question as a config file, carried by the result.
+    progress : callable ``(done, total)``, optional
+        Called as the forecaster's fitting windows complete.
+
+    Notes
+    -----
+    Capacity is provisioned per step (a day or a week), sized for the scenario's quantile of the step's PEAK
+    demand (``forecasting.step_peak_quantiles``: the p90 of the day's maximum for the pessimistic scenario), not
+    for every hour's own band: an hourly line that follows the 80% band hour by hour adds up every hour's bad luck
+    and swings more than anyone provisions. The hourly detail is kept in ``capacity_timeline``.
     """
     from demand_history import load_history
     from forecasting import SCENARIO_COLUMNS, SCENARIO_LABELS, Forecaster, season_periods, usable_periods, window_points
@@ -232,7 +244,7 @@ def plan_forecast(question: ForecastInput, model: ModelConfig | None, gpu: GPUCo
     history = load_history(question.history, timestamp_column=question.timestamp_column,
                            value_column=question.value_column, frequency=question.frequency,
                            date_format=question.date_format)
-    results = Forecaster(history, question.method, question.horizon_days).fit()
+    results = Forecaster(history, question.method, question.horizon_days).fit(progress=progress)
     seasons = season_periods(history.step_s)
     forecast = results.to_dict(history_points=window_points(seasons))
     demand = [float(v) * history.rps_per_unit for v in results.scenario(question.scenario)]
@@ -243,24 +255,68 @@ def plan_forecast(question: ForecastInput, model: ModelConfig | None, gpu: GPUCo
                 scenario_column=SCENARIO_COLUMNS[question.scenario], results=results)
     if model is None:
         return ForecastPlan(**plan, capacity={"included": False, "reason": "no model given: the forecast stands alone"},
-                            capacity_timeline=None,
+                            provisioning_schedule=None, capacity_timeline=None,
                             scaling_recommendations=_demand_only(results.frame.index, demand, recent_peak, label))
     input_tokens, output_tokens, token_source = _tokens(history, question)
     peak, peak_reason = ((question.peak_load_multiplier, f"{question.peak_load_multiplier:g}: given")
                          if question.peak_load_multiplier is not None else default_peak_multiplier(history.step_s))
     planner = _planner(model, input_tokens, output_tokens, peak, question)
-    capacity = capacity_timeline(results.frame.index, demand, planner, gpu, label=label,
+    steps = step_demand(results, question.scenario, question.provision_every)
+    every = STEP_WORDS[question.provision_every]
+    capacity = capacity_timeline(steps.index, steps["peak_rps"], planner, gpu, label=f"{label} {every}-peak",
                                  current_replicas=question.current_replicas, recent_peak_rps=recent_peak)
+    shape = ReplicaShape(**capacity["replica"])
+    fixed = dataclasses.replace(gpu, gpu_type=shape.gpu_type, tensor_parallel=shape.tensor_parallel)
+    hourly = _planned_replicas(demand, planner, fixed, shape)
     plan["assumptions"] = plan["assumptions"] + [
         f"tokens per request {input_tokens} in / {output_tokens} out, from {token_source}",
         f"current capacity {_plural(capacity['current']['replicas'], 'replica')}: {capacity['current']['basis']}",
-        f"each period is sized for its {label} demand x peak multiplier {peak_reason}",
+        f"capacity is provisioned per {every}, for the {label} of each {every}'s peak demand (sample paths of the "
+        f"forecast's error model, errors within a {every} dependent as in the backtest), x peak multiplier "
+        f"{peak_reason}; the hourly capacity_timeline sizes each period alone at its own {label}",
     ]
     return ForecastPlan(
-        **plan, capacity_timeline=capacity["timeline"], scaling_recommendations=capacity["recommendations"],
+        **plan, scaling_recommendations=capacity["recommendations"],
+        provisioning_schedule=_schedule(steps, capacity["timeline"], capacity["current"]["replicas"], shape),
+        capacity_timeline=[{"timestamp": t.isoformat(), "demand_rps": round(d, 4), "replicas": r,
+                            "gpus_needed": r * shape.gpus_per_replica, "gpu_type": shape.gpu_type}
+                           for t, d, r in zip(results.frame.index, demand, hourly)],
         capacity={"included": True, "replica": capacity["replica"], "current": capacity["current"],
                   "avg_input_tokens": input_tokens, "avg_output_tokens": output_tokens,
-                  "peak_load_multiplier": peak, "planner_calls": capacity["planner_calls"]})
+                  "peak_load_multiplier": peak, "provision_every": question.provision_every,
+                  "planner_calls": capacity["planner_calls"] + len(set(hourly))})
+
+
+STEP_SECONDS = {"1d": 86_400, "1w": 7 * 86_400}
+STEP_WORDS = {"1d": "day", "1w": "week"}
+
+
+def step_demand(results, scenario: str, every: str):
+    """Each provisioning step's demand (rps): the scenario's quantile of the step's peak, from the forecaster.
+
+    A DataFrame indexed by step start with ``end``, ``periods`` and ``peak_rps``; a history whose step is as
+    long as the provisioning step (daily history, daily provisioning) has one period per step.
+    """
+    from forecasting import SCENARIO_QUANTILES
+
+    periods = max(1, round(STEP_SECONDS[every] / results.history.step_s))
+    q = SCENARIO_QUANTILES[scenario]
+    frame = results.step_peaks(periods, (q,))
+    frame["peak_rps"] = frame.pop(frame.columns[-1]) * results.history.rps_per_unit
+    return frame
+
+
+def _schedule(steps, timeline: list[dict], current: int, shape: ReplicaShape) -> list[dict]:
+    """The provisioning schedule: each step's need and what to add by its start beyond the most held so far."""
+    rows, held = [], current
+    for (start, step), period in zip(steps.iterrows(), timeline):
+        replicas = period["replicas"]
+        rows.append({"start": start.isoformat(), "end": step["end"].isoformat(),
+                     "peak_demand_rps": period["demand_rps"], "replicas": replicas,
+                     "gpus_needed": period["gpus_needed"], "gpu_type": shape.gpu_type,
+                     "add_gpus": max(replicas - held, 0) * shape.gpus_per_replica})
+        held = max(held, replicas)
+    return rows
 
 
 def _planner(model: ModelConfig, input_tokens: int, output_tokens: int, peak: float,

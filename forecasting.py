@@ -4,8 +4,9 @@ Four methods, each a small function ``(y, horizon, seasons) -> point forecast``:
 
 - ``seasonal_naive``: the value one season ago (the longest season with a full cycle in the window);
 - ``stl``: MSTL (daily + weekly) or STL decomposition; the seasonally adjusted series goes to a
-  damped-trend ETS and each seasonal component repeats its last cycle (statsmodels ``STLForecast``);
-- ``arima``: regression on a linear trend and Fourier terms of each season with ARIMA errors
+  damped-trend ETS and each seasonal component repeats the mean of its last ``SEASON_CYCLES_AVERAGED``
+  cycles (one cycle alone carries that cycle's noise into every future cycle);
+- ``arima``: regression on Fourier terms of each season with ARIMA errors
   (Hyndman & Athanasopoulos, FPP3 section 12.1 "dynamic harmonic regression"): the differencing
   order from a KPSS test, (p, q) by AIC. Fourier terms keep an hourly series with a weekly
   season fast where a SARIMA with period 168 would need a 169-state model;
@@ -15,35 +16,64 @@ Four methods, each a small function ``(y, horizon, seasons) -> point forecast``:
 and ``ensemble``, the median of the four (forecast combinations won the M4 competition:
 Makridakis et al. 2020, IJF 36(1)). ``method="auto"`` picks by rolling-origin backtest MASE and
 keeps the ensemble unless one method beats it by more than the standard error of the difference
-over the origins (a one-standard-error rule: with about five origins smaller gaps are noise).
+over the origins (a one-standard-error rule: with about five origins smaller gaps are noise). When
+every method backtests worse than seasonal naive a warning says so: seasonal naive is used when it
+beats the ensemble by more than that standard error, else the warning names the method kept and why.
+A chosen method whose backtest MASE exceeds ``POOR_MASE`` is warned about whatever the comparison.
 
-Prediction intervals are calibrated on the backtest errors (normalized conformal prediction):
-each error is divided by ``|forecast| + 0.5 x window mean`` so bands widen with the level; an
-origin's mean error is a day-level shift whose spread over K origins is widened by Student's t
-with K-1 degrees of freedom and ``sqrt(1 + 1/K)`` (a prediction interval for one new origin), and
-the within-origin errors are resampled around it. Beyond the backtest horizon the shift grows
-with ``sqrt(h / backtest horizon)`` (a random-walk level), which is an assumption, not a measurement.
+Units do not matter: every method fits its training window divided by the window's mean and the
+forecast is multiplied back, so a history in requests per hour and the same in requests per second
+give the same forecast up to the factor 3,600 (the backtest errors are normalized the same way).
+A method that fails on a window is replaced there by seasonal naive and the warning says which
+method, on how many windows and why, in words (the library's message goes to the debug log).
 
-statsmodels, pandas and numpy are imported inside the functions that use them.
+Trends are damped (the ETS trends' damping is estimated) and capped: past a lead time as long as
+the history itself the forecast repeats its last full season (the level is held), so six days of
+growth are never projected over thirty. Horizons longer than the history or ``HORIZON_BACKTEST_FACTOR``
+times the backtest horizon are warned about.
+
+Prediction intervals come from :mod:`forecast_intervals`: calibrated on the backtest errors when the
+backtest has at least ``MIN_BAND_ORIGINS`` origins, else from the history's seasonal-naive changes
+widened by Student's t (a warning says how little history there was). The bands are then made to
+nest around the point forecast (lower_95 <= lower_80 <= mean <= upper_80 <= upper_95) and floored at
+zero: demand is never negative. :meth:`ForecastResults.step_peaks` gives the quantiles of each
+step's (day's, week's) *peak* from sample paths of the same error model.
+
+statsmodels, pandas and numpy are imported inside the functions that use them; :func:`fit_core`
+imports them before it limits BLAS to one thread, so the limit reaches the libraries doing the work.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
+from forecast_intervals import BAND_LEVELS, ErrorModel, band_scale, naive_fallback_model, step_peak_quantiles_from
+from forecast_intervals import calibrated_quantiles  # noqa: F401 -- re-exported for callers of forecasting
 from models import SCENARIOS, InputError, check_choice, check_number
+
+LOG = logging.getLogger(__name__)
 
 METHODS = ("seasonal_naive", "stl", "arima", "ets")
 ENSEMBLE = "ensemble"
 CANDIDATES = METHODS + (ENSEMBLE,)
 METHOD_CHOICES = ("auto",) + CANDIDATES
+METHOD_WORDS = {
+    "seasonal_naive": "seasonal naive",
+    "stl": "STL decomposition + damped trend",
+    "arima": "ARIMA with Fourier seasons",
+    "ets": "exponential smoothing on log demand",
+    "ensemble": "median of the four methods",
+}
+"""How warnings name each method."""
 SCENARIO_COLUMNS = dict(zip(SCENARIOS, ("lower_80", "mean", "upper_80")))
 """Scenario (``models.SCENARIOS``) -> forecast column."""
 SCENARIO_LABELS = {"optimistic": "p10", "baseline": "median", "pessimistic": "p90"}
-BAND_LEVELS = {"lower_95": 0.025, "lower_80": 0.10, "upper_80": 0.90, "upper_95": 0.975}
+SCENARIO_QUANTILES = {"optimistic": 0.10, "baseline": 0.50, "pessimistic": 0.90}
+"""Scenario -> quantile of a step's peak demand (:meth:`ForecastResults.step_peaks`)."""
 
 SEASON_LENGTHS_S = (86_400, 604_800, 31_557_600)
 """Day, week and Julian year: the seasons looked for at any sampling step."""
@@ -58,6 +88,8 @@ MIN_ORIGINS_TO_OVERRULE = 3
 """Independent origins needed for the one-standard-error rule; with fewer, a single method replaces the
 ensemble only when its MASE is below ``FEW_ORIGINS_FACTOR`` times the ensemble's."""
 FEW_ORIGINS_FACTOR = 0.5
+MIN_BAND_ORIGINS = 3
+"""Backtest origins needed to calibrate the bands on backtest errors; with fewer, the naive fallback."""
 MIN_TRAIN_POINTS = 8
 """Fewest periods a backtest window trains on when the series has no season."""
 HARMONICS = (10, 8)
@@ -66,16 +98,20 @@ ARIMA_ORDERS = ((1, 0), (2, 0), (0, 1), (1, 1), (2, 1), (0, 0))
 """(p, q) pairs searched by AIC."""
 ETS_MAX_SEASON = 200
 """ETS models a season only up to this many periods (its state vector grows with the period)."""
+SEASON_CYCLES_AVERAGED = 2
+"""STL's seasonal components are forecast by the mean of their last this-many cycles."""
 LOG_OFFSET_SHARE = 0.01
 """ETS models log(y + 1% of the window mean), so zeros are allowed."""
-BAND_SCALE_SHARE = 0.5
-"""Error normalizer: |forecast| + this share of the window mean."""
-SIMULATION_DRAWS = 4_000
+HORIZON_BACKTEST_FACTOR = 4
+"""A horizon past this many backtest horizons (or past the history's length) gets a warning."""
+POOR_MASE = 2.0
+"""A chosen method whose backtest MASE exceeds this gets a warning even when it is the best on offer."""
+NORMALIZED_DECIMALS = 10
+"""Methods fit ``y / mean(y)`` rounded to this many decimals: the same history in other units (times a
+constant) then hands the optimizers the very same numbers, not numbers 1e-16 apart that can tip an AIC
+tie or a convergence test the other way."""
 MAX_HORIZON_PERIODS = 100_000
 """Most periods one forecast covers (10 years of hours); past it a coarser --frequency is the answer."""
-QUANTILE_CHUNK_PERIODS = 512
-"""Periods whose simulated draws are held at once (512 x 4,000 floats, 16 MB)."""
-
 
 # --------------------------------------------------------------------------- seasons and windows
 
@@ -133,21 +169,35 @@ def _damped_trend(y, horizon: int):
     return fitted.forecast(horizon)
 
 
+def decomposable_periods(n: int, seasons: tuple[int, ...]) -> tuple[int, ...]:
+    """Seasons STL/MSTL can estimate from ``n`` values: more than two full cycles.
+
+    statsmodels' MSTL silently drops a period of at least half the series (``period >= n / 2``);
+    asking for one at exactly two cycles (a 14-day window with a weekly season) left one season
+    where two were expected.
+    """
+    return tuple(p for p in seasons if n > 2 * p)
+
+
 def stl_forecast(y, horizon: int, seasons: tuple[int, ...]):
-    """MSTL/STL: seasonal components repeat their last cycle; the adjusted series gets a damped trend."""
+    """MSTL/STL: each seasonal component repeats the mean of its last cycles; the adjusted series gets a damped trend."""
     import numpy as np
     from statsmodels.tsa.seasonal import MSTL, STL
 
-    periods = usable_periods(len(y), seasons)
+    n = len(y)
+    periods = decomposable_periods(n, seasons)
     if not periods:
         return _damped_trend(y, horizon)
     if len(periods) > 1:
         seasonal = MSTL(y, periods=periods).fit().seasonal
     else:
-        seasonal = STL(y, period=periods[0], robust=True).fit().seasonal[:, None]
+        seasonal = STL(y, period=periods[0], robust=True).fit().seasonal
+    seasonal = np.reshape(seasonal, (n, len(periods)))
     forecast = _damped_trend(y - seasonal.sum(axis=1), horizon)
     for j, period in enumerate(periods):
-        forecast = forecast + seasonal[len(y) - period + np.arange(horizon) % period, j]
+        cycles = max(1, min(SEASON_CYCLES_AVERAGED, n // period))
+        phase = np.arange(horizon) % period
+        forecast = forecast + np.mean([seasonal[n - c * period + phase, j] for c in range(1, cycles + 1)], axis=0)
     return forecast
 
 
@@ -176,13 +226,12 @@ def _differences(residual) -> int:
 
 
 def arima_forecast(y, horizon: int, seasons: tuple[int, ...]):
-    """Linear trend + Fourier terms by least squares, ARIMA(p, d, q) errors with (p, q) by AIC."""
+    """Fourier terms by least squares (a constant, no trend), ARIMA(p, d, q) errors with (p, q) by AIC."""
     import numpy as np
     from statsmodels.tsa.arima.model import ARIMA
 
     n = len(y)
     periods = usable_periods(n, seasons)
-    t = np.arange(n + horizon) / max(n, 1)
     design = np.column_stack([np.ones(n + horizon), fourier_terms(0, n + horizon, periods)])
     beta = np.linalg.lstsq(design[:n], y, rcond=None)[0]
     residual = y - design[:n] @ beta
@@ -203,13 +252,14 @@ def ets_forecast(y, horizon: int, seasons: tuple[int, ...]):
 
     A weekly season of hourly data holds the daily shape of each weekday too; its 168 seed states
     come from the heuristic initialization (Hyndman et al. 2008, section 2.6.1) instead of the
-    likelihood, which keeps the fit fast.
+    likelihood, which keeps the fit fast. That initialization needs ``10 + 2 x (period // 2)``
+    values (statsmodels' rule); a season with fewer is left out.
     """
     import numpy as np
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
     offset = max(LOG_OFFSET_SHARE * float(np.mean(y)), 1e-9)
-    periods = [p for p in usable_periods(len(y), seasons) if p <= ETS_MAX_SEASON]
+    periods = [p for p in usable_periods(len(y), seasons) if p <= ETS_MAX_SEASON and len(y) >= 10 + 2 * (p // 2)]
     season = dict(seasonal="add", seasonal_periods=periods[-1], initialization_method="heuristic") if periods else {}
     model = ETSModel(np.log(y + offset), error="add", trend="add", damped_trend=True, **season)
     return np.exp(model.fit(disp=False).forecast(horizon)) - offset
@@ -223,31 +273,85 @@ METHOD_FUNCTIONS = {
 }
 
 
-def _run_method(name: str, y, horizon: int, seasons: tuple[int, ...], notes: list):
-    """One method's forecast, clipped at zero; a failed fit falls back to seasonal naive with a note."""
+class NonFiniteForecast(ArithmeticError):
+    """A method returned NaN or infinite values."""
+
+
+def failure_words(exc: BaseException) -> str:
+    """What a failed fit means, in words (the library's own message goes to the debug log)."""
     import numpy as np
 
+    if isinstance(exc, np.linalg.LinAlgError):
+        return "its equations had no unique solution on that data (a flat or repeating stretch)"
+    if isinstance(exc, (NonFiniteForecast, OverflowError, FloatingPointError)):
+        return "it produced non-finite numbers"
+    if isinstance(exc, (ValueError, IndexError)):
+        return "that stretch of history did not suit its model (too short or too regular)"
+    return "its fit did not complete"
+
+
+@dataclass
+class FailureLog:
+    """Which methods failed on which fitting windows, and why (in words)."""
+
+    windows: set = field(default_factory=set)
+    """Every window (start, end) this fit used."""
+    failed: dict = field(default_factory=dict)
+    """Method -> {reason in words -> set of windows}."""
+
+    def record(self, window: tuple, failures: dict) -> None:
+        """Note that ``window`` was used and which methods failed there (``{method: words}``)."""
+        self.windows.add(window)
+        for name, words in failures.items():
+            self.failed.setdefault(name, {}).setdefault(words, set()).add(window)
+
+    def sentences(self, final_window: tuple) -> tuple[str, ...]:
+        out = []
+        for name, reasons in self.failed.items():
+            for reason, windows in reasons.items():
+                where = (f"on {len(windows)} of {len(self.windows)} fitting windows"
+                         + (", the final one included" if final_window in windows else ""))
+                out.append(f"{name} ({METHOD_WORDS[name]}) was skipped {where}: {reason}; "
+                           "seasonal naive stood in for it there")
+        return tuple(out)
+
+
+def _run_method(name: str, y, horizon: int, seasons: tuple[int, ...]):
+    """``(forecast, None)`` or ``(seasonal naive, what went wrong in words)``.
+
+    The method fits ``y / mean(y)`` and its forecast is multiplied back (scale equivariance); the
+    result is clipped at zero.
+    """
+    import numpy as np
+
+    level = float(np.mean(y))
+    if not level > 0:  # an all-zero window: every method forecasts zero
+        return np.zeros(horizon), None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # convergence warnings: the backtest judges the result
-            forecast = np.asarray(METHOD_FUNCTIONS[name](y, horizon, seasons), dtype=float)
+            normalized = np.round(y / level, NORMALIZED_DECIMALS)
+            forecast = level * np.asarray(METHOD_FUNCTIONS[name](normalized, horizon, seasons), dtype=float)
         if forecast.shape != (horizon,) or not np.isfinite(forecast).all():
-            raise ValueError("non-finite forecast")
-    except (ValueError, np.linalg.LinAlgError, IndexError) as exc:
-        notes.append(f"{name} failed on a window of {len(y)} values ({exc}): seasonal naive used there")
-        forecast = seasonal_naive_forecast(y, horizon, seasons)
-    return np.clip(forecast, 0.0, None)
+            raise NonFiniteForecast(f"{name} returned shape {forecast.shape}, finite: {np.isfinite(forecast).all()}")
+        words = None
+    except Exception as exc:  # noqa: BLE001 -- any library failure becomes a stand-in and a sentence
+        LOG.debug("%s failed on a window of %d values", name, len(y), exc_info=True)
+        forecast, words = seasonal_naive_forecast(y, horizon, seasons), failure_words(exc)
+    return np.clip(forecast, 0.0, None), words
 
 
-def window_forecasts(y, horizon: int, seasons: tuple[int, ...], methods: tuple[str, ...], notes: list) -> dict:
-    """Point forecasts of ``methods`` from one training window (``ensemble`` = median of the four)."""
+def window_forecasts(y, horizon: int, seasons: tuple[int, ...], methods: tuple[str, ...]) -> tuple[dict, dict]:
+    """Point forecasts of ``methods`` from one training window (``ensemble`` = median of the four),
+    and ``{method: why it failed}`` for those replaced by seasonal naive."""
     import numpy as np
 
     needed = METHODS if ENSEMBLE in methods else tuple(m for m in methods if m != ENSEMBLE)
-    out = {name: _run_method(name, y, horizon, seasons, notes) for name in needed}
+    runs = {name: _run_method(name, y, horizon, seasons) for name in needed}
+    out = {name: forecast for name, (forecast, _) in runs.items()}
     if ENSEMBLE in methods:
         out[ENSEMBLE] = np.median([out[m] for m in METHODS], axis=0)
-    return out
+    return out, {name: words for name, (_, words) in runs.items() if words}
 
 
 # --------------------------------------------------------------------------- backtest, choice, bands
@@ -308,39 +412,6 @@ def select_method(scores: dict[str, list[float]], independent_origins: float) ->
                       f"within one standard error ({se:.3f}) over {independent_origins:.3g} independent origins")
 
 
-def band_scale(forecast, window_mean: float):
-    """Error normalizer of the bands: ``|forecast| + BAND_SCALE_SHARE x window mean``."""
-    import numpy as np
-
-    return np.abs(forecast) + BAND_SCALE_SHARE * window_mean + 1e-12
-
-
-def calibrated_quantiles(errors, horizon: int, test_horizon: int, independent_origins: float | None = None,
-                         seed: int = 0):
-    """Quantiles (``BAND_LEVELS`` x ``horizon``) of normalized errors for a new origin.
-
-    ``errors`` is origins x periods of normalized backtest errors. Each origin's mean is a shift
-    drawn from Student's t (K-1 degrees of freedom, K = ``independent_origins``, by default the
-    number of rows) scaled by ``sqrt(1 + 1/K)``; within-origin
-    deviations are resampled; the shift's spread grows with ``sqrt(h / test_horizon)`` beyond it.
-    """
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    errors = np.atleast_2d(np.asarray(errors, dtype=float))
-    rows = errors.shape[0]
-    k = min(float(independent_origins or rows), rows)
-    shifts = errors.mean(axis=1)
-    within = (errors - shifts[:, None]).ravel()
-    spread = float(shifts.std(ddof=1)) * math.sqrt(1 + 1 / k) if rows > 1 else 0.0
-    shift_draws = spread * rng.standard_t(max(k - 1, 1.0), SIMULATION_DRAWS)
-    within_draws = rng.choice(within, SIMULATION_DRAWS)
-    growth = np.sqrt(np.maximum(1.0, np.arange(1, horizon + 1) / max(test_horizon, 1)))
-    chunks = np.array_split(growth, max(1, math.ceil(horizon / QUANTILE_CHUNK_PERIODS)))  # memory bounded by the chunk
-    return np.concatenate([np.quantile(float(shifts.mean()) + shift_draws[None, :] * g[:, None] + within_draws[None, :],
-                                       list(BAND_LEVELS.values()), axis=1) for g in chunks], axis=1)
-
-
 @dataclass(frozen=True)
 class FitCore:
     """What fitting one series produced, before timestamps are attached."""
@@ -348,10 +419,22 @@ class FitCore:
     method: str
     reason: str
     point: Any
+    """The point forecast (after the level hold)."""
     bands: dict
     scores: dict
     plan: BacktestPlan
     notes: tuple
+    """Warnings in words: methods skipped, too little history, long horizon, worse than naive."""
+    error_model: ErrorModel
+    error_scale: Any
+    """Per-period error normalizer (``band_scale``): a band is ``point + quantile x error_scale``."""
+    hold_after: int | None = None
+    """Lead time (periods) after which the level is held, when the horizon reaches past it."""
+    widened: float = 0.0
+    """Share of periods where a band was widened to contain the point forecast."""
+    worse_than_naive: bool = False
+    """Every candidate other than seasonal naive had a higher mean backtest MASE than it."""
+    requested: str = "auto"
 
 
 def _check_method(method: str) -> str:
@@ -362,72 +445,143 @@ def _methods_for(method: str) -> tuple[str, ...]:
     return CANDIDATES if method == "auto" else tuple(dict.fromkeys((method, "seasonal_naive")))
 
 
-def _cached(cache: dict, y, end: int, horizon: int, seasons, methods, notes: list) -> dict:
+def _cached(cache: dict, y, end: int, horizon: int, seasons, methods, failures: FailureLog) -> dict:
     """Forecasts from the window ending at ``end`` (memoized: the same window always gives the same answer)."""
     start = max(0, end - window_points(seasons))
-    key = (start, end, horizon)
-    have = cache.setdefault(key, {})
+    entry = cache.setdefault((start, end, horizon), ({}, {}))
+    have, failed = entry
     missing = tuple(m for m in methods if m not in have)
     if missing:
-        have.update(window_forecasts(y[start:end], horizon, seasons, missing, notes))
+        forecasts, why = window_forecasts(y[start:end], horizon, seasons, missing)
+        have.update(forecasts)
+        failed.update(why)
+    failures.record((start, end), {m: w for m, w in failed.items() if m in methods or ENSEMBLE in methods})
     return have
 
 
+PRELOADED_MODULES = ("scipy.linalg", "scipy.stats", "statsmodels.tsa.arima.model",
+                     "statsmodels.tsa.exponential_smoothing.ets", "statsmodels.tsa.seasonal", "statsmodels.tsa.stattools")
+"""Imported before BLAS is limited to one thread: a library first loaded inside ``threadpool_limits`` is not limited."""
+
+
+def _preload_models() -> None:
+    import importlib
+
+    for name in PRELOADED_MODULES:
+        importlib.import_module(name)
+
+
 def fit_core(y, step_s: float, horizon: int, method: str = "auto", origins: int = BACKTEST_ORIGINS,
-             cache: dict | None = None) -> FitCore:
+             cache: dict | None = None, progress: Callable[[int, int], None] | None = None) -> FitCore:
     """Backtest, choose, calibrate and forecast ``horizon`` values after ``y`` (numpy, regular step).
 
     BLAS runs on one thread here: the models' matrices are tiny, and a multi-threaded BLAS on a busy
-    machine made the same ARIMA fits 25 times slower (0.33 s against 8.2 s on 2 loaded cores).
+    machine made the same ARIMA fits 25 times slower (0.33 s against 8.2 s on 2 loaded cores). The
+    libraries are imported first, so the limit reaches them (PERF_NOTES hot spot 1).
+    ``progress(done, total)`` is called after each fitting window (backtest origins, then the final fit).
     """
     from threadpoolctl import threadpool_limits
 
+    _preload_models()
     with threadpool_limits(limits=1, user_api="blas"):
-        return _fit_core(y, step_s, horizon, method, origins, {} if cache is None else cache)
+        return _fit_core(y, step_s, horizon, method, origins, {} if cache is None else cache, progress)
 
 
-def _fit_core(y, step_s: float, horizon: int, method: str, origins: int, cache: dict) -> FitCore:
+def _fit_core(y, step_s: float, horizon: int, method: str, origins: int, cache: dict, progress) -> FitCore:
     import numpy as np
 
     seasons = season_periods(step_s)
     methods = _methods_for(method)
     plan = backtest_plan(len(y), horizon, seasons, origins)
-    notes: list[str] = []
+    failures = FailureLog()
+    tick = progress or (lambda done, total: None)
+    total = len(plan.origins) + 1
+    tick(0, total)
     scores = {m: [] for m in methods}
-    for cut in plan.origins:
+    for i, cut in enumerate(plan.origins):
         window = y[max(0, cut - window_points(seasons)):cut]
-        forecasts = _cached(cache, y, cut, plan.horizon, seasons, methods, notes)
+        forecasts = _cached(cache, y, cut, plan.horizon, seasons, methods, failures)
         actual, scale = y[cut:cut + plan.horizon], mase_scale(window, seasons)
         for m in methods:
             scores[m].append(float(np.mean(np.abs(actual - forecasts[m]))) / scale)
-    if plan.origins and method == "auto":
-        chosen, reason = select_method(scores, plan.independent_origins)
+        tick(i + 1, total)
+    chosen, reason, worse = _choose(method, scores, plan)
+    final = _cached(cache, y, len(y), horizon, seasons, (chosen,), failures)[chosen]
+    tick(total, total)
+    hold_after = len(y) if horizon > len(y) else None
+    final = hold_level(final, hold_after, seasons) if hold_after else final
+    if len(plan.origins) >= MIN_BAND_ORIGINS:
+        model = ErrorModel("backtest", _backtest_errors(y, plan, seasons, chosen, cache, failures), plan.horizon,
+                           plan.independent_origins, hold_after=hold_after or 0)
     else:
-        chosen = method if method != "auto" else "seasonal_naive"
-        reason = "chosen by the user" if method != "auto" else "too little history for a backtest"
-    final = _cached(cache, y, len(y), horizon, seasons, (chosen,), notes)[chosen]
-    errors = _backtest_errors(y, plan, seasons, chosen, cache, notes)
-    quantiles = calibrated_quantiles(errors, horizon, plan.horizon or horizon, plan.independent_origins or None)
-    window = y[max(0, len(y) - window_points(seasons)):]
-    scale = band_scale(final, float(np.mean(window)))
-    bands = {name: np.clip(final + quantiles[i] * scale, 0.0, None) for i, name in enumerate(BAND_LEVELS)}
-    return FitCore(chosen, reason, final, bands, scores, plan, tuple(dict.fromkeys(notes)))
+        model = naive_fallback_model(y, seasons, hold_after=hold_after or 0)
+    scale = band_scale(final, float(np.mean(y[max(0, len(y) - window_points(seasons)):])))
+    bands, widened = nested_bands(final, model.quantiles(horizon), scale)
+    final_window = (max(0, len(y) - window_points(seasons)), len(y))
+    return FitCore(chosen, reason, final, bands, scores, plan, failures.sentences(final_window), model, scale,
+                   hold_after, widened, worse, method)
 
 
-def _backtest_errors(y, plan: BacktestPlan, seasons, method: str, cache: dict, notes: list):
-    """Normalized errors (origins x periods) of ``method``; in-sample seasonal changes when no backtest."""
+def _choose(method: str, scores: dict, plan: BacktestPlan) -> tuple[str, str, bool]:
+    """The method, why, and whether every candidate backtested worse than seasonal naive."""
+    import numpy as np
+
+    if not plan.origins:
+        if method != "auto":
+            return method, "chosen by the user (no backtest: too little history)", False
+        return "seasonal_naive", "too little history for a backtest", False
+    means = {m: float(np.mean(v)) for m, v in scores.items()}
+    naive = means.get("seasonal_naive")
+    others = {m: v for m, v in means.items() if m != "seasonal_naive"}
+    worse = naive is not None and bool(others) and min(others.values()) >= naive
+    if method != "auto":
+        return method, "chosen by the user", worse
+    chosen, reason = select_method(scores, plan.independent_origins)
+    return chosen, reason, worse
+
+
+def hold_level(point, after: int, seasons: tuple[int, ...]):
+    """Past lead time ``after`` repeat the forecast's last full cycle of the longest season that fits in it.
+
+    The trend cap: a trend is projected for at most as long as it was observed (the history's length).
+    """
+    import numpy as np
+
+    period = max((p for p in seasons if p <= after), default=1)
+    held = np.asarray(point, dtype=float).copy()
+    tail = np.arange(after, len(held))
+    held[tail] = held[after - period + (tail - after) % period]
+    return held
+
+
+def nested_bands(point, quantiles, scale) -> tuple[dict, float]:
+    """Bands ``point + quantile x scale``, made to nest around the point forecast and floored at zero.
+
+    lower_95 <= lower_80 <= point <= upper_80 <= upper_95 always: where the calibrated errors were
+    biased (the backtest under- or over-forecast on average) an 80% band that would miss the point
+    forecast is widened to it. Returns the bands and the share of periods so widened.
+    """
+    import numpy as np
+
+    raw = {name: point + quantiles[i] * scale for i, name in enumerate(BAND_LEVELS)}
+    lower_80 = np.minimum(raw["lower_80"], point)
+    upper_80 = np.maximum(raw["upper_80"], point)
+    widened = float(np.mean((raw["lower_80"] > point) | (raw["upper_80"] < point))) if len(point) else 0.0
+    bands = {"lower_95": np.minimum(raw["lower_95"], lower_80), "lower_80": lower_80,
+             "upper_80": upper_80, "upper_95": np.maximum(raw["upper_95"], upper_80)}
+    return {name: np.clip(band, 0.0, None) for name, band in bands.items()}, widened
+
+
+def _backtest_errors(y, plan: BacktestPlan, seasons, method: str, cache: dict, failures: FailureLog):
+    """Normalized errors (origins x periods) of ``method`` at the backtest origins."""
     import numpy as np
 
     rows = []
     for cut in plan.origins:
         window = y[max(0, cut - window_points(seasons)):cut]
-        forecast = _cached(cache, y, cut, plan.horizon, seasons, (method,), notes)[method]
+        forecast = _cached(cache, y, cut, plan.horizon, seasons, (method,), failures)[method]
         rows.append((y[cut:cut + plan.horizon] - forecast) / band_scale(forecast, float(np.mean(window))))
-    if rows:
-        return np.array(rows)
-    lag = max(usable_periods(len(y), seasons, cycles=1), default=1)
-    change = y[lag:] - y[:-lag] if len(y) > lag else y - np.mean(y)
-    return (change / band_scale(y[-len(change):], float(np.mean(y))))[None, :]
+    return np.array(rows)
 
 
 # --------------------------------------------------------------------------- results
@@ -453,14 +607,27 @@ class ForecastResults:
     backtest_horizon: int
     warnings: tuple = ()
     assumptions: tuple = field(default_factory=tuple)
+    error_model: ErrorModel | None = None
+    """The normalized error distribution behind the bands (:mod:`forecast_intervals`)."""
+    error_scale: Any = None
+    """numpy array: per-period error normalizer; a band is ``mean + error quantile x error_scale``."""
 
     def summary_frame(self):
         """The forecast table: ``mean``, ``lower_80``, ``upper_80``, ``lower_95``, ``upper_95``."""
         return self.frame.copy()
 
     def scenario(self, name: str):
-        """Demand under ``optimistic`` (lower 80%), ``baseline`` (median) or ``pessimistic`` (upper 80%)."""
+        """Demand per period under ``optimistic`` (lower 80%), ``baseline`` (median) or ``pessimistic`` (upper 80%)."""
         return self.frame[SCENARIO_COLUMNS[check_choice("forecast.scenario", name, SCENARIOS)]]
+
+    def step_peaks(self, step_periods: int, quantiles: tuple = (0.1, 0.5, 0.9), *, align: bool = True):
+        """Quantiles of each step's PEAK demand; see :func:`step_peak_quantiles`."""
+        return step_peak_quantiles(self, step_periods, quantiles, align=align)
+
+    def scenario_step_peaks(self, name: str, step_periods: int, *, align: bool = True):
+        """Each step's peak demand at the scenario's quantile (``SCENARIO_QUANTILES``: p10, p50, p90)."""
+        q = SCENARIO_QUANTILES[check_choice("forecast.scenario", name, SCENARIOS)]
+        return step_peak_quantiles(self, step_periods, (q,), align=align).iloc[:, -1].rename(f"peak_p{q * 100:g}")
 
     @property
     def backtest(self) -> dict:
@@ -487,11 +654,65 @@ class ForecastResults:
             "value_column": hist.value_name,
             "unit": hist.unit,
             "backtest": self.backtest,
+            "bands_from": self.error_model.kind if self.error_model is not None else None,
             "forecast": records,
             "history": hist.to_records(history_points),
             "warnings": list(self.warnings),
             "assumptions": list(self.assumptions),
         }
+
+
+def step_bounds(index, step_periods: int, align: bool = True) -> list[tuple[int, int]]:
+    """``[(start, stop)]`` period ranges of consecutive steps of ``step_periods`` periods.
+
+    ``align``: steps of a whole number of days start at midnight UTC (of a Monday for whole weeks),
+    so the first step may be partial; otherwise steps count from the first forecast period.
+    """
+    import numpy as np
+    import pandas as pd
+
+    n = len(index)
+    step = pd.Timedelta(index.freq.nanos * step_periods, "ns") if index.freq is not None else None
+    day = pd.Timedelta(days=1)
+    if not align or step is None or step % day != pd.Timedelta(0):
+        return [(a, min(n, a + step_periods)) for a in range(0, n, step_periods)]
+    epoch = pd.Timestamp("1970-01-05", tz=index.tz)  # a Monday
+    labels = np.asarray((index - epoch) // step)
+    cuts = [0] + [int(i) for i in np.flatnonzero(np.diff(labels)) + 1] + [n]
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
+def step_peak_quantiles(results: ForecastResults, step_periods: int, quantiles: tuple = (0.1, 0.5, 0.9), *,
+                        align: bool = True):
+    """Quantiles of the PEAK demand within each step of ``step_periods`` periods (a day: 24 hourly periods).
+
+    The rule: sample paths of the forecast's own error model (``forecast_intervals``): each path is
+    ``mean + error_scale x (shared level shift + one backtest origin's deviation path)``, floored at
+    zero; the step's peak is the path's maximum over the step, and its quantiles are taken over
+    4,000 paths. Errors within a step are dependent as they were in the backtest (the level shift
+    is common to the whole path, the deviations keep their hour-to-hour run), so the p90 of the peak
+    is neither the sum nor simply the maximum of the hourly p90s (it is at least the latter).
+
+    Returns a pandas DataFrame indexed by each step's first timestamp with ``periods`` (periods in the
+    step), ``end`` (its last timestamp) and one column per quantile named ``p10``, ``p50``, ``p90``,
+    in the history's units (multiply by ``results.history.rps_per_unit`` for requests per second).
+    """
+    import numpy as np
+    import pandas as pd
+
+    step_periods = check_number("step_periods", step_periods, integer=True)
+    for q in quantiles:
+        check_number("quantiles", q, maximum=1.0, inclusive=False)
+    index = results.frame.index
+    bounds = step_bounds(index, step_periods, align)
+    point = results.frame["mean"].to_numpy(dtype=float)
+    peaks = step_peak_quantiles_from(point, np.asarray(results.error_scale, dtype=float), results.error_model,
+                                     bounds, tuple(quantiles))
+    frame = pd.DataFrame(peaks, columns=[f"p{q * 100:g}" for q in quantiles],
+                         index=pd.DatetimeIndex([index[a] for a, _ in bounds], name="step_start"))
+    frame.insert(0, "end", [index[b - 1] for _, b in bounds])
+    frame.insert(0, "periods", [b - a for a, b in bounds])
+    return frame
 
 
 class Forecaster:
@@ -522,13 +743,17 @@ class Forecaster:
         """Periods to forecast."""
         return max(1, math.ceil(self.horizon_days * 86_400 / self.history.step_s - 1e-9))
 
-    def fit(self) -> ForecastResults:
-        """Backtest, choose, calibrate the bands and forecast; returns a new results object."""
+    def fit(self, progress: Callable[[int, int], None] | None = None) -> ForecastResults:
+        """Backtest, choose, calibrate the bands and forecast; returns a new results object.
+
+        ``progress(done, total)``, when given, is called as fitting windows complete (``total`` is the
+        backtest origins + 1); it draws nothing itself: a CLI can drive a progress bar with it.
+        """
         import pandas as pd
 
         hist = self.history
         y = hist.series.to_numpy(dtype=float)
-        core = fit_core(y, hist.step_s, self.horizon, self.method, self.origins)
+        core = fit_core(y, hist.step_s, self.horizon, self.method, self.origins, progress=progress)
         index = pd.date_range(hist.series.index[-1] + hist.series.index.freq, periods=self.horizon,
                               freq=hist.series.index.freq, name="timestamp")
         frame = pd.DataFrame({"mean": core.point, **{k: core.bands[k] for k in ("lower_80", "upper_80",
@@ -539,9 +764,18 @@ class Forecaster:
             seasonal_periods=seasons,
             backtest_scores={m: sum(v) / len(v) for m, v in core.scores.items() if v},
             backtest_origins=len(core.plan.origins), backtest_horizon=core.plan.horizon,
-            warnings=tuple(hist.warnings) + _history_warnings(hist, len(y)) + core.notes,
-            assumptions=_assumptions(core, hist.step_s, self.horizon),
+            warnings=tuple(hist.warnings) + _history_warnings(hist, len(y)) + core.notes
+            + _fit_warnings(core, hist, len(y), self.horizon),
+            assumptions=_assumptions(core, self.horizon), error_model=core.error_model, error_scale=core.error_scale,
         )
+
+
+def _span(periods: int, step_s: float) -> str:
+    """``168 periods (7 days)``."""
+    days, hours = periods * step_s / 86_400, periods * step_s / 3600
+    if days >= 1:
+        return f"{periods} periods ({days:.3g} day{'' if days == 1 else 's'})"
+    return f"{periods} periods ({hours:.3g} hour{'' if hours == 1 else 's'})"
 
 
 def _history_warnings(hist, n: int) -> tuple:
@@ -554,14 +788,72 @@ def _history_warnings(hist, n: int) -> tuple:
             f"a {seasons[0]}-period season needs {2 * seasons[0]} values ({need:g} days): fitted without seasonality",)
 
 
-def _assumptions(core: FitCore, step_s: float, horizon: int) -> tuple:
-    out = [f"forecast 'mean' is the median point forecast of {core.method}; bands are calibrated on "
-           f"{len(core.plan.origins)} backtest origins of {core.plan.horizon} periods"]
-    if core.plan.horizon and horizon > core.plan.horizon:
+def _fit_warnings(core: FitCore, hist, n: int, horizon: int) -> tuple:
+    """Warnings about the bands' basis, the horizon and the backtest's verdict."""
+    out = []
+    step_s = hist.step_s
+    if core.error_model.kind != "backtest":
+        out.append(f"only {_span(n, step_s)} of history: {len(core.plan.origins)} backtest origins, "
+                   f"{MIN_BAND_ORIGINS} are needed to calibrate the bands; they come from the history's own "
+                   f"{core.error_model.test_horizon}-period changes widened by Student's t with "
+                   f"{core.error_model.degrees_of_freedom} degrees of freedom: treat them as rough")
+    tested = core.plan.horizon
+    if core.hold_after or (tested and horizon > HORIZON_BACKTEST_FACTOR * tested):
+        past = [f"longer than the history ({_span(n, step_s)})"] if core.hold_after else []
+        if tested and horizon > HORIZON_BACKTEST_FACTOR * tested:
+            past.append(f"{horizon / tested:.1f} x the {_span(tested, step_s)} the backtest checked")
+        out.append(f"the horizon of {_span(horizon, step_s)} is " + " and ".join(past)
+                   + ": past what was checked the bands widen by an assumed rule"
+                   + (f" and the level is held after {_span(n, step_s)}" if core.hold_after else "")
+                   + "; read the far end as a range, not a trend")
+    out += _quality_warnings(core)
+    return tuple(out)
+
+
+def _quality_warnings(core: FitCore) -> list:
+    import numpy as np
+
+    means = {m: float(np.mean(v)) for m, v in core.scores.items() if v}
+    mine, naive = means.get(core.method), means.get("seasonal_naive")
+    out = []
+    if core.worse_than_naive and core.requested != "auto":
+        out.append(f"{core.method} backtested worse than seasonal naive (MASE {mine:.2f} against {naive:.2f}); "
+                   "method 'auto' would choose between them by the backtest")
+    elif core.worse_than_naive:
+        best = min((m for m in means if m != "seasonal_naive"), key=means.get)
+        verdict = (f"every method backtested worse than seasonal naive (MASE {naive:.2f}; the best other, {best}, "
+                   f"{means[best]:.2f})")
+        out.append(f"{verdict}: seasonal naive is used" if core.method == "seasonal_naive" else
+                   f"{verdict}, by less than the backtest can tell apart ({core.reason}): {core.method} kept")
+    if mine is not None and mine > POOR_MASE:
+        out.append(f"the backtest MASE of {core.method} is {mine:.2f}: its errors averaged {mine:.1f} times the "
+                   "history's typical change from one season to the next, a poor fit: treat the forecast as rough")
+    return out
+
+
+def _assumptions(core: FitCore, horizon: int) -> tuple:
+    model = core.error_model
+    if model.kind == "backtest":
+        basis = f"calibrated on {len(core.plan.origins)} backtest origins of {core.plan.horizon} periods"
+    else:
+        basis = (f"from the history's {model.test_horizon}-period changes (root mean square x Student's t, "
+                 f"{model.degrees_of_freedom} degrees of freedom, x sqrt(cycles ahead)): too little history for a backtest")
+    out = [f"forecast 'mean' is the median point forecast of {core.method}; bands are {basis}",
+           "bands nest around the point forecast (lower_95 <= lower_80 <= mean <= upper_80 <= upper_95) and are "
+           "floored at 0: demand is never negative"]
+    if core.widened > 0:
+        out.append(f"the backtest errors were biased: on {core.widened:.0%} of periods an 80% band was widened "
+                   "to contain the point forecast")
+    if model.kind == "backtest" and horizon > core.plan.horizon:
         out.append(f"beyond {core.plan.horizon} periods the band width grows with sqrt(h / {core.plan.horizon}) "
-                   "(random-walk level drift), an extrapolation the backtest does not check")
-    if len(core.plan.origins) < 3:
-        out.append("fewer than 3 backtest origins: the bands rest on very few errors")
+                   "(random-walk level drift), an extrapolation the backtest does not check"
+                   + (f"; it stops growing after {core.hold_after} periods, where the level is held"
+                      if core.hold_after else ""))
+    out.append("trend: damped (ETS damping estimated) and capped: past a lead time as long as the history the "
+               "forecast repeats its last full season (level held) and the bands stop widening"
+               + (f"; applied here after {core.hold_after} periods" if core.hold_after else ""))
+    if core.worse_than_naive:
+        out.append(f"seasonal naive backtested best on this history; {core.method} is used ({core.reason})")
     return tuple(out)
 
 

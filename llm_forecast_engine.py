@@ -13,6 +13,7 @@ Example (SEED.md)::
 from __future__ import annotations
 
 import dataclasses
+from typing import Callable
 
 from models import (
     CostOptions, ForecastInput, ForecastPlan, GPUComparison, GPUConfig, InputError, LLMWorkloadInput, ModelConfig,
@@ -38,11 +39,12 @@ class LLMForecastEngine:
 
     # ----------------------------------------------------------------- one question, any mode
 
-    def plan(self, request: PlanRequest):
+    def plan(self, request: PlanRequest, *, progress: Callable[[int, int], None] | None = None):
         """Answer ``request`` (any mode): what the CLI, the wizard and config files call.
 
         With ``request.profile`` every planner uses that calibration profile's efficiencies, and the result's
-        assumptions name it with its fit error.
+        assumptions name it with its fit error. ``progress(done, total)`` hears how long work (a forecast's
+        fitting windows) advances.
         """
         from calibration import profile_in_use
 
@@ -51,12 +53,12 @@ class LLMForecastEngine:
         if request.mode == "validate":
             return self.validate(request.measurements, request.profile)
         with profile_in_use(request.profile) as profile:
-            result = self._answer(request)
+            result = self._answer(request, progress)
         if profile is None:
             return result
         return dataclasses.replace(result, assumptions=[f"efficiencies: {profile.description}", *result.assumptions])
 
-    def _answer(self, request: PlanRequest):
+    def _answer(self, request: PlanRequest, progress):
         if request.mode == "inference":
             return self.generate_inference_plan(request.workload, request.model, request.gpu,
                                                 include_cost=request.include_cost, cost=request.cost)
@@ -66,7 +68,8 @@ class LLMForecastEngine:
         if request.mode == "training":
             return self.generate_training_plan(request.training, request.model, request.gpu,
                                                include_cost=request.include_cost, cost=request.cost)
-        return self.forecast(request.forecast, request.model, request.gpu, inputs=request.to_config())
+        return self.forecast(request.forecast, request.model, request.gpu, inputs=request.to_config(),
+                             progress=progress)
 
     # ----------------------------------------------------------------- inference
 
@@ -109,7 +112,7 @@ class LLMForecastEngine:
     # ----------------------------------------------------------------- demand forecast
 
     def forecast(self, question: ForecastInput, model: ModelConfig | None = None, gpu: GPUConfig | None = None, *,
-                 inputs: dict | None = None) -> ForecastPlan:
+                 inputs: dict | None = None, progress: Callable[[int, int], None] | None = None) -> ForecastPlan:
         """Forecast demand from ``question.history`` and, with a ``model``, the replicas and GPUs it needs.
 
         See :func:`capacity_timeline.plan_forecast`; ``inputs`` (the question as a config file) defaults to
@@ -123,7 +126,7 @@ class LLMForecastEngine:
         gpu = gpu or GPUConfig()
         if inputs is None:
             inputs = PlanRequest("forecast", model=model, gpu=gpu, forecast=question).to_config()
-        return plan_forecast(question, model, gpu, inputs=inputs)
+        return plan_forecast(question, model, gpu, inputs=inputs, progress=progress)
 
     def forecast_future_needs(self, rps_history, model: ModelConfig | None = None, horizon_days: float = 30,
                               scenario: str = "pessimistic", *, method: str = "auto",

@@ -133,6 +133,8 @@ FORECAST_METHODS = ("auto", "stl", "arima", "ets", "seasonal_naive", "ensemble")
 """Forecasting methods; ``auto`` chooses among the others by rolling-origin backtest."""
 MODES = ("inference", "training", "forecast", "compare", "validate")
 """What a :class:`PlanRequest` asks for (the CLI's ``--mode``, a config's ``mode``)."""
+PROVISION_STEPS = ("1d", "1w")
+"""How often capacity is provisioned: sized for each day's or each week's peak demand."""
 MAX_HORIZON_DAYS = 3660
 """Longest forecast horizon accepted (ten years)."""
 REQUEST_STATES = ("draft", "submitted", "approved", "rejected", "fulfilled", "cancelled")
@@ -624,6 +626,9 @@ class ForecastInput:
     method: str = "auto"
     current_replicas: int | None = None
     """Replicas running now; ``None`` assumes what the planner sizes for the history's recent peak."""
+    provision_every: str = "1d"
+    """Provisioning step: capacity is sized for the scenario's quantile of each day's (``1d``) or week's
+    (``1w``) peak demand."""
     avg_input_tokens: int | None = None
     """Prompt tokens per request; when given they win over the history's token columns."""
     avg_output_tokens: int | None = None
@@ -643,6 +648,8 @@ class ForecastInput:
                                                               maximum=MAX_HORIZON_DAYS))
         object.__setattr__(self, "scenario", check_choice("forecast.scenario", self.scenario, SCENARIOS))
         object.__setattr__(self, "method", check_choice("forecast.method", self.method, FORECAST_METHODS))
+        object.__setattr__(self, "provision_every", check_choice("forecast.provision_every", self.provision_every,
+                                                                 PROVISION_STEPS))
         for name in ("current_replicas", "avg_input_tokens", "avg_output_tokens"):
             object.__setattr__(self, name, _optional(check_number, f"forecast.{name}", getattr(self, name), integer=True))
         object.__setattr__(self, "peak_load_multiplier", _optional(
@@ -1004,6 +1011,8 @@ class ForecastPlan(_ByName, _Result):
     """``rps`` or ``requests per period``: the unit of ``forecast`` and ``history`` values."""
     backtest: dict
     """Backtest metric, origins, scores per method and why the method was chosen."""
+    bands_from: str | None
+    """Where the bands' spread comes from: the backtest errors, or the naive fallback for a short history."""
     forecast: list
     """One record per period: ``timestamp``, ``mean`` (median), ``lower_80``, ``upper_80``, ``lower_95``, ``upper_95``."""
     history: list
@@ -1013,8 +1022,13 @@ class ForecastPlan(_ByName, _Result):
     """The forecast column the scenario plans for (``upper_80`` for pessimistic)."""
     capacity: dict
     """``included``; with a model: the replica shape, current capacity, tokens per request, peak multiplier."""
+    provisioning_schedule: list | None
+    """Per provisioning step (a day or a week): ``start``, ``end``, ``peak_demand_rps`` (the scenario's quantile of
+    the step's peak), ``replicas``, ``gpus_needed``, ``gpu_type``, ``add_gpus`` (to add by ``start`` beyond the most
+    held so far); ``None`` without a model."""
     capacity_timeline: list | None
-    """Per period: ``demand_rps``, ``replicas``, ``gpus_needed``, ``gpu_type`` (``None`` without a model)."""
+    """The hourly detail: per period ``demand_rps``, ``replicas``, ``gpus_needed``, ``gpu_type`` (``None`` without a
+    model). Each period alone, at the scenario's band: provision by ``provisioning_schedule``, not by this."""
     scaling_recommendations: list
     """Sentences: when current capacity runs out and what to add by when (never empty)."""
     warnings: list = field(default_factory=list)

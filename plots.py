@@ -132,7 +132,8 @@ def plot_forecast(plan: ForecastPlan, target: Path, field_name: str = "--plot") 
 
 
 def forecast_figure(plan: ForecastPlan):
-    """History, median forecast, 80%/95% bands, and the GPUs needed as steps on a second axis."""
+    """History, median forecast, 80%/95% bands, and the provisioning schedule's GPUs as steps on a second axis."""
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
     from matplotlib.ticker import EngFormatter
 
     figure, (ax,) = _figure(1)
@@ -143,24 +144,46 @@ def forecast_figure(plan: ForecastPlan):
         ax.fill_between(when, _series(plan.forecast, low)[1], _series(plan.forecast, high)[1], alpha=alpha,
                         color="tab:blue", label=f"{low[-2:]}% interval")
     ax.plot(when, mean, color="tab:blue", label="median forecast")
-    ax.set_ylabel(plan.unit or plan.value_column)
+    ax.set_ylabel(demand_axis_label(plan))
     ax.yaxis.set_major_formatter(EngFormatter())
     ax.set_ylim(bottom=0)
-    if plan.capacity_timeline:
-        _draw_capacity(ax, plan.capacity_timeline, plan.capacity.get("current") or {})
-    ax.set_title(f"Demand forecast ({plan.method}, capacity for the {plan.scenario} scenario)")
+    locator = AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    if plan.provisioning_schedule:
+        _draw_capacity(ax, plan.provisioning_schedule, plan.capacity.get("current") or {}, until=when[-1])
+    ax.set_title(f"Demand forecast ({plan.method}), capacity for the {plan.scenario} scenario")
     ax.grid(True, alpha=0.3)
     ax.legend(loc="upper left", fontsize="small")
     return figure
 
 
-def _draw_capacity(ax, timeline: list[dict], current: dict) -> None:
-    """GPUs needed per period as steps on a second axis, and the GPUs running now."""
-    when, gpus = _series(timeline, "gpus_needed")
+_STEP_NAMES = {"min": "minute", "h": "hour", "D": "day", "W": "week"}
+
+
+def demand_axis_label(plan: ForecastPlan) -> str:
+    """The demand axis in words: ``requests per hour`` for hourly counts, ``requests per second`` for rates."""
+    if plan.unit == "rps":
+        return "requests per second"
+    step = plan.frequency.lstrip("0123456789")
+    count = plan.frequency[: len(plan.frequency) - len(step)]
+    return f"requests per {count + ' ' if count else ''}{_STEP_NAMES.get(step, step)}"
+
+
+def _draw_capacity(ax, schedule: list[dict], current: dict, until) -> None:
+    """The GPUs each provisioning step needs, as steps (to ``until``) on a second axis with whole-GPU ticks, and
+    the GPUs now."""
+    import numpy as np
+    from matplotlib.ticker import MaxNLocator
+
+    starts = [np.datetime64(str(step["start"])[:19]) for step in schedule]
+    gpus = [step["gpus_needed"] for step in schedule]
     twin = ax.twinx()
-    twin.step(when, gpus, where="post", color="tab:red", linewidth=1, label="GPUs needed")
+    twin.step([*starts, until], [*gpus, gpus[-1]], where="post", color="tab:red", linewidth=1.5,
+              label="GPUs provisioned")
     if current.get("gpus"):
         twin.axhline(current["gpus"], color="tab:red", linestyle=":", label=f"GPUs now ({current['gpus']})")
-    twin.set_ylim(bottom=0)
+    twin.set_ylim(bottom=0, top=max(gpus + [current.get("gpus") or 0]) * 1.15 + 1)
+    twin.yaxis.set_major_locator(MaxNLocator(integer=True))
     twin.set_ylabel("GPUs")
     twin.legend(loc="upper right", fontsize="small")

@@ -485,8 +485,8 @@ def _training_metric_rows(m) -> list[tuple[str, str]]:
 
 FORECAST_COLUMNS = (("timestamp", "Peak at"), ("mean", "Median"), ("lower_80", "80% low"), ("upper_80", "80% high"),
                     ("lower_95", "95% low"), ("upper_95", "95% high"))
-TIMELINE_COLUMNS = (("timestamp", "Peak at"), ("demand_rps", "Demand req/s"), ("replicas", "Replicas"),
-                    ("gpus_needed", "GPUs"), ("gpu_type", "GPU"))
+SCHEDULE_COLUMNS = (("start", "From"), ("peak_demand_rps", "Peak req/s"), ("replicas", "Replicas"),
+                    ("gpus_needed", "GPUs"), ("add_gpus", "Add GPUs"), ("gpu_type", "GPU"))
 MAX_DAILY_ROWS = 21
 """Forecast tables show the peak of each day up to this many days, of each week beyond."""
 
@@ -504,12 +504,14 @@ def forecast_report(plan: ForecastPlan) -> list:
                   ("Selection", str(backtest["selection"])),
               ]),
               _section("CAPACITY", _capacity_rows(plan.capacity))]
-    for records, key, columns, what in ((plan.forecast, "mean", FORECAST_COLUMNS, f"FORECAST ({unit})"),
-                                        (plan.capacity_timeline, "demand_rps", TIMELINE_COLUMNS, "CAPACITY TIMELINE")):
-        if records:
-            rows, period = _peaks(records, key)
-            blocks += [_records_table(rows, columns, title=f"{what}: the peak of each {period}", cell=_forecast_cell),
-                       _blank()]
+    rows, period = _peaks(plan.forecast, "mean")
+    blocks += [_records_table(rows, FORECAST_COLUMNS, title=f"FORECAST ({unit}): the peak of each {period}",
+                              cell=_forecast_cell), _blank()]
+    if plan.provisioning_schedule:
+        every = "week" if plan.capacity.get("provision_every") == "1w" else "day"
+        blocks += [_records_table(plan.provisioning_schedule, SCHEDULE_COLUMNS, cell=_forecast_cell,
+                                  title=f"PROVISIONING SCHEDULE ({plan.scenario} peak of each {every})"),
+                   _blank()]
     blocks.append(_bullets("SCALING RECOMMENDATIONS", [str(r) for r in plan.scaling_recommendations]))
     return blocks + _notes(plan.assumptions, plan.warnings)
 
@@ -540,8 +542,8 @@ def _capacity_rows(capacity: dict) -> list[tuple[str, str]]:
 
 
 def _forecast_cell(key: str, value: Any) -> str:
-    if key == "timestamp":
-        return str(value)[:16].replace("T", " ")
+    if key in ("timestamp", "start"):
+        return str(value)[:16].replace("T", " ").removesuffix(" 00:00")
     if isinstance(value, float):
         return _compact(value)
     return _compare_cell(key, value)
@@ -666,21 +668,22 @@ def render(result: Any, stdout=None, *, width: int | None = None, console=None) 
 
 @contextmanager
 def working(description: str, stream=None, delay_s: float = SPINNER_DELAY_S):
-    """A spinner with elapsed time on ``stream`` (stderr) once the work runs past ``delay_s``.
+    """Show work in progress on ``stream`` (stderr) once it runs past ``delay_s``; yields ``update(done, total)``.
 
-    Nothing is shown when ``stream`` is not a terminal, so piped output and ``--format json``
-    stay clean.
+    A spinner with elapsed time until the work reports its progress through ``update``, then a bar with the
+    share done. Nothing is shown when ``stream`` is not a terminal, so piped output and ``--format json``
+    stay clean (``update`` is then a no-op).
     """
     stream = stream or sys.stderr
     if not (hasattr(stream, "isatty") and stream.isatty()):
-        yield
+        yield lambda done, total: None
         return
     from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                        console=Console(file=stream), transient=True)
-    progress.add_task(description, total=None)
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                        TimeElapsedColumn(), console=Console(file=stream), transient=True)
+    task = progress.add_task(description, total=None)
     lock, state = threading.Lock(), {"started": False, "done": False}
 
     def start() -> None:
@@ -689,11 +692,14 @@ def working(description: str, stream=None, delay_s: float = SPINNER_DELAY_S):
                 progress.start()
                 state["started"] = True
 
+    def update(done: int, total: int) -> None:
+        progress.update(task, completed=done, total=total)
+
     timer = threading.Timer(delay_s, start)
     timer.daemon = True
     timer.start()
     try:
-        yield
+        yield update
     finally:
         timer.cancel()
         with lock:

@@ -71,6 +71,7 @@ FLAG_TARGETS: dict[str, tuple | dict] = {
     "scenario": ("forecast", "scenario"),
     "frequency": ("forecast", "frequency"),
     "current_replicas": ("forecast", "current_replicas"),
+    "provision_every": ("forecast", "provision_every"),
     "efficiency_profile": ("profile",),
     "measurements": ("measurements",),
     "date_format": ("forecast", "date_format"),
@@ -78,7 +79,7 @@ FLAG_TARGETS: dict[str, tuple | dict] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from models import MODES
+    from models import MODES, PROVISION_STEPS
 
     parser = Parser(
         prog="forecast.py",
@@ -163,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     forecast.add_argument("--frequency", help="aggregation frequency for request logs (pandas alias, e.g. h)")
     forecast.add_argument("--date-format", metavar="FORMAT",
                           help="strftime format of the history's timestamps, e.g. '%%d/%%m/%%Y %%H:%%M' (day-first dates)")
+    forecast.add_argument("--provision-every", choices=PROVISION_STEPS,
+                          help="provisioning step: size capacity for each day's (1d, default) or week's (1w) peak")
     forecast.add_argument("--current-replicas", type=POSITIVE_INT,
                           help="replicas running now (default: those the planner sizes for the history's recent peak)")
     return parser
@@ -207,8 +210,8 @@ def run(args: argparse.Namespace, stdout) -> ExitStatus:
     request = plan_request(config)
     from reports import working
 
-    with working(f"planning ({mode})"):  # a spinner on a terminal's stderr after a second; nothing otherwise
-        result = LLMForecastEngine().plan(request)
+    with working(f"planning ({mode})") as progress:  # on a terminal's stderr after a second; nothing otherwise
+        result = LLMForecastEngine().plan(request, progress=progress)
         if args.plot is not None:
             from plots import plot
 

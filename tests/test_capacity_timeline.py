@@ -124,3 +124,52 @@ def test_given_tokens_win_over_the_history_token_columns():
     from_history = engine.forecast(ForecastInput(history=frame, horizon_days=1, method="seasonal_naive"), MODEL, GPU)
     assert (given.capacity["avg_input_tokens"], given.capacity["avg_output_tokens"]) == (282, 232)
     assert (from_history.capacity["avg_input_tokens"], from_history.capacity["avg_output_tokens"]) == (914, 155)
+
+
+# --------------------------------------------------------------------------- provisioning schedule
+
+
+@pytest.fixture(scope="module")
+def ramp_forecast():
+    """Four weeks of hourly rates with a daily cycle growing 3% a day, an 8B model on H100s, 1 replica now."""
+    index = pd.date_range("2026-01-05", periods=28 * 24, freq="h", tz="UTC")
+    history = pd.Series([(20.0 + 40.0 * (8 <= t.hour < 20)) * 1.03 ** (i / 24) for i, t in enumerate(index)],
+                        index=index, name="rps")
+    question = ForecastInput(history=history, horizon_days=7, avg_input_tokens=1000, avg_output_tokens=250,
+                             current_replicas=1)
+    return LLMForecastEngine().forecast(question, MODEL, GPU)
+
+
+def test_each_day_is_sized_for_at_least_its_busiest_hour(ramp_forecast):
+    schedule, hourly = ramp_forecast.provisioning_schedule, ramp_forecast.capacity_timeline
+    assert len(schedule) == 7 and len(hourly) == 7 * 24
+    for day in schedule:
+        hours = [h for h in hourly if day["start"] <= h["timestamp"] <= day["end"]]
+        assert len(hours) == 24
+        # the p90 of the day's peak is at least the largest hourly p90 of that day (a max of the paths)
+        assert day["peak_demand_rps"] >= max(h["demand_rps"] for h in hours) * (1 - 1e-6)
+        assert day["gpus_needed"] >= max(h["gpus_needed"] for h in hours)
+
+
+def test_the_schedule_says_what_to_add_and_by_when(ramp_forecast):
+    schedule = ramp_forecast.provisioning_schedule
+    held_gpus = ramp_forecast.capacity["current"]["gpus"]
+    for day in schedule:  # by hand: add what the day needs beyond the most held so far
+        assert day["add_gpus"] == max(day["gpus_needed"] - held_gpus, 0)
+        held_gpus = max(held_gpus, day["gpus_needed"])
+    assert sum(d["add_gpus"] for d in schedule) == max(d["gpus_needed"] for d in schedule) - 1 > 0
+    first_add = next(d for d in schedule if d["add_gpus"])
+    assert first_add["start"][:10] in ramp_forecast.scaling_recommendations[0]
+
+
+def test_weekly_provisioning_covers_every_day_of_its_week(ramp_forecast):
+    weekly = LLMForecastEngine().forecast(
+        dataclasses.replace(ForecastInput(**{k: v for k, v in ramp_forecast.inputs["forecast"].items()
+                                              if k != "history"}, history=ramp_forecast.results.history.series),
+                            provision_every="1w"), MODEL, GPU)
+    assert ramp_forecast.forecast == weekly.forecast  # the same forecast, provisioned per week
+    assert weekly.capacity["provision_every"] == "1w"
+    # 2026-02-02 is a Monday: the 7 days fall in one aligned week, whose peak covers each day's
+    assert len(weekly.provisioning_schedule) == 1
+    assert weekly.provisioning_schedule[0]["gpus_needed"] >= max(d["gpus_needed"] for d in
+                                                                   ramp_forecast.provisioning_schedule)

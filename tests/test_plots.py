@@ -82,13 +82,17 @@ def test_forecast_plot_is_a_sensible_png(real_forecast, tmp_path):
     assert_drawn(png_pixels(plots.plot(real_forecast, tmp_path / "forecast.png")))
 
 
-def test_forecast_figure_draws_the_gpus_the_plan_needs(real_forecast):
+def test_forecast_figure_draws_the_provisioning_steps_in_whole_gpus(real_forecast):
     figure = plots.forecast_figure(real_forecast)
-    needed = [period["gpus_needed"] for period in real_forecast.capacity_timeline]
+    needed = [step["gpus_needed"] for step in real_forecast.provisioning_schedule]
     assert max(needed) > 1  # the daytime load needs more than the one replica running now
-    assert list(_line(figure, "GPUs needed").get_ydata()) == needed
+    steps = _line(figure, "GPUs provisioned")
+    assert list(steps.get_ydata()) == [*needed, needed[-1]]  # one step per day, held to the horizon's end
     assert list(_line(figure, "GPUs now (1)").get_ydata()) == [1, 1]
     assert len(_line(figure, "median forecast").get_ydata()) == len(real_forecast.forecast)
+    gpu_axis = next(ax for ax in figure.axes if ax.get_ylabel() == "GPUs")
+    assert all(float(tick).is_integer() for tick in gpu_axis.get_yticks())
+    assert figure.axes[0].get_ylabel() == "requests per second"  # the history's unit, in words
 
 
 def test_cli_plot_flag_writes_the_png(cli, tmp_path):

@@ -299,7 +299,7 @@ def real_forecast():
 def test_forecast_report_sections(real_forecast):
     text = render_text(real_forecast)
     for title in ("DEMAND FORECAST", "BACKTEST", "CAPACITY", "FORECAST (rps): the peak of each day",
-                  "CAPACITY TIMELINE: the peak of each day", "SCALING RECOMMENDATIONS", "ASSUMPTIONS"):
+                  "PROVISIONING SCHEDULE (pessimistic peak of each day)", "SCALING RECOMMENDATIONS", "ASSUMPTIONS"):
         assert title in text
     assert real_forecast.scaling_recommendations[0][:40] in text.replace("\n   ", " ")
     assert re.search(r"Peak Multiplier: +1x the forecast within a period", text)

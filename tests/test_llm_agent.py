@@ -164,7 +164,7 @@ def test_forecast_wizard_plan_is_reproduced_by_its_saved_config(cli, in_tmp, tmp
     ]
     code, out, err = drive(*keys, *SAVE_ALL, "y", typed("forecast.png"))
     assert code == 0, err
-    for title in ("DEMAND FORECAST", "CAPACITY TIMELINE", "SCALING RECOMMENDATIONS"):
+    for title in ("DEMAND FORECAST", "PROVISIONING SCHEDULE", "SCALING RECOMMENDATIONS"):
         assert title in out
     config = json.loads((in_tmp / "forecast_config.json").read_text())
     assert config["forecast"] == {"history": str(history), "horizon_days": 2.0, "method": "seasonal_naive",

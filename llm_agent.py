@@ -45,8 +45,8 @@ MODE_CHOICES = (
 CONFIG_MODES = ("inference", "compare", "training", "forecast", "validate")
 """Modes whose answers are a config file (``services`` plans a registered service instead)."""
 SERVING = ("inference", "compare")
-ROW_WIDTH = 56
-"""Width of a review row (label and answer): the answered line ``? Change which answer? <row>`` fits 80 columns."""
+ROW_WIDTH = 72
+"""Width of a review row (label and answer), within 80 columns."""
 PLAN, LEAVE = "\0plan", "\0leave"
 WELCOME = ("[bold]LLM capacity planner[/]. A default is shown in grey: Enter takes it, typing replaces it. "
            "Esc goes back one question; every answer is listed for review before planning. Ctrl-C leaves.")
@@ -85,6 +85,8 @@ class Question:
     """Checks run once answered; raise :class:`PlannerError` (or :class:`Redo`) when the answers do not work."""
     to_config: Callable[[Any, dict], dict] | None = None
     """``{dotted config key: value}`` for the config file (default: ``{key: value}`` unless ``None``)."""
+    suffixes: bool = False
+    """A number shown as 4k, 1.5B (its question accepts those)."""
 
     def fits(self, answers: dict) -> bool:
         """Whether the current answer is given and still one of the choices that can work."""
@@ -153,7 +155,8 @@ class Wizard:
             return self.ask.text(message, lambda t: parse_number(t, label.lower(), suffixes=suffixes, **bounds),
                                  current, optional=optional, blank=blank_of(self.answers), suffixes=suffixes)
 
-        return Question(key, label, ask, default=lambda answers: default, applies=applies, blank=blank_of)
+        return Question(key, label, ask, default=lambda answers: default, applies=applies, blank=blank_of,
+                        suffixes=suffixes)
 
     def _choice(self, key: str, label: str, message: str | Callable[[dict], str],
                 choices: Callable[[dict], list[tuple[Any, str]]], default: Any = None, *, applies=_always,
@@ -286,9 +289,9 @@ class Wizard:
             self._choice("training.optimizer_type", "Optimizer", "Optimizer:", lambda a: [(o, o) for o in OPTIMIZERS],
                          "AdamW", applies=training),
             self._choice("training.gradient_checkpointing", "Recompute activations",
-                         "Recompute activations (gradient checkpointing)?", lambda a: [
-                             (None, "only where needed to fit (the planner decides)"), (True, "yes, always"),
-                             (False, "no, never")], None, applies=training, blank="only where needed to fit"),
+                         "Recompute activations?", lambda a: [
+                             (None, "where needed to fit (the planner decides)"), (True, "yes, always"),
+                             (False, "no, never")], None, applies=training, blank="where needed to fit"),
             self._number("training.deadline_hours", "Deadline, hours", "Finish within how many hours?", None,
                          optional=True, blank="no deadline", applies=training),
         ]
@@ -306,7 +309,7 @@ class Wizard:
                           "Open a draft capacity request if more GPUs are needed?", False,
                           applies=lambda a: services(a) and self._open_request(a) is None),
             Question("service.request_by", "Requested by", lambda current: self.ask.text(
-                "Your name (recorded on the request):", _request_by, current),
+                "Your name (recorded on the request):", _request_by, current), default=lambda a: _user(),
                 applies=lambda a: services(a) and bool(a.get("service.open_request"))
                 and self._open_request(a) is None),
         ]
@@ -415,7 +418,7 @@ class Wizard:
             return f"{default_text(value[1])}B (size only)" if value[0] == "model_size_billions" else str(value[1])
         if question.key == "mode":
             return value
-        return default_text(value)
+        return default_text(value, question.suffixes)
 
     def rows(self, first: str | None = None) -> list[tuple[str, str]]:
         """``(key, title)`` of every answer, ``first`` (the one to change first) at the top."""
@@ -447,7 +450,13 @@ class Wizard:
         rows = [*self.rows(first), (LEAVE, "Leave without planning")]
         rows = [plan_row, *rows] if first is None else [*rows[:-1], plan_row, rows[-1]]
         hint = "(Enter plans; or pick an answer to change)" if first is None else "(the likely cause first)"
-        choice = self.ask.choice(message, rows, first or PLAN, instruction=hint)
+        try:
+            choice = self.ask.choice(message, rows, first or PLAN, instruction=hint, erase=True)
+        except Back:
+            self.console.print(f"? {message} (back)", highlight=False)
+            raise
+        said = {PLAN: "plan", LEAVE: "leave"}.get(choice) or self._question(choice).label
+        self.console.print(f"? {message} {said}", highlight=False)  # the long menu is erased: one short line
         if choice == LEAVE:
             raise Cancelled
         return choice
@@ -496,7 +505,7 @@ class Wizard:
         return [(p, p) for p in listed]
 
     def _services(self, answers: dict) -> list[tuple[str, str]]:
-        return [(s.name, _clip(f"{s.name:<18} {s.model} {s.precision} on {s.gpu_type}, {s.gpus or 0} GPUs held", 70))
+        return [(s.name, _clip(f"{s.name:<12} {s.model} {s.precision}, {s.gpus or 0} x {s.gpu_type} held", 50))
                 for s in self.engine.registry.list_services()]
 
     # ----------------------------------------------------------------- forecasts: the history file
@@ -686,7 +695,7 @@ class Wizard:
                 self.say_problem("Cannot plan this", exc)
                 first = culprit(exc, [q.key for q in self.asked()], self.answers)
                 try:
-                    choice = self.ask_review("Change which answer?", first or self.asked()[0].key)
+                    choice = self.ask_review("What would you like to change?", first or self.asked()[0].key)
                 except Back:
                     choice = None
                 if choice != PLAN:
@@ -732,6 +741,16 @@ def _step_words(alias: str) -> str:
 
 def _mean(value: float | None) -> str:
     return "none" if value is None else f"{value:,.0f}"
+
+
+def _user() -> Any:
+    """The login name, offered as the requester (none when the system does not say)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return NO_DEFAULT
 
 
 def _request_by(text: str) -> str:

@@ -19,8 +19,7 @@ from models import InputError, InfeasibleError, PlannerError, check_number
 
 SUFFIXES = {"k": 10**3, "m": 10**6, "b": 10**9}
 """Multipliers a number may end with where its prompt says so (token counts, dataset sizes)."""
-COMMA = ("a number without a comma: a comma is ambiguous (1,5 may mean 1.5 or 15); type 1.5 for a decimal "
-         "and 1500 or 1_500 for thousands")
+COMMA = "a number without a comma, which is ambiguous (1,5: 1.5 or 15?); type 1.5, or 1500 or 1_500"
 NONE_WORDS = ("none", "-")
 """What clears an optional answer (Enter keeps the one shown)."""
 

@@ -63,10 +63,34 @@ def default_text(value: Any, suffixes: bool = False) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         if suffixes:
             for suffix, scale in (("B", 10**9), ("M", 10**6), ("k", 10**3)):
-                if value >= scale and value % scale == 0:
-                    return f"{value // scale}{suffix}"
+                if value >= scale and (value * 100 if scale > 1000 else value) % scale == 0:  # 1.5B, 2.25M, 4k
+                    return f"{value / scale:g}{suffix}"
         return f"{value:_}" if abs(value) >= 10_000 else str(value)
     return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _refuse_on_enter(app, check: Callable[[str], bool | str]) -> None:
+    """Enter submits an accepted answer; a refused one is cleared (the default shows again, so typing again
+    replaces, never appends) with the reason and the refused text below the question; Up brings it back."""
+    from prompt_toolkit.buffer import ValidationState
+    from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
+    from prompt_toolkit.validation import ValidationError
+
+    keys = KeyBindings()
+
+    @keys.add("enter", eager=True)
+    def _submit(event) -> None:
+        buffer = event.current_buffer
+        reason = check(buffer.text)
+        if reason is True:
+            buffer.validation_state = ValidationState.UNKNOWN  # an earlier refusal of this (empty) line is over
+            buffer.validate_and_handle()
+            return
+        buffer.reset(append_to_history=True)
+        buffer.validation_state = ValidationState.INVALID  # so no later check of the empty line clears the reason
+        buffer.validation_error = ValidationError(message=f"{reason} (Up: what you typed)")
+
+    app.key_bindings = merge_key_bindings([app.key_bindings, keys])
 
 
 def _wrap_validation_errors(app) -> None:
@@ -136,16 +160,16 @@ class Prompter:
         shown = "" if default is NO_DEFAULT else (blank if default is None else default_text(default, suffixes))
         if optional and default is not None and default is not NO_DEFAULT:
             shown += "   (none: clear it)"
-        options = dict(validate=validator(accept), validate_while_typing=False, style=self._style(),
-                       placeholder=placeholder(shown) if shown else None)
+        options = dict(style=self._style(), placeholder=placeholder(shown) if shown else None)
         if completer is not None:
             question = questionary.autocomplete(message, choices=completer, meta_information=meta, **options)
         else:
             question = questionary.text(message, **options)
+        _refuse_on_enter(question.application, validator(accept))
         return accept(self._ask(question))
 
     def choice(self, message: str, choices: list[tuple[Any, str]], default: Any = None,
-               instruction: str = "(arrows or type)") -> Any:
+               instruction: str = "(arrows or type)", erase: bool = False) -> Any:
         """Pick one of ``(value, title)`` pairs with the arrow keys or by typing part of its title."""
         import questionary
 
@@ -155,7 +179,7 @@ class Prompter:
         start = next((c for c in items if c.value == wanted), None)
         answer = self._ask(questionary.select(message, choices=items, default=start, use_search_filter=True,
                                               use_jk_keys=False, style=self._style(),
-                                              instruction=instruction))
+                                              instruction=instruction, erase_when_done=erase))
         return None if answer == _NONE else answer
 
     def confirm(self, message: str, default: bool) -> bool:

@@ -233,7 +233,7 @@ class Wizard:
                          after=self._load_history,
                          to_config=lambda value, a: self._unless_detected("value_column", value, a)),
             self._choice("forecast.frequency", "Step", "Forecast at which step?", self._frequencies, None,
-                         applies=forecast, blank="as recorded", after=self._load_history),
+                         applies=forecast, blank="the history's own", after=self._load_history),
             self._number("forecast.horizon_days", "Days to forecast", "Days to forecast:", 30, applies=forecast,
                          maximum=MAX_HORIZON_DAYS),
             self._choice("forecast.method", "Forecasting method", "Forecasting method (auto: chosen by backtest):",
@@ -528,7 +528,7 @@ class Wizard:
 
     def _frequencies(self, answers: dict) -> list[tuple[Any, str]]:
         recorded = self._history({**answers, "forecast.frequency": None}, quiet=True).frequency
-        return frequency_choices(recorded)
+        return frequency_choices(recorded, request_log=answers.get("forecast.value_column") is None)
 
     def _unless_detected(self, name: str, value: Any, answers: dict) -> dict:
         return {} if value == getattr(self._file(answers), name) else {f"forecast.{name}": value}

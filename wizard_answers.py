@@ -217,14 +217,17 @@ def pricing_for(gpu_id: str | None, cloud: str | None, gpus_per_replica: int = 1
     return tuple(p for p in PRICING_MODELS if p in found)
 
 
-def frequency_choices(recorded: str) -> list[tuple[str | None, str]]:
-    """``(alias, title)``: the history as recorded, then coarser steps it can be averaged (or counted) to."""
+def frequency_choices(recorded: str, request_log: bool = False) -> list[tuple[str | None, str]]:
+    """``(alias, title)``: the history's own step first, then the steps it can be averaged (or counted) to:
+    coarser ones for a series, any for a request log (its rows are counted per step)."""
     import pandas as pd
 
-    step = pd.tseries.frequencies.to_offset(recorded)
-    coarser = [(alias, title) for alias, title in (("15min", "every 15 minutes"), ("h", "hourly"), ("D", "daily"))
-               if _nanos(pd.tseries.frequencies.to_offset(alias)) > _nanos(step)]
-    return [(None, f"as recorded ({recorded})"), *((a, f"{t} ({a})") for a, t in coarser)]
+    step = _nanos(pd.tseries.frequencies.to_offset(recorded))
+    own = f"{'counted per' if request_log else 'as recorded,'} {recorded}"
+    others = [(alias, f"{title} ({alias})") for alias, title in (("15min", "every 15 minutes"), ("h", "hourly"),
+                                                                  ("D", "daily"))
+              if (request_log and alias != recorded) or _nanos(pd.tseries.frequencies.to_offset(alias)) > step]
+    return [(None, own), *others]
 
 
 def _nanos(offset) -> float:

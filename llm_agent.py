@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from models import (
-    CLOUDS, FORECAST_METHODS, MAX_HORIZON_DAYS, OPTIMIZERS, PRECISIONS, SCENARIOS, TRAINING_METHODS, InputError,
+    CLOUDS, FORECAST_METHODS, MAX_HORIZON_DAYS, OPTIMIZERS, PRECISIONS, SCENARIOS, InputError,
     PlannerError,
 )
 from wizard_answers import (
@@ -116,11 +116,6 @@ def _costed(answers: dict) -> bool:
         answers.get("mode") in ("inference", "training") and bool(answers.get("options.include_cost")))
 
 
-def _shape_key(name: str) -> Callable[[dict], str]:
-    """Tokens and latency targets: the workload's, or the forecast's in forecast mode."""
-    return lambda answers: f"{'forecast' if answers.get('mode') == 'forecast' else 'workload'}.{name}"
-
-
 def _set(config: dict, dotted: str, value: Any) -> None:
     section, _, key = dotted.partition(".")
     if key:
@@ -140,8 +135,10 @@ class Wizard:
         self.answers: dict[str, Any] = {}
         self._columns: dict[str, Any] = {}
         self._histories: dict[tuple, Any] = {}
-        self._engine = None
+        self._registry = None
         self._said: set[str] = set()
+        self._stale: set[str] = set()
+        """Answers a check found at fault: asked again before planning."""
         self.questions = self._questions()
 
     # ----------------------------------------------------------------- the question table
@@ -230,10 +227,10 @@ class Wizard:
                          to_config=lambda value, a: self._unless_detected("timestamp_column", value, a)),
             self._choice("forecast.value_column", "Demand column", "Which column is the demand?", self._value_columns,
                          lambda a: self._file(a).value_column, applies=forecast, blank="none: count the rows",
-                         after=self._load_history,
+                         after=self._history,
                          to_config=lambda value, a: self._unless_detected("value_column", value, a)),
             self._choice("forecast.frequency", "Step", "Forecast at which step?", self._frequencies, None,
-                         applies=forecast, blank="the history's own", after=self._load_history),
+                         applies=forecast, blank="the history's own", after=self._history),
             self._number("forecast.horizon_days", "Days to forecast", "Days to forecast:", 30, applies=forecast,
                          maximum=MAX_HORIZON_DAYS),
             self._choice("forecast.method", "Forecasting method", "Forecasting method (auto: chosen by backtest):",
@@ -340,6 +337,7 @@ class Wizard:
         """Ask ``question`` (its default: the current answer, else its first-visit default) and run its checks."""
         current = self.answers[question.key] if question.fits(self.answers) else question.default(self.answers)
         self.answers[question.key] = question.ask(current)
+        self._stale.discard(question.key)
         self.check(question)
 
     def check(self, question: Question) -> None:
@@ -372,9 +370,9 @@ class Wizard:
                 position = keys.index(redo.key) if redo.key in keys else position
 
     def complete(self) -> None:
-        """Ask what is missing or no longer works (after a change), then re-run every check."""
+        """Ask what is missing, no longer works or caused a problem (after a change), then re-run every check."""
         while True:
-            pending = next((q for q in self.asked() if not q.fits(self.answers)), None)
+            pending = next((q for q in self.asked() if not q.fits(self.answers) or q.key in self._stale), None)
             if pending is None:
                 try:
                     for question in self.asked():
@@ -385,7 +383,7 @@ class Wizard:
             try:
                 self.answer(pending)
             except Redo as redo:
-                self.answers.pop(redo.key, None)
+                self._stale.add(redo.key)
 
     def change(self, key: str) -> None:
         """Ask ``key`` again (Esc keeps the answer), then whatever that change leaves open."""
@@ -394,7 +392,7 @@ class Wizard:
         except Back:
             return
         except Redo as redo:
-            self.answers.pop(redo.key, None)
+            self._stale.add(redo.key)
         try:
             self.complete()
         except Back:
@@ -506,7 +504,7 @@ class Wizard:
 
     def _services(self, answers: dict) -> list[tuple[str, str]]:
         return [(s.name, _clip(f"{s.name:<12} {s.model} {s.precision}, {s.gpus or 0} x {s.gpu_type} held", 50))
-                for s in self.engine.registry.list_services()]
+                for s in self.registry.list_services()]
 
     # ----------------------------------------------------------------- forecasts: the history file
 
@@ -547,9 +545,6 @@ class Wizard:
             if not quiet:
                 self._describe(self._histories[key])
         return self._histories[key]
-
-    def _load_history(self, answers: dict) -> None:
-        self._history(answers)
 
     def _describe(self, history) -> None:
         series = history.series
@@ -597,20 +592,20 @@ class Wizard:
     # ----------------------------------------------------------------- services
 
     @property
-    def engine(self):
-        """The engine (and its service registry), opened once."""
-        if self._engine is None:
-            from llm_forecast_engine import LLMForecastEngine
+    def registry(self):
+        """The service registry (``$LLM_CAPACITY_DB``, else the user's), opened once."""
+        if self._registry is None:
+            from services import Registry
 
-            self._engine = LLMForecastEngine()
-        return self._engine
+            self._registry = Registry()
+        return self._registry
 
     def close(self) -> None:
-        if self._engine is not None and self._engine._registry is not None:
-            self._engine.registry.close()
+        if self._registry is not None:
+            self._registry.close()
 
     def _check_mode(self, answers: dict) -> None:
-        if answers.get("mode") == "services" and not self.engine.registry.list_services():
+        if answers.get("mode") == "services" and not self.registry.list_services():
             self.console.print("No services are registered yet: add one with python commands/services.py add NAME "
                                "--owner ... --model ... --gpu-type ... (see --help).", highlight=False)
             del answers["mode"]
@@ -623,7 +618,7 @@ class Wizard:
         name = answers.get("service.name")
         if name is None:
             return None
-        open_requests = [r for r in self.engine.registry.list_requests(service=name) if r.state in OPEN_STATES]
+        open_requests = [r for r in self.registry.list_requests(service=name) if r.state in OPEN_STATES]
         return open_requests[-1] if open_requests else None
 
     def _note_open_request(self, answers: dict) -> None:
@@ -663,11 +658,12 @@ class Wizard:
     def _plan_service(self):
         """The registered service's plan; with a request open for it, that request is shown and none opened."""
         import reports
+        from llm_forecast_engine import LLMForecastEngine
 
         a = self.answers
         existing = self._open_request(a)
         with reports.working(f"planning service {a['service.name']}", self.stderr):
-            result = self.engine.plan_service(a["service.name"], horizon_days=a["service.horizon_days"],
+            result = LLMForecastEngine(registry=self.registry).plan_service(a["service.name"], horizon_days=a["service.horizon_days"],
                                               scenario=a["service.scenario"],
                                               request_by=None if existing else a.get("service.request_by"))
         if existing is None:

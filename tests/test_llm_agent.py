@@ -267,6 +267,22 @@ def test_forecast_typed_tokens_win_over_the_history_and_blank_takes_its_columns(
     assert "token columns: 802 prompt, 301 generated tokens per request" in out
 
 
+def test_forecast_without_token_columns_takes_the_default_trace_and_a_latency_target(cli, in_tmp, tmp_path_factory):
+    from capacity_timeline import default_tokens
+
+    history = write_history(tmp_path_factory.mktemp("data") / "traffic.csv", tokens=False)
+    sized = [ENTER, typed("llama-3.1-8b"), ENTER, ENTER, ENTER,   # no tokens typed, none in the history
+             ENTER, typed("300"), ENTER,                        # a TTFT target of 300 ms, no ITL target
+             ENTER, ENTER, ENTER, ENTER]                        # GPU: the planner's; utilization; replicas; profile
+    code, out, err = drive(*forecast_keys(history, *sized), *REVIEW_PLAN, *SAVE_BOTH, *NO_PICTURE)
+    assert code == 0, err
+    plan, config = saved(in_tmp, "forecast")
+    tokens_in, tokens_out, _ = default_tokens()
+    assert (plan["capacity"]["avg_input_tokens"], plan["capacity"]["avg_output_tokens"]) == (tokens_in, tokens_out)
+    assert config["forecast"]["ttft_slo_ms"] == 300.0 and "avg_input_tokens" not in config["forecast"]
+    assert cli_plan(cli, in_tmp / "forecast_config.json") == plan
+
+
 def test_forecast_without_a_model_forecasts_demand_alone(cli, in_tmp, tmp_path_factory):
     history = write_history(tmp_path_factory.mktemp("data") / "traffic.csv", tokens=False)
     code, out, err = drive(*forecast_keys(history, "n"), *REVIEW_PLAN, *SAVE_BOTH, *NO_PICTURE)
@@ -313,6 +329,17 @@ def test_compare_ranks_options_and_the_pick_gets_its_full_plan(cli, in_tmp):
     assert plan["gpu_resources"]["total_gpus"] == cheapest["total_gpus"]
     assert plan["cost"]["monthly_gpu_cost"] == pytest.approx(cheapest["monthly_gpu_cost"], abs=0.01)
     assert cli_plan(cli, in_tmp / "inference_config.json") == plan
+
+
+def test_compare_kept_as_a_table_saves_the_config_that_reproduces_it(cli, in_tmp):
+    keys = [DOWN, ENTER, typed("llama-3.1-8b"), ENTER, typed("5"), *[ENTER] * 5, typed("50"), ENTER, ENTER, ENTER,
+            ENTER, *REVIEW_PLAN, "none: keep", ENTER, *SAVE_BOTH]
+    code, out, err = drive(*keys)
+    assert code == 0, err
+    plan, config = saved(in_tmp, "compare")
+    assert config["mode"] == "compare" and "cloud" not in config.get("options", {})
+    assert len({o["cloud"] for o in plan["options"]}) > 1       # every cloud that lists each GPU
+    assert cli_plan(cli, in_tmp / "compare_config.json") == plan
 
 
 def _write(path: Path, payload: dict) -> Path:

@@ -867,8 +867,8 @@ def no_terminal() -> str | None:
                if stream is None or not stream.isatty()]
     if not missing:
         return None
-    return (f"the wizard needs a terminal, and {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not "
-            "one: give flags or --config FILE (python main.py --help)")
+    what = f"{missing[0]} is not a terminal" if len(missing) == 1 else "stdin and stdout are not terminals"
+    return f"{what}: the wizard needs one; give flags or --config FILE (see --help)"
 
 
 def run_wizard(stdout=None, stderr=None, input=None, output=None) -> int:

@@ -576,7 +576,8 @@ def test_without_a_terminal_it_says_so_in_one_line_and_exits_2(in_tmp, redirect)
         os.close(slave)
     assert proc.returncode == 2
     lines = proc.stderr.decode().splitlines()
-    assert len(lines) == 1 and f"{redirect} is not one" in lines[0] and "--config" in lines[0]
+    assert lines == [f"error: {redirect} is not a terminal: the wizard needs one; give flags or --config FILE "
+                     "(see --help)"]
     assert not (proc.stdout or b"")
 
 
@@ -591,7 +592,30 @@ def test_main_with_arguments_is_the_cli():
 def test_the_wizard_refuses_to_run_without_a_terminal_in_process(monkeypatch):
     import io
 
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    monkeypatch.setattr("sys.stdout", Terminal())
     err = io.StringIO()
     assert llm_agent.run_wizard(stdout=io.StringIO(), stderr=err) == 2
-    assert err.getvalue().startswith("error: the wizard needs a terminal")
+    assert err.getvalue().startswith("error: stdin is not a terminal: the wizard needs one")
+
+
+def test_the_command_line_without_arguments_or_a_terminal_exits_2():
+    proc = subprocess.run([sys.executable, str(ROOT / "commands" / "forecast.py")], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "no terminal" in proc.stderr and proc.stdout == ""
+
+
+def test_the_command_line_without_arguments_on_a_terminal_starts_the_wizard(monkeypatch):
+    import io
+
+    from commands import forecast
+
+    calls = []
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True, raising=False)
+    monkeypatch.setattr(llm_agent, "run_wizard", lambda **kwargs: calls.append(kwargs) or 130)
+    assert forecast.main([], stdout=io.StringIO(), stderr=io.StringIO()) == 130
+    assert len(calls) == 1

@@ -20,6 +20,8 @@ from models import InputError, InfeasibleError, PlannerError, check_number
 SUFFIXES = {"k": 10**3, "m": 10**6, "b": 10**9}
 """Multipliers a number may end with where its prompt says so (token counts, dataset sizes)."""
 COMMA = "a number without a comma, which is ambiguous (1,5: 1.5 or 15?); type 1.5, or 1500 or 1_500"
+MAX_EXPONENT = 30
+"""Past 1e30 a typed number is a slip (every bound is far below), refused before it is made an integer."""
 NONE_WORDS = ("none", "-")
 """What clears an optional answer (Enter keeps the one shown)."""
 
@@ -45,9 +47,9 @@ def parse_number(text: str, label: str, *, integer: bool = False, minimum: float
     kind = "a whole number" if integer else "a number"
     try:
         exact = decimal.Decimal(typed) * scale if "_" not in typed or _underscores_ok(typed) else None
-    except decimal.InvalidOperation:
+    except decimal.DecimalException:  # not a number, or past Decimal's exponent range
         exact = None
-    if exact is None or not exact.is_finite():
+    if exact is None or not exact.is_finite() or exact.adjusted() > MAX_EXPONENT:
         raise InputError(label, text.strip(), f"{kind}{_range(minimum, inclusive, maximum)}")
     value: float | int = int(exact) if integer and exact == exact.to_integral_value() else float(exact)
     try:
@@ -110,16 +112,13 @@ def model_architecture(answer: tuple[str, Any]):
 
 def existing_file(text: str, label: str) -> Path:
     """An existing, readable, non-empty file, as an absolute path (a saved config then works from anywhere)."""
-    from config_loader import _stat
-
     typed = text.strip()
     path = Path(typed).expanduser()
-    info = _stat(path, label, typed) if typed else None
-    if info is None:
+    if not typed or not os.path.exists(path):  # os.path: False, not OSError, for a name too long
         raise InputError(label, typed, "an existing file (no such file)")
-    if path.is_dir():
+    if os.path.isdir(path):
         raise InputError(label, typed, "a file, not a directory")
-    if info.st_size == 0 or not os.access(path, os.R_OK):
+    if os.path.getsize(path) == 0 or not os.access(path, os.R_OK):
         raise InputError(label, typed, "a readable, non-empty file")
     return path.resolve()
 

@@ -77,6 +77,7 @@ def test_typing_replaces_a_default_and_enter_takes_it(cli, in_tmp):
     assert config["options"] == {"include_cost": True, "pricing": "on-demand"} and "gpu_type" not in config["gpu"]
     assert plan["inputs"]["workload"]["requests_per_second"] == 20.0
     assert "LLM INFERENCE CAPACITY PLAN" in out and "COST ESTIMATES" in out
+    assert "A default is shown in grey: Enter takes it, typing replaces it." in flat(out)
     assert cli_plan(cli, in_tmp / "inference_config.json") == plan
     assert "Reproduce this plan with: python commands/forecast.py --config inference_config.json" in out
 
@@ -437,6 +438,7 @@ def test_parse_number_accepts(text, kwargs, expected):
     ("-5", {}, "x: got '-5'; expected a finite number > 0"),
     ("2.5", {"integer": True}, "x: got '2.5'; expected a whole number > 0"),
     ("1__0", {}, "expected a number"), ("nan", {}, "x: got 'nan'"), ("1.5", {"maximum": 1.0}, "and <= 1"),
+    ("1e999999999", {"integer": True}, "x: got '1e999999999'; expected a whole number > 0"),
 ], ids=repr)
 def test_parse_number_refuses_with_the_reason(text, kwargs, message):
     from wizard_answers import parse_number

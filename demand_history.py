@@ -131,10 +131,7 @@ def load_history(source: Any, *, timestamp_column: str | None = None, value_colu
 
     if isinstance(source, (str, os.PathLike)):
         name = os.fspath(source)
-        notes: list[str] = []
-        frame = pd.concat(list(_csv_chunks(name, notes)), ignore_index=True)
-        if notes:
-            frame.attrs["notes"] = notes
+        frame = _read_frame(name)
     elif isinstance(source, pd.Series):
         frame, name = _series_frame(source), "series"
     elif isinstance(source, pd.DataFrame):
@@ -173,6 +170,17 @@ class _Limited(io.RawIOBase):
                              "(counted after decompression)")
         buffer[:len(data)] = data
         return len(data)
+
+
+def _read_frame(path: str):
+    """The whole CSV file as one DataFrame (see :func:`_csv_chunks`); the reader's notes in ``attrs['notes']``."""
+    import pandas as pd
+
+    notes: list[str] = []
+    frame = pd.concat(list(_csv_chunks(path, notes)), ignore_index=True)
+    if notes:
+        frame.attrs["notes"] = notes
+    return frame
 
 
 def _open_text(path: str) -> tuple[Any, bytes]:
@@ -281,6 +289,43 @@ def _pairs_frame(pairs) -> Any:
     if not rows:
         raise InputError("rps_history", [], f"at least {MIN_POINTS} (datetime, requests per second) pairs")
     return pd.DataFrame(rows, columns=["timestamp", "requests_per_second"])
+
+
+@dataclass(frozen=True)
+class HistoryColumns:
+    """A history file's columns and the ones :func:`load_history` would take (what the wizard offers)."""
+
+    columns: tuple[str, ...]
+    timestamp_column: str | None
+    """The detected timestamp column, ``None`` when none is found."""
+    value_column: str | None
+    """The detected value column; ``None`` for a request log (rows are counted) or when none is numeric."""
+    request_log: bool
+    numeric_columns: tuple[str, ...]
+    """Columns that can be the demand value (mostly numbers; token columns excluded)."""
+
+
+def history_columns(path: str | os.PathLike) -> HistoryColumns:
+    """Read a history CSV's header and detect its timestamp and value columns (errors: unreadable file)."""
+    import pandas as pd
+
+    frame = _read_frame(os.fspath(path))
+    try:
+        time_column = _timestamp_column(frame, None)
+    except InputError:
+        time_column = None
+    token_like = set(_INPUT_TOKEN_NAMES + _OUTPUT_TOKEN_NAMES + (_COVERAGE_NAME,))
+    numeric = tuple(str(c) for c in frame.columns if c != time_column and _key(c) not in token_like
+                    and pd.to_numeric(frame[c], errors="coerce").notna().mean() >= 0.5)
+    log = time_column is not None and _is_request_log(frame, time_column, None)
+    value = None
+    if time_column is not None and not log:
+        try:
+            value = str(_value_column(frame, None, time_column))
+        except InputError:
+            value = None
+    return HistoryColumns(tuple(map(str, frame.columns)), None if time_column is None else str(time_column), value,
+                          log, numeric)
 
 
 # --------------------------------------------------------------------------- columns

@@ -435,6 +435,22 @@ def evaluate_option(arch, gpu: GPUSpec, precision: str, kv_precision: str, tp: i
                   max_rps_per_replica=point.rps, max_concurrency=limit)
 
 
+def gpus_that_hold(arch: ModelArchitecture, precision: str, kv_precision: str, tokens_per_sequence: int,
+                   gpu_memory_utilization: float = 0.9) -> list[tuple[GPUSpec, int]]:
+    """``(gpu, smallest tensor-parallel degree)`` for each catalog GPU where one replica of ``arch`` holds a sequence
+    of ``tokens_per_sequence`` within one node (:func:`evaluate_option`'s fit rule; FP8 needs FP8 tensor cores)."""
+    held = []
+    for gpu in config.list_gpus():
+        if precision == "FP8" and "FP8" not in gpu.tflops:
+            continue
+        fits = (t for t in valid_tensor_parallel(arch, gpu) if max_concurrency(
+            deployment(arch, gpu, precision, kv_precision, t), gpu_memory_utilization, tokens_per_sequence) >= 1)
+        degree = next(fits, None)
+        if degree is not None:
+            held.append((gpu, degree))
+    return held
+
+
 def _min_replica_gib(dep: Deployment, tokens: int) -> float:
     parts = memory_breakdown_gib(dep, 1, tokens)
     return sum(parts.values()) / config.default("gpu_memory_utilization")

@@ -448,6 +448,17 @@ def cheapest_offers_by_gpu(cost: CostOptions | None = None, today: dt.date | Non
     return table
 
 
+def listed_pricing(gpu_id: str | None = None, gpus_per_replica: int = 1) -> dict[str, tuple[str, ...]]:
+    """``{cloud: pricing models}`` the built-in prices list for ``gpu_id`` (any GPU when ``None``) in instances
+    that hold ``gpus_per_replica`` GPUs: what :func:`quote` can find."""
+    gpu = config.get_gpu(gpu_id).id if gpu_id else None
+    found: dict[str, set] = {}
+    for row in builtin_rows():
+        if (gpu is None or row.gpu_id == gpu) and row.gpus_per_instance >= gpus_per_replica:
+            found.setdefault(row.provider, set()).add(row.pricing)
+    return {cloud: tuple(p for p in PRICING_MODELS if p in models) for cloud, models in sorted(found.items())}
+
+
 def _listing(rows: list[_PriceRow], key) -> str:
     """``aws: on-demand, spot; gcp: ...`` from rows grouped by provider."""
     groups: dict[str, set] = {}

@@ -1,412 +1,589 @@
-"""The interactive planner, driven by keystrokes through prompt_toolkit pipe input."""
+"""The interactive planner, driven by keystrokes: prompt_toolkit pipe input in-process, and ``python main.py``
+on a pseudo-terminal for what only a real terminal shows. Every conversation checks the plan that comes out
+(its saved config, and the CLI's plan of that config)."""
 
 from __future__ import annotations
 
-import io
 import json
 import re
-import threading
-import time
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from prompt_toolkit.data_structures import Size
-from prompt_toolkit.input import create_pipe_input
-from prompt_toolkit.output import DummyOutput
-from prompt_toolkit.output.vt100 import Vt100_Output
 
 import llm_agent
-from models import InputError
+from models import InfeasibleError, InputError
+from wizard_keys import CTRL_C, CTRL_U, DOWN, ENTER, ESC, ROOT, Terminal, drive, drive_on_screen, typed
 
-ROOT = Path(__file__).resolve().parent.parent
-ENTER, CLEAR, DOWN, CTRL_C, ESC = "\r", "\x15", "\x1b[B", "\x03", "\x1b"
-
-
-def typed(text: str) -> str:
-    """Replace the prefilled default with ``text`` and press Enter."""
-    return CLEAR + text + ENTER
-
-
-def drive(*keys: str, output=None) -> tuple[int, str, str]:
-    """Run the wizard on these keystrokes; the input closes after them (a wizard still asking gets EOF)."""
-    with create_pipe_input() as pipe:
-        pipe.send_text("".join(keys))
-        pipe.close()
-        out, err = io.StringIO(), io.StringIO()
-        code = llm_agent.run_wizard(stdout=out, stderr=err, input=pipe, output=output or DummyOutput())
-    return code, out.getvalue(), err.getvalue()
-
-
-def screen() -> tuple[Vt100_Output, io.StringIO]:
-    """A prompt_toolkit output that records what a 120-column terminal would show."""
-    buffer = io.StringIO()
-    return Vt100_Output(buffer, lambda: Size(rows=40, columns=120), term="xterm", enable_cpr=False), buffer
-
-
-def visible(buffer: io.StringIO) -> str:
-    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", buffer.getvalue())
-
-
-def type_when_shown(pipe, buffer: io.StringIO, steps: list[tuple[str, str]],
-                    timeout_s: float = 20.0) -> threading.Thread:
-    """Type each step's keys once its text is on the screen (a person reads, then types)."""
-
-    def typist() -> None:
-        for needle, keys in steps:
-            deadline = time.monotonic() + timeout_s
-            while needle not in visible(buffer) and time.monotonic() < deadline:
-                time.sleep(0.02)
-            pipe.send_text(keys)
-
-    thread = threading.Thread(target=typist, daemon=True)
-    thread.start()
-    return thread
+# --------------------------------------------------------------------------- fixtures and key scripts
 
 
 @pytest.fixture(autouse=True)
 def in_tmp(tmp_path, monkeypatch):
-    """Each wizard run saves into its own empty directory."""
+    """Each wizard run saves into its own empty directory, with its own empty service registry."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LLM_CAPACITY_DB", str(tmp_path.parent / f"{tmp_path.name}-services.db"))
     return tmp_path
 
 
-def json_plan_from_config(cli, path: Path) -> dict:
-    result = cli("--config", str(path), "--format", "json")
+def flat(text: str) -> str:
+    """Text with its line wrapping undone (rich wraps long lines at the console width)."""
+    return " ".join(text.split())
+
+
+def cli_plan(cli, config_path: Path) -> dict:
+    result = cli("--config", str(config_path), "--format", "json")
     assert result.exit_code == 0, result.stderr
     return json.loads(result.stdout)
 
 
-SAVE_ALL = ["y", ENTER, "y", ENTER]  # save the plan and the config under their default names
+def saved(in_tmp: Path, mode: str) -> tuple[dict, dict]:
+    """The plan and the config the wizard saved under their default names."""
+    return (json.loads((in_tmp / f"{mode}_plan.json").read_text()),
+            json.loads((in_tmp / f"{mode}_config.json").read_text()))
+
+
+SAVE_BOTH = ["y", ENTER, "y", ENTER]     # save the plan and the config under their default names
+NO_PICTURE = ["n"]
 INFERENCE = [
-    ENTER,                          # plan: inference
-    typed("llama-3.1-8b"),          # model from the catalog
-    ENTER,                          # precision: FP16 (the default)
-    typed("-5"), typed("20"),       # requests/s: a wrong value, re-asked, then a right one
-    ENTER, typed("1,000"), ENTER,   # prompt tokens 500, output tokens 1000 (typed with a comma), peak 1.5
-    ENTER,                          # context window: none
-    ENTER, typed("40"),             # TTFT target: none; ITL target 40 ms
-    ENTER, ENTER,                   # GPU: let the planner choose; utilization 0.7
-    ENTER, ENTER, ENTER,            # cost: yes, cheapest cloud, on-demand
+    ENTER,                        # plan: inference (the default)
+    typed("llama-3.1-8b"),        # model, typed over the shown default (llama-3.1-70b)
+    ENTER,                        # precision: FP16 (the default)
+    typed("20"),                  # requests/s: 20 typed where 10 is shown
+    ENTER,                        # prompt tokens: the shown 500
+    typed("1000"),                # generated tokens
+    typed("2"),                   # peak 2 typed where 1.5 is shown
+    ENTER, ENTER,                 # longest sequence: the model's; TTFT: no target
+    typed("40"),                  # ITL target 40 ms
+    ENTER, ENTER,                 # GPU: the planner chooses; utilization 0.7
+    ENTER, ENTER, ENTER,          # cost: yes, the cheapest cloud, on-demand
+    ENTER,                        # calibration profile: the shipped fits
 ]
+REVIEW_PLAN = [ENTER]             # the review screen: Enter plans
 
 
-# --------------------------------------------------------------------------- whole conversations
+# --------------------------------------------------------------------------- defaults shown, typing replaces
 
 
-def test_inference_wizard_plan_is_reproduced_by_its_saved_config(cli, in_tmp):
-    code, out, err = drive(*INFERENCE, *SAVE_ALL, "n")
+def test_typing_replaces_a_default_and_enter_takes_it(cli, in_tmp):
+    code, out, err = drive(*INFERENCE, *REVIEW_PLAN, *SAVE_BOTH, *NO_PICTURE)
     assert code == 0, err
-    assert "LLM INFERENCE CAPACITY PLAN" in out and "COST ESTIMATES" in out
-    saved = json.loads((in_tmp / "inference_plan.json").read_text())
-    config = json.loads((in_tmp / "inference_config.json").read_text())
+    plan, config = saved(in_tmp, "inference")
+    # typed 20 over a shown 10, and 2 over a shown 1.5: taken as typed (the old wizard appended: 1020, 1.52)
     assert config["workload"] == {"requests_per_second": 20.0, "avg_input_tokens": 500, "avg_output_tokens": 1000,
-                                  "peak_load_multiplier": 1.5, "itl_slo_ms": 40.0}
+                                  "peak_load_multiplier": 2.0, "itl_slo_ms": 40.0}
     assert config["model"] == {"model": "llama-3.1-8b", "precision": "FP16"}
-    assert "gpu_type" not in config["gpu"]
-    assert json_plan_from_config(cli, in_tmp / "inference_config.json") == saved
+    assert config["options"] == {"include_cost": True, "pricing": "on-demand"} and "gpu_type" not in config["gpu"]
+    assert plan["inputs"]["workload"]["requests_per_second"] == 20.0
+    assert "LLM INFERENCE CAPACITY PLAN" in out and "COST ESTIMATES" in out
+    assert "A default is shown in grey: Enter takes it, typing replaces it." in flat(out)
+    assert cli_plan(cli, in_tmp / "inference_config.json") == plan
     assert "Reproduce this plan with: python commands/forecast.py --config inference_config.json" in out
 
 
-def test_inference_wizard_draws_the_plan(in_tmp):
-    code, _, err = drive(*INFERENCE, "n", "n", "y", typed("picture.png"))
+def test_a_decimal_comma_is_refused_with_the_reason_and_asked_again(in_tmp):
+    head = INFERENCE[:6]
+    code, _, err, shown = drive_on_screen([
+        ("What to plan?", "".join(head)),
+        ("Peak load over the average", typed("1,5")),
+        ("without a comma", CTRL_U + typed("1.5")),
+        ("Longest sequence", "".join(INFERENCE[7:]) + ENTER + "y" + ENTER + "n" + "n"),
+    ])
     assert code == 0, err
-    assert (in_tmp / "picture.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert [p.name for p in in_tmp.iterdir()] == ["picture.png"]
+    assert "peak over average: got '1,5'; expected a number without a comma, which is ambiguous (1,5: 1.5 or 15?)" \
+        in shown.replace("\n", "")
+    plan = json.loads((in_tmp / "inference_plan.json").read_text())
+    assert plan["inputs"]["workload"]["peak_load_multiplier"] == 1.5
 
 
-def test_training_wizard_plan_is_reproduced_by_its_saved_config(cli, in_tmp):
-    keys = [
-        DOWN, ENTER,                    # plan: training
-        typed("llama-3.1-8b"), ENTER,   # model, precision BF16 (the training default)
-        DOWN, ENTER,                    # method: LoRA
-        typed("200M"),                  # training tokens per epoch, with a suffix
-        typed("2048"),                  # sequence length
-        typed("two"), typed("2"),       # epochs: a word, re-asked, then a number
-        ENTER, ENTER, ENTER, ENTER,     # global batch 64, AdamW, checkpointing yes, no deadline
-        "H100-80", ENTER,               # GPU found by typing
-        ENTER, ENTER, ENTER,            # cost: yes, cheapest cloud, on-demand
-    ]
-    code, out, err = drive(*keys, *SAVE_ALL)
+def test_a_refused_answer_is_cleared_so_typing_again_replaces_it(in_tmp):
+    keys = [*INFERENCE[:6], typed("1,5"), typed("3"),     # refused, then 3 typed without clearing: 3, not 1,53
+            *INFERENCE[7:], *REVIEW_PLAN, "y", ENTER, "n", "n"]
+    code, _, err = drive(*keys)
     assert code == 0, err
-    assert "LLM TRAINING CAPACITY PLAN" in out
-    config = json.loads((in_tmp / "training_config.json").read_text())
-    assert config["training"]["method"] == "lora" and config["training"]["num_epochs"] == 2.0
-    assert config["training"]["dataset_size_tokens"] == 200_000_000
-    assert config["gpu"] == {"gpu_type": "H100-80GB"}
-    saved = json.loads((in_tmp / "training_plan.json").read_text())
-    assert json_plan_from_config(cli, in_tmp / "training_config.json") == saved
+    plan = json.loads((in_tmp / "inference_plan.json").read_text())
+    assert plan["inputs"]["workload"]["peak_load_multiplier"] == 3.0
 
 
-def write_history(path: Path, days: int = 21) -> Path:
-    """Hourly requests/s with a daily cycle, a slow trend and seeded noise."""
-    import math
-    import random
-
-    rng = random.Random(7)
-    lines = ["timestamp,rps"]
-    for hour in range(24 * days):
-        value = 20 + 8 * math.sin(2 * math.pi * hour / 24) + 0.01 * hour + rng.gauss(0, 1)
-        lines.append(f"2026-01-{1 + hour // 24:02d}T{hour % 24:02d}:00:00Z,{value:.3f}")
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def test_forecast_wizard_plan_is_reproduced_by_its_saved_config(cli, in_tmp, tmp_path_factory):
-    history = write_history(tmp_path_factory.mktemp("data") / "traffic.csv")
-    keys = [
-        DOWN, DOWN, ENTER,                      # plan: demand forecast
-        typed("no-such.csv"), typed(str(history)),  # a missing file, re-asked, then the history
-        typed("2"), DOWN, ENTER, ENTER, ENTER,  # 2 days, seasonal naive, pessimistic, replicas now: assumed
-        typed("llama-3.1-8b"), ENTER,           # model, precision
-        typed("500"), typed("200"), ENTER,      # tokens per request, no context window
-        ENTER, ENTER,                           # no latency targets
-        "H100-80", ENTER, ENTER,                # GPU, utilization 0.7
-    ]
-    code, out, err = drive(*keys, *SAVE_ALL, "y", typed("forecast.png"))
+def test_an_unwritable_save_path_is_asked_again_and_the_answers_kept(in_tmp, tmp_path_factory):
+    directory = tmp_path_factory.mktemp("out")
+    code, out, err, shown = drive_on_screen([
+        ("What to plan?", "".join(INFERENCE + REVIEW_PLAN)),
+        ("Save the plan as JSON?", "y"),
+        ("Plan file:", typed("/proc/plan.json")),                      # a read-only file system
+        ("a place where a file can be written", CTRL_U + typed(str(directory))),  # a directory
+        ("a file name ending in .json", CTRL_U + typed(str(directory / "plan.json"))),
+        ("Save your answers", "n"),
+        ("Draw it as a picture", "y"),
+        ("Picture file:", typed("/proc/plan.png")),
+        ("picture file: got '/proc/plan.png'", CTRL_U + typed("plan.png")),
+    ])
     assert code == 0, err
-    for title in ("DEMAND FORECAST", "PROVISIONING SCHEDULE", "SCALING RECOMMENDATIONS"):
-        assert title in out
-    config = json.loads((in_tmp / "forecast_config.json").read_text())
-    assert config["forecast"] == {"history": str(history), "horizon_days": 2.0, "method": "seasonal_naive",
-                                  "scenario": "pessimistic"}
-    saved = json.loads((in_tmp / "forecast_plan.json").read_text())
-    assert json_plan_from_config(cli, in_tmp / "forecast_config.json") == saved
-    assert (in_tmp / "forecast.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads((directory / "plan.json").read_text())["inputs"]["workload"]["requests_per_second"] == 20.0
+    assert (in_tmp / "plan.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "--plot" not in shown and "--output" not in shown
 
 
-@pytest.fixture
-def registry_path(tmp_path_factory, monkeypatch):
-    """An empty service registry that the wizard opens (through ``$LLM_CAPACITY_DB``)."""
-    path = tmp_path_factory.mktemp("registry") / "services.db"
-    monkeypatch.setenv("LLM_CAPACITY_DB", str(path))
-    return path
+def test_a_file_that_cannot_be_written_after_all_is_asked_again(in_tmp, monkeypatch):
+    import config_loader
+
+    real, calls = config_loader.write_json_atomic, []
+
+    def full_disk_once(path, payload, field_name="--output"):
+        calls.append(path)
+        if len(calls) == 1:
+            raise OSError(28, "No space left on device")
+        return real(path, payload, field_name)
+
+    monkeypatch.setattr(config_loader, "write_json_atomic", full_disk_once)
+    code, out, err = drive(*INFERENCE, *REVIEW_PLAN, "y", ENTER, typed("again.json"), "n", "n")
+    assert code == 0, err
+    assert "Cannot write inference_plan.json" in out and "No space left on device" in out
+    assert json.loads((in_tmp / "again.json").read_text())["inputs"]["model"]["model"] == "llama-3.1-8b"
 
 
-def test_services_wizard_plans_a_registered_service_and_opens_a_request(registry_path, in_tmp):
-    from services import Registry
+def test_an_existing_file_is_not_replaced_without_asking(in_tmp):
+    (in_tmp / "inference_plan.json").write_text("keep me")
+    code, _, err = drive(*INFERENCE, *REVIEW_PLAN, "y", ENTER, "n", typed("second.json"), "n", "n")
+    assert code == 0, err
+    assert (in_tmp / "inference_plan.json").read_text() == "keep me"
+    assert json.loads((in_tmp / "second.json").read_text())["inputs"]["workload"]["requests_per_second"] == 20.0
 
-    with Registry(str(registry_path)) as registry:
-        registry.add_service("chat", owner="alice", model="llama-3.1-8b", gpu_type="H100-80GB",
-                             requests_per_second=30.0, avg_input_tokens=500, avg_output_tokens=200, replicas=1, gpus=1)
-    keys = [DOWN, DOWN, DOWN, ENTER,        # plan: a registered service
-            ENTER, typed("0"), typed("14"),  # the one service; 0 days is refused, 14 accepted
-            ENTER, "y", typed("bob"),       # pessimistic; open a request as bob
-            "y", ENTER]                     # save the plan
+
+# --------------------------------------------------------------------------- going back, the review screen
+
+
+def test_an_answer_is_changed_from_the_review_screen(cli, in_tmp):
+    change_rps = ["Requests per", ENTER, typed("35")]   # pick the row by typing part of it, type the new value
+    code, out, err = drive(*INFERENCE, *change_rps, *REVIEW_PLAN, *SAVE_BOTH, *NO_PICTURE)
+    assert code == 0, err
+    plan, config = saved(in_tmp, "inference")
+    assert config["workload"]["requests_per_second"] == 35.0 and config["workload"]["avg_output_tokens"] == 1000
+    assert cli_plan(cli, in_tmp / "inference_config.json") == plan
+
+
+def test_esc_goes_back_one_question(in_tmp):
+    keys = [ENTER, typed("llama-3.1-8b"), ENTER, typed("20"),
+            ESC, typed("25"),                               # back from prompt tokens to requests/s: 25 instead
+            *INFERENCE[4:], *REVIEW_PLAN, "y", ENTER, "n", "n"]
+    code, _, err = drive(*keys)
+    assert code == 0, err
+    plan = json.loads((in_tmp / "inference_plan.json").read_text())
+    assert plan["inputs"]["workload"]["requests_per_second"] == 25.0
+
+
+def test_changing_the_model_re_asks_a_gpu_that_cannot_hold_it(in_tmp):
+    keys = [ENTER, typed("llama-3.1-8b"), ENTER, *[ENTER] * 7,
+            "T4-16GB", ENTER, ENTER, "n", ENTER,            # an 8B model in FP16 fits one T4; no cost
+            "Model", ENTER, typed("llama-3.1-70b"),         # 70B in FP16 (131 GiB) does not fit 8 x 16 GB T4s:
+            "H100-80GB", ENTER,                             # the GPU is asked again, without T4 on offer
+            *REVIEW_PLAN, "y", ENTER, "n", "n"]
     code, out, err = drive(*keys)
     assert code == 0, err
-    assert "SERVICE CAPACITY PLAN" in out and "REQUEST OPENED" in out
-    assert "Plan it again with: python commands/services.py plan chat --horizon-days 14" in out
-    saved = json.loads((in_tmp / "service_plan.json").read_text())
-    assert saved["service"] == "chat" and saved["request"]["requested_by"] == "bob"
-    with Registry(str(registry_path)) as registry:
-        [request] = registry.list_requests(service="chat")
-    assert request.state == "draft" and request.gpus == saved["additional_gpus"] > 0
+    plan = json.loads((in_tmp / "inference_plan.json").read_text())
+    assert plan["inputs"]["model"]["model"] == "llama-3.1-70b" and plan["gpu_resources"]["gpu_type"] == "H100-80GB"
 
 
-def test_services_wizard_with_an_empty_registry_goes_back_to_the_first_question(registry_path, in_tmp):
-    code, out, err = drive(DOWN, DOWN, DOWN, ENTER, *INFERENCE, "n", "n", "n")
+def test_a_failed_plan_offers_the_answer_that_caused_it_first(in_tmp):
+    keys = [ENTER, typed("llama-3.1-70b"), ENTER, *[ENTER] * 6,
+            typed("1"),                                     # an ITL target of 1 ms: no GPU meets it
+            ENTER, ENTER, "n", ENTER, *REVIEW_PLAN,
+            ENTER, typed("60"),                             # "change which answer?": Enter takes the ITL target
+            *REVIEW_PLAN, "y", ENTER, "n", "n"]
+    code, out, err = drive(*keys)
     assert code == 0, err
-    assert out.index("No services are registered yet") < out.index("LLM INFERENCE CAPACITY PLAN")
+    assert "Cannot plan this: no configuration serves Llama-3.1-70B: misses the latency targets" in flat(out)
+    plan = json.loads((in_tmp / "inference_plan.json").read_text())
+    assert plan["inputs"]["workload"]["itl_slo_ms"] == 60.0 and plan["latency"]["itl_ms"] <= 60.0
 
 
-# --------------------------------------------------------------------------- leaving and recovering
+def test_a_cloud_without_an_instance_for_the_replica_is_not_offered(in_tmp):
+    # 70B in FP16 needs 2 H100s per replica; runpod lists only 1-GPU H100 instances (data/cloud_prices.csv)
+    code, out, err, shown = drive_on_screen([
+        ("What to plan?", "".join([ENTER, typed("llama-3.1-70b"), ENTER, *[ENTER] * 7, "H100-80GB", ENTER, ENTER,
+                                   ENTER])),
+        ("the cheapest listed)", CTRL_C)])
+    cloud_menu = shown[shown.index("Cloud:"):]
+    assert "lambda" in cloud_menu and "runpod" not in cloud_menu
 
 
-@pytest.mark.parametrize("keys", [
-    [CTRL_C],
-    [ENTER, typed("llama-3.1-8b"), CTRL_C],
-    [*INFERENCE, CTRL_C],
-    [*INFERENCE, "y", CTRL_C],
-], ids=["at-the-first-question", "mid-way", "at-the-save-offer", "at-the-file-name"])
+def test_leaving_from_the_review_screen_writes_nothing(in_tmp):
+    code, _, err = drive(*INFERENCE, DOWN * 17, ENTER)   # the last row: leave without planning
+    assert code == 130 and "cancelled" in err
+    assert list(in_tmp.iterdir()) == []
+
+
+@pytest.mark.parametrize("keys", [[CTRL_C], [ENTER, typed("llama-3.1-8b"), CTRL_C], [*INFERENCE, CTRL_C],
+                                  [*INFERENCE, *REVIEW_PLAN, "y", CTRL_C]],
+                         ids=["first-question", "mid-way", "review", "file-name"])
 def test_ctrl_c_leaves_with_130_and_writes_nothing(in_tmp, keys):
     code, _, err = drive(*keys)
     assert code == 130 and "cancelled" in err
     assert list(in_tmp.iterdir()) == []
 
 
-def test_ctrl_c_while_the_plan_is_made_leaves_with_130(in_tmp, monkeypatch):
-    def interrupted(config):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(llm_agent, "plan", interrupted)
-    code, _, err = drive(*INFERENCE, "y", ENTER)
-    assert code == 130 and "cancelled" in err
-    assert list(in_tmp.iterdir()) == []
+# --------------------------------------------------------------------------- every branch
 
 
-def test_escape_leaves_with_130():
-    output, buffer = screen()
-    with create_pipe_input() as pipe:
-        typist = type_when_shown(pipe, buffer, [("What do you want to plan?", ENTER), ("Model (type", ESC),
-                                                ("never shown", "x" + ENTER)])
-        err = io.StringIO()
-        started = time.monotonic()
-        code = llm_agent.run_wizard(stdout=io.StringIO(), stderr=err, input=pipe, output=output)
-        typist.join(timeout=0.1)
-    assert code == 130 and "cancelled" in err.getvalue()
-    assert time.monotonic() - started < 15
+def write_history(path: Path, days: int = 21, tokens: bool = True) -> Path:
+    """Hourly requests/s with a daily cycle and seeded noise; with ``tokens``, prompt tokens 800-804 and
+    generated tokens 300-302 per request (their request-weighted means are about 802 and 301)."""
+    import math
+    import random
+
+    rng = random.Random(7)
+    lines = ["timestamp,rps" + (",avg_input_tokens,avg_output_tokens" if tokens else "")]
+    for hour in range(24 * days):
+        value = 20 + 8 * math.sin(2 * math.pi * hour / 24) + 0.01 * hour + rng.gauss(0, 1)
+        extra = f",{800 + hour % 5},{300 + hour % 3}" if tokens else ""
+        lines.append(f"2026-01-{1 + hour // 24:02d}T{hour % 24:02d}:00:00Z,{value:.3f}{extra}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
-def test_wrong_number_shows_the_reason_on_screen_and_is_asked_again(in_tmp):
-    output, buffer = screen()
-    with create_pipe_input() as pipe:
-        typist = type_when_shown(pipe, buffer, [
-            ("What do you want to plan?", ENTER), ("Model (type", typed("llama-3.1-8b")),
-            ("Weight precision", ENTER), ("Average requests per second", typed("-5")),
-            ("expected a finite number > 0", CTRL_C)])
-        code = llm_agent.run_wizard(stdout=io.StringIO(), stderr=io.StringIO(), input=pipe, output=output)
-        typist.join(timeout=1)
-    assert code == 130
-    assert "workload.requests_per_second: got -5.0; expected a finite number > 0" in visible(buffer)
+def forecast_keys(history: Path, *model: str) -> list[str]:
+    return [DOWN * 3, ENTER,                              # plan: a demand forecast
+            typed("no-such.csv"), CTRL_U, typed(str(history)),   # a missing file is refused, then the history
+            ENTER, ENTER, ENTER,                          # timestamp and value columns (detected), step as recorded
+            typed("2"), "seasonal", ENTER, ENTER,         # 2 days, seasonal naive, pessimistic
+            *model]
 
 
-def test_a_plan_that_cannot_be_made_offers_to_change_an_answer(in_tmp):
-    keys = [
-        ENTER, typed("llama-3.1-70b"), ENTER,       # 70B in FP16 ...
-        ENTER, ENTER, ENTER, ENTER, ENTER,          # default traffic
-        ENTER, ENTER,                               # no latency targets
-        "T4", ENTER, ENTER,                         # ... on T4s: does not fit
-        ENTER, ENTER, ENTER,                        # cost
-        DOWN, DOWN, DOWN, ENTER,                    # change: the GPU
-        "H100-80", ENTER, ENTER,                    # H100s instead
-        "n", "n", "n",                              # save nothing
-    ]
+def test_forecast_typed_tokens_win_over_the_history_and_blank_takes_its_columns(cli, in_tmp, tmp_path_factory):
+    history = write_history(tmp_path_factory.mktemp("data") / "traffic.csv")
+    sized = [ENTER, typed("llama-3.1-8b"), ENTER,          # with a model: 8B, FP16
+             typed("500"), ENTER,                           # prompt tokens typed; generated: from the history
+             ENTER, ENTER, typed("50"),                     # peak: the default; no TTFT; an ITL target of 50 ms
+             "H100-80GB", ENTER, ENTER, ENTER, ENTER]       # GPU, utilization, replicas now: assumed; no profile
+    code, out, err = drive(*forecast_keys(history, *sized), *REVIEW_PLAN, *SAVE_BOTH, *NO_PICTURE)
+    assert code == 0, err
+    plan, config = saved(in_tmp, "forecast")
+    assert config["forecast"] == {"history": str(history), "horizon_days": 2.0, "method": "seasonal_naive",
+                                  "scenario": "pessimistic", "avg_input_tokens": 500, "itl_slo_ms": 50.0}
+    # 500 typed wins over the history's ~802; the generated tokens come from its column (300-302, mean ~301)
+    assert plan["capacity"]["avg_input_tokens"] == 500 and plan["capacity"]["avg_output_tokens"] == 301
+    assert "from the history (301)" in out or plan["capacity"]["avg_output_tokens"] == 301
+    assert cli_plan(cli, in_tmp / "forecast_config.json") == plan
+    assert "token columns: 802 prompt, 301 generated tokens per request" in out
+
+
+def test_forecast_without_token_columns_takes_the_default_trace_and_a_latency_target(cli, in_tmp, tmp_path_factory):
+    from capacity_timeline import default_tokens
+
+    history = write_history(tmp_path_factory.mktemp("data") / "traffic.csv", tokens=False)
+    sized = [ENTER, typed("llama-3.1-8b"), ENTER, ENTER, ENTER,   # no tokens typed, none in the history
+             ENTER, typed("300"), ENTER,                        # a TTFT target of 300 ms, no ITL target
+             ENTER, ENTER, ENTER, ENTER]                        # GPU: the planner's; utilization; replicas; profile
+    code, out, err = drive(*forecast_keys(history, *sized), *REVIEW_PLAN, *SAVE_BOTH, *NO_PICTURE)
+    assert code == 0, err
+    plan, config = saved(in_tmp, "forecast")
+    tokens_in, tokens_out, _ = default_tokens()
+    assert (plan["capacity"]["avg_input_tokens"], plan["capacity"]["avg_output_tokens"]) == (tokens_in, tokens_out)
+    assert config["forecast"]["ttft_slo_ms"] == 300.0 and "avg_input_tokens" not in config["forecast"]
+    assert cli_plan(cli, in_tmp / "forecast_config.json") == plan
+
+
+def test_forecast_without_a_model_forecasts_demand_alone(cli, in_tmp, tmp_path_factory):
+    history = write_history(tmp_path_factory.mktemp("data") / "traffic.csv", tokens=False)
+    code, out, err = drive(*forecast_keys(history, "n"), *REVIEW_PLAN, *SAVE_BOTH, *NO_PICTURE)
+    assert code == 0, err
+    plan, config = saved(in_tmp, "forecast")
+    assert "model" not in config and "gpu" not in config
+    assert plan["capacity_timeline"] is None and len(plan["forecast"]) == 48
+    assert cli_plan(cli, in_tmp / "forecast_config.json") == plan
+
+
+def test_forecast_history_columns_are_offered_and_a_bad_choice_is_asked_again(in_tmp, tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "two.csv"
+    lines = ["when,region,load"] + [f"2026-02-{1 + h // 24:02d} {h % 24:02d}:00,eu,{10 + h % 24}" for h in range(96)]
+    path.write_text("\n".join(lines) + "\n")
+    keys = [DOWN * 3, ENTER, typed(str(path)),
+            "region", ENTER,                               # the timestamp column: region (wrong) ...
+            ENTER,                                         # ... the demand column is load; reading fails
+            "when", ENTER,                                 # asked again: when
+            ENTER, ENTER, typed("1"), "seasonal", ENTER, ENTER, "n", *REVIEW_PLAN, "y", ENTER, "n", "n"]
     code, out, err = drive(*keys)
     assert code == 0, err
-    assert re.search(r"Cannot plan this: no configuration serves Llama-3\.1-70B", out)
-    assert "4 x H100-80GB" in out or "8 x H100-80GB" in out
-    assert list(in_tmp.iterdir()) == []
+    assert "That does not work: history: region: got 'eu'; expected a date and time (row 1)" in flat(out)
+    plan = json.loads((in_tmp / "forecast_plan.json").read_text())
+    # "when" is the column the planner detects, so the config leaves it to detection, as the CLI would
+    assert plan["inputs"]["forecast"]["timestamp_column"] is None and plan["value_column"] == "load"
+    assert plan["history"][-1]["timestamp"].startswith("2026-02-04T23:00")
 
 
-def test_quitting_at_the_change_offer_leaves_with_130(in_tmp):
-    keys = [ENTER, typed("llama-3.1-70b"), ENTER, *[ENTER] * 7, "T4", ENTER, ENTER, ENTER, ENTER, ENTER,
-            *[DOWN] * 5, ENTER]
-    code, out, _ = drive(*keys)
-    assert code == 130 and "Cannot plan this" in out
-
-
-def test_an_existing_file_is_not_replaced_without_asking(in_tmp):
-    (in_tmp / "inference_plan.json").write_text("keep me")
-    code, _, err = drive(*INFERENCE, "y", ENTER, "n", typed("second_plan.json"), "n", "n")
+def test_compare_ranks_options_and_the_pick_gets_its_full_plan(cli, in_tmp):
+    keys = [DOWN, ENTER, typed("llama-3.1-8b"), ENTER, typed("5"), *[ENTER] * 5, typed("50"),
+            ENTER, "lambda", ENTER, ENTER, ENTER,           # utilization; cloud lambda; on-demand; no profile
+            *REVIEW_PLAN, ENTER,                           # the comparison; Enter: the full plan of the cheapest
+            *SAVE_BOTH, *NO_PICTURE]
+    code, out, err = drive(*keys)
     assert code == 0, err
-    assert (in_tmp / "inference_plan.json").read_text() == "keep me"
-    assert json.loads((in_tmp / "second_plan.json").read_text())["inputs"]["workload"]["requests_per_second"] == 20
+    assert "GPU COMPARISON" in out and "LLM INFERENCE CAPACITY PLAN" in out
+    plan, config = saved(in_tmp, "inference")
+    comparison = cli_plan(cli, _write(in_tmp / "compare.json", {**config, "mode": "compare", "gpu": {
+        k: v for k, v in config["gpu"].items() if k not in ("gpu_type", "tensor_parallel")},
+        "options": {"cloud": "lambda", "pricing": "on-demand"}}))
+    cheapest = comparison["options"][0]
+    assert (plan["gpu_resources"]["gpu_type"], plan["gpu_resources"]["tensor_parallel"], plan["model"]["precision"]) \
+        == (cheapest["gpu_type"], cheapest["tensor_parallel"], cheapest["precision"])
+    assert plan["gpu_resources"]["total_gpus"] == cheapest["total_gpus"]
+    assert plan["cost"]["monthly_gpu_cost"] == pytest.approx(cheapest["monthly_gpu_cost"], abs=0.01)
+    assert cli_plan(cli, in_tmp / "inference_config.json") == plan
 
 
-# --------------------------------------------------------------------------- answer parsers
+def test_compare_kept_as_a_table_saves_the_config_that_reproduces_it(cli, in_tmp):
+    keys = [DOWN, ENTER, typed("llama-3.1-8b"), ENTER, typed("5"), *[ENTER] * 5, typed("50"), ENTER, ENTER, ENTER,
+            ENTER, *REVIEW_PLAN, "none: keep", ENTER, *SAVE_BOTH]
+    code, out, err = drive(*keys)
+    assert code == 0, err
+    plan, config = saved(in_tmp, "compare")
+    assert config["mode"] == "compare" and "cloud" not in config.get("options", {})
+    assert len({o["cloud"] for o in plan["options"]}) > 1       # every cloud that lists each GPU
+    assert cli_plan(cli, in_tmp / "compare_config.json") == plan
+
+
+def _write(path: Path, payload: dict) -> Path:
+    path.write_text(json.dumps(payload))
+    return path
+
+
+def test_training_qlora_asks_the_method_before_the_precision_and_its_rank(cli, in_tmp):
+    keys = [DOWN * 2, ENTER, typed("llama-3.1-8b"),
+            DOWN * 2, ENTER,                               # method: QLoRA
+            ENTER,                                         # compute precision: BF16 (4-bit is the base)
+            typed("32"),                                   # LoRA rank 32
+            typed("200M"), typed("2048"), typed("1"), ENTER, ENTER, ENTER, ENTER,
+            "H100-80GB", ENTER, "n", ENTER, *REVIEW_PLAN, *SAVE_BOTH]
+    code, out, err = drive(*keys)
+    assert code == 0, err
+    plan, config = saved(in_tmp, "training")
+    assert config["training"] == {"method": "qlora", "lora_rank": 32, "dataset_size_tokens": 200_000_000,
+                                  "sequence_length": 2048, "num_epochs": 1.0, "global_batch_size": 64,
+                                  "optimizer_type": "AdamW"}
+    assert config["model"]["precision"] == "BF16"
+    assert cli_plan(cli, in_tmp / "training_config.json") == plan
+
+
+@pytest.fixture
+def registry_path(in_tmp):
+    import os
+
+    return Path(os.environ["LLM_CAPACITY_DB"])
+
+
+def test_services_opens_a_request_only_when_none_is_open(registry_path, in_tmp):
+    from services import Registry
+
+    with Registry(str(registry_path)) as registry:
+        registry.add_service("chat", owner="alice", model="llama-3.1-8b", gpu_type="H100-80GB",
+                             requests_per_second=60.0, avg_input_tokens=500, avg_output_tokens=200, replicas=1, gpus=1)
+    first = [DOWN * 4, ENTER, ENTER, ENTER, ENTER, "y", typed("bob"), *REVIEW_PLAN, "y", ENTER]
+    code, out, err = drive(*first)
+    assert code == 0, err
+    assert "REQUEST OPENED" in out and "Plan it again with: python commands/services.py plan chat" in out
+    again = [DOWN * 4, ENTER, ENTER, ENTER, ENTER, *REVIEW_PLAN, "y", typed("again.json")]   # no request question
+    code, out, err = drive(*again)
+    assert code == 0, err
+    assert "is already open for chat: the plan shows it" in flat(out) and "REQUEST ALREADY OPEN" in out
+    with Registry(str(registry_path)) as registry:
+        [request] = registry.list_requests(service="chat")
+    assert request.requested_by == "bob" and request.state == "draft"
+    assert json.loads((in_tmp / "again.json").read_text())["request"]["id"] == request.id
+
+
+def test_services_with_an_empty_registry_goes_back_to_the_first_question(registry_path, in_tmp):
+    code, out, err = drive(DOWN * 4, ENTER, *INFERENCE, *REVIEW_PLAN, "n", "n", "n")
+    assert code == 0, err
+    assert out.index("No services are registered yet") < out.index("LLM INFERENCE CAPACITY PLAN")
+
+
+def test_validate_checks_the_planner_and_its_config_reproduces(cli, in_tmp):
+    code, out, err = drive(DOWN * 5, ENTER, ENTER, ENTER, *REVIEW_PLAN, *SAVE_BOTH)
+    assert code == 0, err
+    plan, config = saved(in_tmp, "validate")
+    assert config == {"mode": "validate"} and plan["summary"]
+    assert cli_plan(cli, in_tmp / "validate_config.json") == plan
+
+
+def test_a_calibration_profile_is_checked_when_named(in_tmp):
+    bad = in_tmp / "profile.json"
+    bad.write_text('{"hello": 1}')
+    code, out, err, shown = drive_on_screen([("What to plan?", "".join(INFERENCE[:-1])),
+                                             ("Calibration profile", typed(str(bad))),
+                                             ("unknown key 'hello'", CTRL_C)])
+    assert code == 130 and "--efficiency-profile" not in shown
+
+
+# --------------------------------------------------------------------------- answers and choices
 
 
 @pytest.mark.parametrize("text,kwargs,expected", [
-    ("20", {}, 20.0),
-    ("1,000", {"integer": True}, 1000),
-    ("1_000", {"integer": True}, 1000),
-    ("1e9", {"integer": True}, 1_000_000_000),
-    ("1B", {"integer": True}, 1_000_000_000),
-    ("500k", {"integer": True}, 500_000),
-    ("2.5M", {"integer": True}, 2_500_000),
-    ("  7 ", {}, 7.0),
-    ("", {"optional": True}, None),
+    ("20", {}, 20.0), ("1.5", {}, 1.5), ("1_000", {"integer": True}, 1000), ("1e9", {"integer": True}, 10**9),
+    ("4k", {"integer": True, "suffixes": True}, 4000), ("2B", {"integer": True, "suffixes": True}, 2 * 10**9),
+    ("1.5k", {"integer": True, "suffixes": True}, 1500), ("  7 ", {}, 7.0),
     ("1", {"minimum": 1.0, "inclusive": True}, 1.0),
-], ids=lambda v: repr(v))
+], ids=repr)
 def test_parse_number_accepts(text, kwargs, expected):
-    assert llm_agent.parse_number(text, "x", **kwargs) == expected
+    from wizard_answers import parse_number
+
+    assert parse_number(text, "x", **kwargs) == expected
 
 
 @pytest.mark.parametrize("text,kwargs,message", [
-    ("abc", {}, r"x: got 'abc'; expected a finite number > 0"),
-    ("-5", {}, r"x: got -5\.0; expected a finite number > 0"),
-    ("0", {}, r"expected a finite number > 0"),
-    ("2.5", {"integer": True}, r"x: got 2\.5; expected a whole number > 0"),
-    ("", {}, r"x: got ''"),
-    ("1.5", {"maximum": 1.0}, r"and <= 1"),
-    ("nan", {}, r"x: got nan"),
-    ("0.5", {"minimum": 1.0, "inclusive": True}, r"expected a finite number >= 1"),
-], ids=lambda v: repr(v))
+    ("1,5", {}, "x: got '1,5'; expected a number without a comma, which is ambiguous (1,5: 1.5 or 15?)"),
+    ("1,000", {"integer": True}, "without a comma, which is ambiguous"),
+    ("4k", {"integer": True}, "k, M and B suffixes only where the question says so"),
+    ("abc", {}, "x: got 'abc'; expected a number > 0"),
+    ("-5", {}, "x: got '-5'; expected a finite number > 0"),
+    ("2.5", {"integer": True}, "x: got '2.5'; expected a whole number > 0"),
+    ("1__0", {}, "expected a number"), ("nan", {}, "x: got 'nan'"), ("1.5", {"maximum": 1.0}, "and <= 1"),
+    ("1e999999999", {"integer": True}, "x: got '1e999999999'; expected a whole number > 0"),
+], ids=repr)
 def test_parse_number_refuses_with_the_reason(text, kwargs, message):
-    with pytest.raises(InputError, match=message):
-        llm_agent.parse_number(text, "x", **kwargs)
+    from wizard_answers import parse_number
+
+    with pytest.raises(InputError, match=re.escape(message)):
+        parse_number(text, "x", **kwargs)
 
 
-def test_validator_returns_the_reason_or_true():
-    check = llm_agent.validator(lambda t: llm_agent.parse_number(t, "workload.requests_per_second"))
-    assert check("3") is True
-    assert check("-1") == "workload.requests_per_second: got -1.0; expected a finite number > 0"
+def test_parse_model_answers():
+    from wizard_answers import parse_model
 
-
-def test_parse_model_answers(tmp_path):
     config_json = ROOT / "tests" / "data" / "hf_configs" / "qwen2.5-7b.json"
-    assert llm_agent.parse_model("llama-3.1-70b") == ("model", "llama-3.1-70b")
-    assert llm_agent.parse_model("meta-llama/Llama-3.1-8B") == ("model", "llama-3.1-8b")
-    assert llm_agent.parse_model("70") == ("model_size_billions", 70.0)
-    assert llm_agent.parse_model("13B") == ("model_size_billions", 13.0)
-    assert llm_agent.parse_model(str(config_json)) == ("model_config_path", str(config_json.resolve()))
-
-
-@pytest.mark.parametrize("text,message", [
-    ("lama-3.1-70b", r"did you mean llama-3\.1-70b"),
-    ("", r"a catalog model id, a size in billions"),
-    ("0", r"model\.model_size_billions: got 0\.0"),
-    ("missing/config.json", r"no such file"),
-], ids=["typo", "blank", "zero-size", "missing-file"])
-def test_parse_model_refuses_with_the_reason(text, message):
-    with pytest.raises(InputError, match=message):
-        llm_agent.parse_model(text)
-
-
-def test_parse_model_refuses_a_json_that_is_not_a_model_config(tmp_path):
-    path = tmp_path / "config.json"
-    path.write_text('{"hello": 1}')
-    with pytest.raises(InputError, match="num_hidden_layers"):
-        llm_agent.parse_model(str(path))
+    assert parse_model("llama-3.1-70b") == ("model", "llama-3.1-70b")
+    assert parse_model("meta-llama/Llama-3.1-8B") == ("model", "llama-3.1-8b")
+    assert parse_model("70") == parse_model("70B") == ("model_size_billions", 70.0)
+    assert parse_model(str(config_json)) == ("model_config_path", str(config_json.resolve()))
+    with pytest.raises(InputError, match="did you mean llama-3.1-70b"):
+        parse_model("lama-3.1-70b")
+    with pytest.raises(InputError, match="comma"):
+        parse_model("7,5")
 
 
 @pytest.mark.parametrize("name,message", [
-    ("missing.csv", "no such file"),
-    ("adir", "not a directory"),
-    ("empty.csv", "non-empty"),
-    ("", "no such file"),
-], ids=["missing", "directory", "empty", "blank"])
-def test_parse_history_refuses(tmp_path, name, message):
-    (tmp_path / "adir").mkdir()
-    (tmp_path / "empty.csv").write_text("")
-    with pytest.raises(InputError, match=f"forecast.history: .*{message}"):
-        llm_agent.parse_history(str(tmp_path / name) if name else "  ")
-
-
-def test_parse_history_gives_an_absolute_path(in_tmp):
-    (in_tmp / "t.csv").write_text("timestamp,rps\n")
-    assert llm_agent.parse_history("t.csv") == str(in_tmp / "t.csv")
-
-
-@pytest.mark.parametrize("name,message", [
-    ("plan.txt", r"ending in \.json"),
-    ("missing/plan.json", "existing directory"),
-    ("adir.json", "not a directory"),
+    ("plan.txt", r"ending in \.json"), ("missing/plan.json", "existing directory"), ("adir.json", "not a directory"),
 ], ids=["suffix", "missing-dir", "directory"])
 def test_parse_output_path_refuses(tmp_path, name, message):
+    from wizard_answers import parse_output_path
+
     (tmp_path / "adir.json").mkdir()
     with pytest.raises(InputError, match=message):
-        llm_agent.parse_output_path(str(tmp_path / name), ".json", "plan file")
+        parse_output_path(str(tmp_path / name), ".json", "plan file")
 
 
-# --------------------------------------------------------------------------- entry points
+def test_parse_output_path_refuses_a_read_only_file_system():
+    from wizard_answers import parse_output_path
+
+    with pytest.raises(InputError, match="plan file: got '/proc/plan.json'; expected a place where a file can be"):
+        parse_output_path("/proc/plan.json", ".json", "plan file")
 
 
-@pytest.mark.parametrize("script", ["main.py", "commands/forecast.py"])
-def test_no_terminal_prints_usage_and_exits_2(script):
-    import subprocess
-    import sys
+def test_gpus_offered_are_those_that_hold_the_model():
+    from wizard_answers import inference_gpus
 
-    proc = subprocess.run([sys.executable, str(ROOT / script)], stdin=subprocess.DEVNULL, capture_output=True,
-                          text=True, timeout=60)
+    held = inference_gpus(("model", "llama-3.1-70b"), "FP16", 700)
+    # 70.6B params x 2 bytes = 131.5 GiB of weights: more than 8 x 16 GB T4s give at 90% (115 GiB), less than
+    # 2 x 80 GB H100s at 90% (144 GiB); one 192 GB MI300X holds it
+    assert "T4-16GB" not in held and held["H100-80GB"] == 2 and held["MI300X-192GB"] == 1
+    fp8 = inference_gpus(("model", "llama-3.1-70b"), "FP8", 700)
+    assert "A100-80GB" not in fp8 and fp8["H100-80GB"] == 1   # no FP8 tensor cores on A100; 66 GiB fits one H100
+
+
+def test_choices_that_cannot_work_are_not_offered():
+    from wizard_answers import clouds_for, pricing_for, training_precisions
+
+    # data/cloud_prices.csv: runpod lists on-demand only, and only 1-GPU H100 instances; gcp lists reserved-3y
+    assert pricing_for("H100-80GB", "runpod") == ("on-demand",)
+    assert "reserved-3y" in pricing_for("H100-80GB", "gcp")
+    assert "runpod" in clouds_for("H100-80GB") and "runpod" not in clouds_for("H100-80GB", gpus_per_replica=2)
+    assert training_precisions("qlora") == ("BF16", "FP16", "FP32") and "FP8" in training_precisions("full")
+
+
+def test_errors_name_the_wizards_answers_and_find_their_cause():
+    from wizard_answers import culprit, in_words
+
+    labels = {"forecast.timestamp_column": "Timestamp column", "workload.requests_per_second": "Requests per second",
+              "options.cloud": "Cloud", "gpu.tensor_parallel": "GPUs per replica"}
+    assert in_words("--timestamp-column: got 'x'; expected a column", labels) == \
+        "timestamp column: got 'x'; expected a column"
+    assert in_words("workload.requests_per_second: got 0.0", labels) == "requests per second: got 0.0"
+    asked = ["mode", "model", "gpu.gpu_type", "options.cloud", "options.pricing", "workload.itl_slo_ms"]
+    answers = {"workload.itl_slo_ms": 1.0}
+    assert culprit(InputError("gpu.tensor_parallel", 4, "at most 1 GPUs per replica"), asked, answers) == "options.cloud"
+    assert culprit(InputError("options.pricing", "spot", "a pricing model"), asked, answers) == "options.pricing"
+    assert culprit(InfeasibleError("no configuration serves X: misses the latency targets"), asked, answers) == \
+        "workload.itl_slo_ms"
+    assert culprit(InfeasibleError("no configuration serves X: does not fit"), asked, answers) == "gpu.gpu_type"
+
+
+# --------------------------------------------------------------------------- a real terminal
+
+
+def test_on_a_terminal_typing_20_over_the_shown_default_plans_20(in_tmp):
+    """What /work/shared/hooks/wizard_typing.py checks: Enter until requests/s, then 20 without clearing."""
+    terminal = Terminal(in_tmp)
+    terminal.expect(r"What to plan\?")
+    for _ in range(3):  # plan, model, precision: the defaults
+        terminal.type(ENTER)
+    terminal.expect(r"Average requests per second: 10")
+    terminal.type("20" + ENTER)
+    terminal.expect(r"Average prompt tokens")
+    terminal.type(ENTER * 12)                                 # every other default up to the review screen
+    review = terminal.expect(r"Leave without planning")
+    assert "Requests per second     20\n" in review
+    terminal.type(ENTER)                                      # plan
+    report = terminal.expect(r"Save the plan as JSON\?")
+    assert "Requests per Second:  20.00 req/s (peak 30.00 req/s at 1.5x)" in report
+    terminal.type(CTRL_C)
+    assert terminal.close() == 130
+
+
+def test_on_a_terminal_a_comma_and_an_unwritable_path_are_asked_again(in_tmp):
+    terminal = Terminal(in_tmp)
+    terminal.expect(r"What to plan\?")
+    terminal.type(ENTER + typed("llama-3.1-8b") + ENTER + ENTER * 3)
+    terminal.expect(r"Peak load over the average \(x\): 1\.5")
+    terminal.type(typed("1,5"))
+    terminal.expect(r"without a comma")
+    terminal.type(CTRL_U + typed("2"))
+    terminal.type(ENTER * 9)
+    terminal.expect(r"Leave without planning")
+    terminal.type(ENTER)
+    terminal.expect(r"Save the plan as JSON\?")
+    terminal.type("y")
+    terminal.type(typed("/proc/plan.json"))
+    terminal.expect(r"a place where a file can be written")
+    terminal.type(CTRL_U + ENTER)                             # the shown default name
+    terminal.expect(r"wrote inference_plan\.json")
+    terminal.type("n" + "n")
+    assert terminal.close() == 0
+    plan = json.loads((in_tmp / "inference_plan.json").read_text())
+    assert plan["inputs"]["workload"]["peak_load_multiplier"] == 2.0
+
+
+@pytest.mark.parametrize("redirect", ["stdin", "stdout"])
+def test_without_a_terminal_it_says_so_in_one_line_and_exits_2(in_tmp, redirect):
+    """``python main.py < /dev/null`` and ``python main.py | tee log``: no prompt drawn into the pipe."""
+    import os
+
+    master, slave = os.openpty()
+    try:
+        streams = {"stdin": subprocess.DEVNULL, "stdout": slave} if redirect == "stdin" else \
+            {"stdin": slave, "stdout": subprocess.PIPE}
+        proc = subprocess.run([sys.executable, str(ROOT / "main.py")], stderr=subprocess.PIPE, timeout=60,
+                              **streams)
+    finally:
+        os.close(master)
+        os.close(slave)
     assert proc.returncode == 2
-    assert proc.stderr.startswith("usage:") and "no terminal" in proc.stderr and proc.stdout == ""
+    lines = proc.stderr.decode().splitlines()
+    assert lines == [f"error: {redirect} is not a terminal: the wizard needs one; give flags or --config FILE "
+                     "(see --help)"]
+    assert not (proc.stdout or b"")
 
 
 def test_main_with_arguments_is_the_cli():
-    import subprocess
-    import sys
-
     proc = subprocess.run([sys.executable, str(ROOT / "main.py"), "--mode", "inference", "--rps", "2",
                            "--input-tokens", "100", "--output-tokens", "100", "--model", "llama-3.1-8b",
                            "--format", "json"], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
@@ -414,7 +591,29 @@ def test_main_with_arguments_is_the_cli():
     assert json.loads(proc.stdout)["model"]["id"] == "llama-3.1-8b"
 
 
-def test_wizard_starts_from_the_cli_on_a_terminal(monkeypatch):
+def test_the_wizard_refuses_to_run_without_a_terminal_in_process(monkeypatch):
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    monkeypatch.setattr("sys.stdout", Terminal())
+    err = io.StringIO()
+    assert llm_agent.run_wizard(stdout=io.StringIO(), stderr=err) == 2
+    assert err.getvalue().startswith("error: stdin is not a terminal: the wizard needs one")
+
+
+def test_the_command_line_without_arguments_or_a_terminal_exits_2():
+    proc = subprocess.run([sys.executable, str(ROOT / "commands" / "forecast.py")], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "no terminal" in proc.stderr and proc.stdout == ""
+
+
+def test_the_command_line_without_arguments_on_a_terminal_starts_the_wizard(monkeypatch):
+    import io
+
     from commands import forecast
 
     calls = []

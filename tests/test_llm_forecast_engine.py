@@ -1,8 +1,7 @@
 """One engine, one answer: the same question through every door gives the same plan.
 
 The doors are the CLI flags, a config file, the Python API, ``services.py plan`` (a registered service)
-and the wizard (``tests/test_llm_agent.py`` drives it by keystrokes and compares its saved plan with the
-CLI's). A written plan read back with ``--config`` asks the same question again.
+and the wizard (driven by keystrokes on prompt_toolkit's pipe input; ``tests/test_llm_agent.py`` has more). A written plan read back with ``--config`` asks the same question again.
 """
 
 from __future__ import annotations
@@ -26,6 +25,17 @@ INFERENCE_FLAGS = ["--mode", "inference", "--rps", "20", "--input-tokens", "500"
                    "--itl-slo-ms", "40", "--model", "llama-3.1-8b", "--precision", "FP16", "--gpu-type", "H100-80GB"]
 FORECAST_FLAGS = ["--mode", "forecast", "--horizon-days", "2", "--model", "llama-3.1-8b", "--precision", "FP16",
                   "--gpu-type", "H100-80GB", "--input-tokens", "600", "--output-tokens", "250", "--current-replicas", "2"]
+
+
+def wizard_plan(keys: list[str], directory: Path, monkeypatch) -> dict:
+    """The plan the wizard saves after these keystrokes (its last answers save the plan, and nothing else)."""
+    from wizard_keys import ENTER, drive
+
+    monkeypatch.chdir(directory)
+    code, _, err = drive(*keys, ENTER, "y", ENTER, "n", "n")  # plan at the review; save the plan only
+    assert code == 0, err
+    [plan] = directory.glob("*_plan.json")
+    return json.loads(plan.read_text())
 
 
 def json_of(cli, *argv) -> dict:
@@ -60,7 +70,9 @@ def registry(tmp_path):
 # --------------------------------------------------------------------------- the same question, every door
 
 
-def test_inference_question_gets_the_same_plan_through_every_door(cli, tmp_path, registry):
+def test_inference_question_gets_the_same_plan_through_every_door(cli, tmp_path, registry, monkeypatch):
+    from wizard_keys import ENTER, typed
+
     by_flags = json_of(cli, *INFERENCE_FLAGS)
     config = tmp_path / "question.json"
     config.write_text(json.dumps({"mode": "inference",
@@ -75,11 +87,19 @@ def test_inference_question_gets_the_same_plan_through_every_door(cli, tmp_path,
     registry.add_service("chat", owner="alice", model="llama-3.1-8b", precision="FP16", gpu_type="H100-80GB",
                          requests_per_second=20, avg_input_tokens=500, avg_output_tokens=1000, itl_slo_ms=40)
     by_service = LLMForecastEngine(registry=registry).plan_service("chat").plan.to_dict()
-    assert numbers(by_flags) == numbers(by_config) == numbers(by_api) == numbers(by_service)
+    wizard_keys = [ENTER, typed("llama-3.1-8b"), ENTER,          # inference; the model; FP16
+                   typed("20"), ENTER, typed("1000"), ENTER,     # 20 req/s, 500 (shown) and 1000 tokens, peak 1.5
+                   ENTER, ENTER, typed("40"),                    # no context limit, no TTFT target, ITL 40 ms
+                   "H100-80GB", ENTER, ENTER, "n", ENTER]        # the GPU, utilization 0.7, no cost, no profile
+    (tmp_path / "wizard").mkdir()
+    by_wizard = wizard_plan(wizard_keys, tmp_path / "wizard", monkeypatch)
+    assert numbers(by_flags) == numbers(by_config) == numbers(by_api) == numbers(by_service) == numbers(by_wizard)
     assert by_flags["gpu_resources"]["total_gpus"] >= 1
 
 
-def test_forecast_question_gets_the_same_plan_through_every_door(cli, tmp_path, registry, hourly_csv):
+def test_forecast_question_gets_the_same_plan_through_every_door(cli, tmp_path, registry, hourly_csv, monkeypatch):
+    from wizard_keys import DOWN, ENTER, typed
+
     by_flags = json_of(cli, *FORECAST_FLAGS, "--history", str(hourly_csv))
     config = tmp_path / "question.json"
     config.write_text(json.dumps({"mode": "forecast",
@@ -97,9 +117,16 @@ def test_forecast_question_gets_the_same_plan_through_every_door(cli, tmp_path, 
     registry.import_traffic("chat", hourly_csv)
     by_service = LLMForecastEngine(registry=registry).plan_service("chat", horizon_days=2)
     service_plan = by_service.plan.to_dict()
+    wizard_keys = [DOWN * 3, ENTER, typed(str(hourly_csv)),      # a forecast of this history
+                   ENTER, ENTER, ENTER, typed("2"), ENTER, ENTER,  # detected columns, its step; 2 days, auto, pessimistic
+                   ENTER, typed("llama-3.1-8b"), ENTER,          # with a model: 8B in FP16
+                   typed("600"), typed("250"), ENTER, ENTER, ENTER,  # 600/250 tokens; no peak, no latency targets
+                   "H100-80GB", ENTER, ENTER, typed("2"), ENTER]   # the GPU, utilization 0.7, 2 replicas now, no profile
+    (tmp_path / "wizard").mkdir()
+    by_wizard = wizard_plan(wizard_keys, tmp_path / "wizard", monkeypatch)
     comparable = ("forecast", "capacity", "capacity_timeline", "scaling_recommendations", "method", "backtest")
     for key in comparable:
-        assert by_flags[key] == by_config[key] == by_api[key] == service_plan[key], key
+        assert by_flags[key] == by_config[key] == by_api[key] == service_plan[key] == by_wizard[key], key
     assert by_service.required_gpus == max(p["gpus_needed"] for p in by_flags["capacity_timeline"]) > 2
     # the one peak-multiplier rule: an hourly forecast is that hour's load, through every door
     assert by_flags["capacity"]["peak_load_multiplier"] == service_plan["capacity"]["peak_load_multiplier"] == 1.0
@@ -199,8 +226,9 @@ def _project_graph() -> dict[str, set[str]]:
     return {name: {m for m in _imports(path) if m in files and m != name} for name, path in files.items()}
 
 
-def test_the_wizard_imports_nothing_from_the_command_line():
-    assert not any(m == "commands" or m.startswith("commands.") for m in _imports(ROOT / "llm_agent.py"))
+@pytest.mark.parametrize("module", ["llm_agent.py", "wizard_answers.py", "wizard_prompts.py"])
+def test_the_wizard_imports_nothing_from_the_command_line(module):
+    assert not any(m == "commands" or m.startswith("commands.") for m in _imports(ROOT / module))
 
 
 def test_no_module_imports_in_a_circle():

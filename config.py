@@ -207,3 +207,15 @@ def get_model(name: str, field_name: str = "model.model") -> ModelArchitecture:
         if wanted in (model.id, model.hf_id.lower(), model.name.lower(), model.hf_id.lower().split("/")[-1]):
             return model
     raise NotFoundError(field_name, name, _models(), kind="model")
+
+
+# --------------------------------------------------------------------------- all at once
+
+
+def load_all() -> None:
+    """Read every catalog and fit file now (each is read once per process): what a fleet worker does before its
+    first service, so no service pays for the files."""
+    for loader in (_defaults, _precisions, _gpus, _gpu_names, _matmul_ceilings, _models):
+        loader()
+    for name in ("efficiency_fit.json", "training_fit.json"):
+        shipped_fit(name)

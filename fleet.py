@@ -368,6 +368,9 @@ class LocalExecutor:
     def describe(self) -> dict:
         return {"kind": self.kind, "workers": self.workers, "scheduler": None}
 
+    def watch_note(self) -> str:
+        return ""
+
     def run(self, function: Callable, partitions: list) -> Iterator[tuple[int, Any]]:
         """``(index, result or the exception)`` of ``function(partition)`` for each partition, as they finish."""
         if self._pool is None:
@@ -412,7 +415,7 @@ class DaskExecutor:
         import logging
 
         cluster = distributed.LocalCluster(n_workers=self.workers or available_cpus(), threads_per_worker=1,
-                                           processes=self.processes, dashboard_address=None,
+                                           processes=self.processes, dashboard_address=":0",
                                            silence_logs=logging.ERROR)
         client = distributed.Client(cluster)
         self._owned += [client, cluster]
@@ -431,6 +434,11 @@ class DaskExecutor:
 
     def describe(self) -> dict:
         return {"kind": self.kind, "workers": len(self.client.nthreads()), "scheduler": self.client.scheduler.address}
+
+    def watch_note(self) -> str:
+        """Where Dask shows its own progress (task stream, workers' load): the dashboard, when the scheduler runs one."""
+        has_dashboard = "dashboard" in self.client.scheduler_info().get("services", {})
+        return f"; Dask dashboard {self.client.dashboard_link}" if has_dashboard else ""
 
     def run(self, function: Callable, partitions: list) -> Iterator[tuple[int, Any]]:
         """As :meth:`LocalExecutor.run`; each partition is shipped to the cluster once (scattered), then mapped."""
@@ -489,7 +497,8 @@ def run_tasks(tasks: list[ServiceTask], planner: Callable, executor, *, progress
     with executor:
         parts = partition(tasks, partition_size(len(tasks), executor.slots, services_per_partition))
         where = executor.describe()
-        description = f"planning {len(tasks):,} services on {where['kind']} ({where['workers']} workers)"
+        description = (f"planning {len(tasks):,} services on {where['kind']} ({where['workers']} workers"
+                       f"{executor.watch_note()})")
         with (progress or _no_progress)(len(tasks), description) as advance:
             for index, outcome in executor.run(functools.partial(plan_partition, planner=planner), parts):
                 records += _partition_records(parts[index], outcome)

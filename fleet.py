@@ -399,7 +399,12 @@ class DaskExecutor:
         distributed = import_distributed()
         if self.client is None:
             self.client = self._connect(distributed) if self.scheduler else self._local_cluster(distributed)
-        self.client.register_plugin(_worker_plugin())
+        try:
+            self.client.register_plugin(_worker_plugin())
+        except Exception as exc:  # noqa: BLE001 - raised on a worker: most often the planner is not installed there
+            self.__exit__(None, None, None)
+            raise InputError("--executor", "dask", "Dask workers that can run the planner (install this project and "
+                             f"its requirements on them): a worker answered {error_line(exc)}") from None
         return self
 
     def _connect(self, distributed):

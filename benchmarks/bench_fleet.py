@@ -6,7 +6,8 @@ days of a random trace, rescaled to a peak drawn from a log-normal (median 5 req
 of hours (its users' time zone), with 10% log-normal noise, ending at the same hour (a nightly run); it gets a
 model, a GPU type and a team at random. ``--seed`` fixes all of it.
 
-    python benchmarks/bench_fleet.py                       # the README's numbers (about an hour on 2 busy cores)
+    python benchmarks/bench_fleet.py --json bench.json     # 100 services on both executors, 1/2/4 workers
+    python benchmarks/bench_fleet.py --services 1000 --sample 1000 --executors dask --workers   # 1,000 services
     python benchmarks/bench_fleet.py --services 100 --sample 20 --workers 1 2 --method seasonal_naive   # quick
 
 Measured: building and reading each fleet and splitting it into services (the client's work, every size);

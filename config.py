@@ -353,3 +353,15 @@ def gpu_records() -> list[dict]:
         "interconnect": gpu.interconnect, "interconnect_gb_s": gpu.interconnect_gb_s, "gpus_per_node": gpu.gpus_per_node,
         "aliases": list(gpu.aliases),
     } for gpu in list_gpus()]
+
+
+# --------------------------------------------------------------------------- all at once
+
+
+def load_all() -> None:
+    """Read every catalog and fit file now (each is read once per process): what a fleet worker does before its
+    first service, so no service pays for the files."""
+    for loader in (_defaults, _precisions, _gpus, _gpu_names, _matmul_ceilings, _catalog, _model_names, list_models):
+        loader()
+    for name in ("efficiency_fit.json", "training_fit.json"):
+        shipped_fit(name)

@@ -23,8 +23,8 @@ from typing import Any, BinaryIO, Callable
 
 from hf_config import architecture_from_hf_config, quantization_note
 from models import (
-    MODES, CostOptions, ForecastInput, GPUConfig, InputError, LLMWorkloadInput, ModelConfig, PlanRequest, TrainingInput,
-    UnknownKeyError, check_number,
+    MODES, CostOptions, FleetInput, ForecastInput, GPUConfig, InputError, LLMWorkloadInput, ModelConfig, PlanRequest,
+    TrainingInput, UnknownKeyError, check_number,
 )
 
 SECTION_MODELS = {
@@ -33,6 +33,7 @@ SECTION_MODELS = {
     "gpu": GPUConfig,
     "training": TrainingInput,
     "forecast": ForecastInput,
+    "fleet": FleetInput,
 }
 EXTRA_SECTION_KEYS = {
     "options": ("include_cost", *(f.name for f in dataclasses.fields(CostOptions))),
@@ -67,6 +68,13 @@ TEMPLATES: dict[str, dict] = {
         "mode": "forecast",
         "forecast": {"history": "traffic.csv", "horizon_days": 30, "method": "auto", "scenario": "pessimistic",
                      "avg_input_tokens": 500, "avg_output_tokens": 200, "ttft_slo_ms": None, "itl_slo_ms": None},
+        "model": {"model": "llama-3.1-70b", "precision": "FP16"},
+        "gpu": {"gpu_type": "H100-80GB"},
+    },
+    "fleet": {
+        "mode": "fleet",
+        "forecast": {"history": "fleet.parquet", "horizon_days": 30, "method": "auto", "scenario": "pessimistic"},
+        "fleet": {"service_column": "service", "executor": "local", "dask_scheduler": None, "workers": None},
         "model": {"model": "llama-3.1-70b", "precision": "FP16"},
         "gpu": {"gpu_type": "H100-80GB"},
     },
@@ -215,9 +223,11 @@ def plan_request(config: dict) -> PlanRequest:
         sections.update(workload=section_input(config, "workload"), model=section_input(config, "model"))
     elif mode == "training":
         sections.update(training=section_input(config, "training"), model=section_input(config, "model"))
-    elif mode == "forecast":
+    elif mode in ("forecast", "fleet"):
         sections.update(forecast=section_input(_forecast_section(config), "forecast"),
                         model=section_input(config, "model") if _names_a_model(config) else None)
+    if mode == "fleet":
+        sections["fleet"] = section_input(_fleet_section(config), "fleet")
     return PlanRequest(mode, include_cost=include_cost, cost=cost, profile=config.get("profile"),
                        measurements=config.get("measurements"), **sections)
 
@@ -227,6 +237,16 @@ def _forecast_section(config: dict) -> dict:
     workload = config.get("workload", {})
     shape = {key: workload[key] for key in FORECAST_SHAPE_KEYS if workload.get(key) is not None}
     return {"forecast": {**shape, **{k: v for k, v in config.get("forecast", {}).items() if v is not None}}}
+
+
+def _fleet_section(config: dict) -> dict:
+    """The fleet section; with no model named for the whole fleet, the model section's options (``--precision``)
+    serve the models the table's ``model`` column names."""
+    fleet = dict(config.get("fleet", {}))
+    options = {k: v for k, v in config.get("model", {}).items() if v is not None}
+    if options and not _names_a_model(config):
+        fleet.setdefault("model_options", options)
+    return {"fleet": fleet}
 
 
 def _names_a_model(config: dict) -> bool:

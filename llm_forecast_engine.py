@@ -16,8 +16,8 @@ import dataclasses
 from typing import Callable
 
 from models import (
-    CostOptions, ForecastInput, ForecastPlan, GPUComparison, GPUConfig, InputError, LLMWorkloadInput, ModelConfig,
-    PlanRequest, ServicePlan, TrainingInput, ValidationReport,
+    CostOptions, FleetInput, FleetPlan, ForecastInput, ForecastPlan, GPUComparison, GPUConfig, InputError,
+    LLMWorkloadInput, ModelConfig, PlanRequest, ServicePlan, TrainingInput, ValidationReport,
 )
 
 
@@ -43,8 +43,8 @@ class LLMForecastEngine:
         """Answer ``request`` (any mode): what the CLI, the wizard and config files call.
 
         With ``request.profile`` every planner uses that calibration profile's efficiencies, and the result's
-        assumptions name it with its fit error. ``progress(done, total)`` hears how long work (a forecast's
-        fitting windows) advances.
+        assumptions name it with its fit error. ``progress(done, total, description=None)`` hears how long work
+        advances (a forecast's fitting windows, a fleet's services).
         """
         from calibration import profile_in_use
 
@@ -59,6 +59,10 @@ class LLMForecastEngine:
         return dataclasses.replace(result, assumptions=[f"efficiencies: {profile.description}", *result.assumptions])
 
     def _answer(self, request: PlanRequest, progress):
+        if request.mode == "fleet":
+            return self.plan_fleet(request.forecast, request.fleet, request.model, request.gpu,
+                                   include_cost=request.include_cost, cost=request.cost, profile=request.profile,
+                                   inputs=request.to_config(), progress=progress)
         if request.mode == "inference":
             return self.generate_inference_plan(request.workload, request.model, request.gpu,
                                                 include_cost=request.include_cost, cost=request.cost)
@@ -151,14 +155,85 @@ class LLMForecastEngine:
             frequency=frequency, peak_load_multiplier=peak_load_multiplier, **shape)
         return self.forecast(question, model, gpu)
 
-    def forecast_many(self, frame, service_column: str = "service", *, horizon_days: float = 30,
-                      method: str = "auto", timestamp_column: str | None = None, value_column: str | None = None,
-                      frequency: str | None = None, processes: int | None = None) -> dict[str, dict]:
-        """Forecast every service of a long frame in parallel; see :func:`forecasting.forecast_many`."""
-        from forecasting import forecast_many
+    # ----------------------------------------------------------------- fleets
 
-        return forecast_many(frame, service_column, timestamp_column=timestamp_column, value_column=value_column,
-                             horizon_days=horizon_days, method=method, frequency=frequency, processes=processes)
+    def plan_fleet(self, question: ForecastInput, fleet: FleetInput | None = None, model: ModelConfig | None = None,
+                   gpu: GPUConfig | None = None, *, include_cost: bool = False, cost: CostOptions | None = None,
+                   profile: str | None = None, inputs: dict | None = None, progress=None,
+                   executor=None) -> FleetPlan:
+        """Forecast and plan every service of a long table: :meth:`forecast` per service, and the fleet's totals.
+
+        ``question.history`` is the table (CSV or Parquet path, or a pandas frame: one row per service and
+        period, ``fleet.service_column`` naming the service); its other fields, ``model`` and ``gpu`` are what
+        every service asks unless its own columns (``fleet.SERVICE_COLUMNS``) say otherwise. Services run on
+        ``fleet.executor`` (or on ``executor``, a ``fleet.LocalExecutor``/``DaskExecutor`` of the caller's, such
+        as ``DaskExecutor(client=my_client)``); a service that fails is reported and the others complete. With
+        ``fleet.retry_failed`` only the services that failed in that earlier result (or that it lacks) are
+        planned, and its successful records are kept. ``progress(done, total, description)`` hears the services
+        planned so far.
+        """
+        from fleet import fleet_totals, open_executor, read_result, read_table, retry_split, run_tasks, service_tasks
+
+        _checked("forecast", question, ForecastInput, optional=False)
+        fleet = _checked("fleet", fleet, FleetInput) or FleetInput()
+        _checked("model", model, ModelConfig)
+        _check_options(gpu, include_cost, cost)
+        inputs = inputs or PlanRequest("fleet", model=model, gpu=gpu or GPUConfig(), forecast=question, fleet=fleet,
+                                       include_cost=include_cost, cost=cost, profile=profile).to_config()
+        kept = {}
+        if fleet.retry_failed is not None:
+            kept = retry_split(read_result(fleet.retry_failed), inputs, fleet.retry_failed)
+        frame, warnings = read_table(question.history, fleet.service_column)
+        tasks, failed = service_tasks(frame, fleet.service_column, question, fleet, model, gpu or GPUConfig(),
+                                      include_cost=include_cost, cost=cost, profile=profile)
+        names = {task.service for task in tasks} | {row["service"] for row in failed}
+        records, where = run_tasks([t for t in tasks if t.service not in kept], LLMForecastEngine().plan,
+                                   executor or open_executor(fleet), progress=progress,
+                                   services_per_partition=fleet.services_per_partition)
+        records += [row for row in failed if row["service"] not in kept] + [kept[n] for n in kept if n in names]
+        notes = _retry_notes(kept, names, fleet.retry_failed)
+        rows = tuple(sorted(records, key=lambda row: row["service"]))
+        return FleetPlan(inputs=inputs, services=rows, totals=fleet_totals(list(rows)), executor=where,
+                         warnings=warnings + notes[1:], assumptions=_FLEET_ASSUMPTIONS + notes[:1])
+
+    def plan_services(self, horizon_days: float = 30, scenario: str = "pessimistic", *,
+                      fleet: FleetInput | None = None, request_by: str | None = None, progress=None,
+                      executor=None) -> FleetPlan:
+        """:meth:`plan_service` for every registered service at once, on ``fleet.executor``; with ``request_by``
+        a draft request for each service that needs more GPUs and has no request open."""
+        from fleet import ServiceTask, error_line, failed_row, fleet_totals, open_executor, run_tasks
+
+        fleet = _checked("fleet", fleet, FleetInput) or FleetInput()
+        tasks, failed = [], []
+        for service in self.registry.list_services():
+            try:
+                request = self.service_request(service.name, horizon_days, scenario)
+            except InputError as exc:
+                failed.append(failed_row(service.name, error_line(exc), team=service.team, model=service.model))
+                continue
+            tasks.append(ServiceTask(service.name, request, team=service.team, current_gpus=service.gpus,
+                                     current_gpus_basis="registry"))
+        records, where = run_tasks(tasks, LLMForecastEngine().plan, executor or open_executor(fleet),
+                                   progress=progress, services_per_partition=fleet.services_per_partition)
+        rows = sorted(records + failed, key=lambda row: row["service"])
+        if request_by is not None:
+            rows = [self._row_request(row, horizon_days, request_by) for row in rows]
+        inputs = {"mode": "fleet", "registry": str(self.registry.url), "horizon_days": horizon_days,
+                  "scenario": scenario, "fleet": dataclasses.asdict(fleet)}
+        return FleetPlan(inputs=inputs, services=tuple(rows), totals=fleet_totals(rows), executor=where,
+                         assumptions=list(_FLEET_ASSUMPTIONS))
+
+    def _row_request(self, row: dict, horizon_days: float, by: str) -> dict:
+        """A registered service's fleet record with the draft request its shortfall calls for (see
+        :meth:`plan_service`): the same rule, one service at a time."""
+        if row["status"] != "ok" or row["required_gpus"] is None:
+            return row
+        result = ServicePlan(service=row["service"], basis=row["basis"], gpu_type=row["gpu_type"],
+                             current_gpus=row["current_gpus"], required_gpus=row["required_gpus"],
+                             additional_gpus=row["additional_gpus"], spare_gpus=row["spare_gpus"],
+                             horizon_days=horizon_days if row["basis"] == "forecast" else None, plan=row["plan"])
+        opened = self._request_for(result, by)
+        return {**row, "request": opened.request, "note": opened.note}
 
     # ----------------------------------------------------------------- calibration
 
@@ -221,8 +296,10 @@ class LLMForecastEngine:
         """
         request = self.service_request(name, horizon_days, scenario)
         plan = self.plan(request)
+        from fleet import required_gpus
+
         service = self.registry.get_service(name)
-        required = _peak_gpus(plan) if request.mode == "forecast" else plan.gpu_resources.total_gpus
+        required = required_gpus(plan)
         result = ServicePlan(
             service=service.name, basis="forecast" if request.mode == "forecast" else "current traffic",
             gpu_type=service.gpu_type, current_gpus=service.gpus, required_gpus=required,
@@ -241,7 +318,7 @@ class LLMForecastEngine:
         if open_requests:
             existing = open_requests[-1]
             return dataclasses.replace(result, request=existing.to_dict(), note=(
-                f"no new request opened: request {existing.id} ({existing.state}, {existing.gpus} GPUs) is already "
+                f"no new request opened: request {existing.id} ({existing.state.value}, {existing.gpus} GPUs) is already "
                 f"open for {result.service}"))
         horizon = f", {result.horizon_days:g} days" if result.horizon_days else ""
         reason = (f"plan ({result.basis}{horizon}): {result.required_gpus} {result.gpu_type} needed, "
@@ -255,6 +332,25 @@ class LLMForecastEngine:
 def _peak_gpus(plan: ForecastPlan) -> int:
     """The most GPUs any period of the forecast's capacity timeline needs."""
     return max(int(period["gpus_needed"]) for period in plan.capacity_timeline)
+_FLEET_ASSUMPTIONS = [
+    "each service's required GPUs are the peak of its capacity timeline at the planned scenario (its inference "
+    "plan on current traffic when it has no history); additional and spare GPUs compare them with the GPUs it "
+    "holds now: given, from the registry, or assumed where current_gpus_basis says so",
+    "totals by date add up each service's most GPUs of that day (each service holds its GPUs all day); GPUs "
+    "shared between services within a day would need fewer",
+]
+
+
+def _retry_notes(kept: dict, names: set, path: str | None) -> list[str]:
+    """What a ``--retry-failed`` rerun kept (an assumption) and left out (a warning)."""
+    if path is None:
+        return []
+    gone = sorted(set(kept) - names)
+    notes = [f"{len(set(kept) & names):,} services kept as planned in {path}; the others planned again"]
+    if gone:
+        notes.append(f"{len(gone):,} services of {path} are not in this table and were left out: "
+                     + ", ".join(gone[:10]) + (" ..." if len(gone) > 10 else ""))
+    return notes
 
 
 def _check_inputs(**required) -> None:

@@ -131,10 +131,14 @@ SCENARIOS = ("optimistic", "baseline", "pessimistic")
 """Forecast scenarios: the lower 80% band, the median, the upper 80% band of demand."""
 FORECAST_METHODS = ("auto", "stl", "arima", "ets", "seasonal_naive", "ensemble")
 """Forecasting methods; ``auto`` chooses among the others by rolling-origin backtest."""
-MODES = ("inference", "training", "forecast", "compare", "validate")
+MODES = ("inference", "training", "forecast", "compare", "validate", "fleet")
 """What a :class:`PlanRequest` asks for (the CLI's ``--mode``, a config's ``mode``)."""
 PROVISION_STEPS = ("1d", "1w")
 """How often capacity is provisioned: sized for each day's or each week's peak demand."""
+FLEET_EXECUTORS = ("local", "dask")
+"""Where a fleet's services are planned: processes on this machine, or a Dask cluster (``dask.distributed``)."""
+MAX_FLEET_WORKERS = 4096
+"""Plausibility limit on worker processes for one fleet."""
 MAX_HORIZON_DAYS = 3660
 """Longest forecast horizon accepted (ten years)."""
 REQUEST_STATES = ("draft", "submitted", "approved", "rejected", "fulfilled", "cancelled")
@@ -665,6 +669,62 @@ class ForecastInput:
         return values
 
 
+MODEL_OPTION_KEYS = ("precision", "kv_precision", "context_window", "batch_size")
+"""``ModelConfig`` keys a fleet applies to the models its table names (``FleetInput.model_options``)."""
+
+
+@dataclass(frozen=True)
+class FleetInput:
+    """How a fleet question is split and run.
+
+    The question every service asks is the request's ``forecast`` (its ``history`` is the long table: a CSV or
+    Parquet path or a pandas frame, one row per service and period); this says which column names the service,
+    where the services are planned, and which earlier run to complete. A service's own columns in the table
+    (``fleet.SERVICE_COLUMNS``: model, precision, gpu_type, team, current_replicas, ...) override the fleet's
+    values for that service.
+    """
+
+    service_column: str = "service"
+    executor: str = "local"
+    """``local`` (processes on this machine) or ``dask`` (``dask.distributed``): the same plans either way."""
+    dask_scheduler: str | None = None
+    """Address of a running Dask scheduler (``tcp://host:8786``); ``None`` with ``dask`` starts a LocalCluster."""
+    workers: int | None = None
+    """Worker processes here or in the LocalCluster (default: the CPUs this process may use)."""
+    retry_failed: str | None = None
+    """A previous fleet result (JSON or Parquet): its failed services, and services it lacks, are planned again and
+    merged with its successful ones."""
+    model_options: dict | None = None
+    """``MODEL_OPTION_KEYS`` for services whose model comes from the table's ``model`` column (the ``--precision``
+    flag when no ``--model`` is given for the whole fleet)."""
+    services_per_partition: int | None = None
+    """Services shipped to a worker at once (default: about four partitions per worker, at most 100 services)."""
+
+    def __post_init__(self) -> None:
+        check_name("fleet.service_column", self.service_column, example="service")
+        object.__setattr__(self, "executor", check_choice("fleet.executor", self.executor, FLEET_EXECUTORS))
+        _optional(check_name, "fleet.dask_scheduler", self.dask_scheduler, example="tcp://scheduler:8786")
+        if self.dask_scheduler is not None and self.executor != "dask":
+            raise InputError("fleet.dask_scheduler", self.dask_scheduler, "a scheduler only with --executor dask")
+        object.__setattr__(self, "workers", _optional(check_number, "fleet.workers", self.workers, integer=True,
+                                                      maximum=MAX_FLEET_WORKERS))
+        _optional(check_name, "fleet.retry_failed", self.retry_failed, example="fleet.json")
+        object.__setattr__(self, "services_per_partition", _optional(
+            check_number, "fleet.services_per_partition", self.services_per_partition, integer=True, maximum=100_000))
+        if self.model_options is not None:
+            _check_model_options(self.model_options)
+
+
+def _check_model_options(options: Any) -> None:
+    """``options`` as ``ModelConfig`` keys of ``MODEL_OPTION_KEYS`` with valid values (checked on a stand-in model)."""
+    if not isinstance(options, dict) or not set(options) <= set(MODEL_OPTION_KEYS):
+        raise InputError("fleet.model_options", options, "an object with keys among " + ", ".join(MODEL_OPTION_KEYS))
+    try:
+        ModelConfig(model="stand-in", **options)
+    except InputError as exc:
+        raise InputError(f"fleet.model_options: {exc.field}", exc.value, exc.accepted) from None
+
+
 @dataclass(frozen=True)
 class PlanRequest:
     """One question for :meth:`LLMForecastEngine.plan`: the mode and the inputs it needs.
@@ -685,14 +745,17 @@ class PlanRequest:
     """A calibration profile (``python calibration.py fit``) to plan with instead of the shipped fits."""
     measurements: str | None = None
     """Validate mode: a measurements CSV to check the planner against (default: the shipped calibration data)."""
+    fleet: FleetInput | None = None
+    """Fleet mode: how the long table in ``forecast.history`` is split and run (default: ``FleetInput()``)."""
 
     _NEEDS = {"inference": ("model", "workload"), "compare": ("model", "workload"),
-              "training": ("model", "training"), "forecast": ("forecast",), "validate": ()}
+              "training": ("model", "training"), "forecast": ("forecast",), "validate": (), "fleet": ("forecast",)}
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", check_choice("mode", self.mode, MODES))
         for name, kind in (("model", ModelConfig), ("workload", LLMWorkloadInput), ("gpu", GPUConfig),
-                           ("training", TrainingInput), ("forecast", ForecastInput), ("cost", CostOptions)):
+                           ("training", TrainingInput), ("forecast", ForecastInput), ("cost", CostOptions),
+                           ("fleet", FleetInput)):
             value = getattr(self, name)
             if value is not None and not isinstance(value, kind):
                 raise InputError(name, value, f"a models.{kind.__name__}")
@@ -708,7 +771,7 @@ class PlanRequest:
     def to_config(self) -> dict:
         """The question as a config file (``--config``): the ``inputs`` every result carries."""
         config: dict[str, Any] = {"mode": self.mode}
-        for name in ("workload", "model", "gpu", "training"):
+        for name in ("workload", "model", "gpu", "training", "fleet"):
             value = getattr(self, name)
             if value is not None:
                 config[name] = dataclasses.asdict(value)
@@ -1103,3 +1166,39 @@ class ServicePlan(_ByName, _Result):
     request: dict | None = None
     """The draft request opened (or the open one that already covers it), else ``None``."""
     note: str | None = None
+
+
+@dataclass(frozen=True)
+class FleetPlan(_ByName, _Result):
+    """Every service of a fleet planned, and the fleet's totals: ``to_dict()`` is the JSON contract.
+
+    A service that could not be planned is a record with ``status`` ``failed`` and its ``error`` (one line); the
+    others are complete. ``services`` is ordered by name whichever executor ran them.
+    """
+
+    inputs: dict
+    """The question as a config file (``--config`` reads it back)."""
+    services: tuple
+    """One record per service: ``service``, ``status`` (``ok`` or ``failed``), ``error``, ``required_gpus`` (the peak
+    the plan needs), ``gpu_type``, ``current_gpus``, ``additional_gpus``, ``spare_gpus``, ``team``, ``model``,
+    ``peak_demand_rps``, ``peak_at``, ``shortfall_at``, and ``plan`` (the service's plan without its history and
+    per-period records; ``daily`` holds its peak demand and GPUs per day)."""
+    totals: dict
+    """``services``, ``ok``, ``failed``, GPUs held / needed / to add / spare overall, ``by_gpu_type``, ``by_team``
+    and ``by_date`` (per day and GPU type: the sum of each service's peak GPUs that day)."""
+    executor: dict
+    """Where it ran: ``kind``, ``workers``, ``scheduler``, ``partitions``, ``services_planned``."""
+    warnings: list = field(default_factory=list)
+    assumptions: list = field(default_factory=list)
+
+    @property
+    def failed(self) -> tuple:
+        """The records of the services that could not be planned."""
+        return tuple(row for row in self.services if row["status"] == "failed")
+
+    def summary_frame(self):
+        """The services as a pandas DataFrame, one row each, without the nested ``plan``."""
+        import pandas as pd
+
+        return pd.DataFrame([{k: v for k, v in row.items() if not isinstance(v, (dict, list))}
+                             for row in self.services])

@@ -2,9 +2,10 @@
 
 ``render(result, stdout)`` writes the report of a result, chosen by its type (``report`` is a
 ``functools.singledispatch``): an inference plan, a training plan, a demand forecast, a GPU comparison,
-a registered service's plan or a calibration check, with the seed's sections, a unit on every number,
-and the plan's assumptions and warnings. ``working(text)`` shows a spinner on a terminal's stderr for
-work that runs longer than a second. Pictures are ``plots.py``'s.
+a registered service's plan, a fleet's plan or a calibration check, with the seed's sections, a unit on every number,
+and the plan's assumptions and warnings. ``working(text)`` shows progress on a terminal's stderr for
+work that runs longer than a second: a spinner, then a bar once the work reports how far it is (a forecast's
+fitting windows, a fleet's services). Pictures are ``plots.py``'s.
 
 Colour follows rich: none when the output is not a terminal, none under ``NO_COLOR``. rich is
 imported inside the functions that use it, so importing this module is cheap.
@@ -19,7 +20,7 @@ import threading
 from contextlib import contextmanager
 from typing import Any
 
-from models import ForecastPlan, GPUComparison, InferencePlan, ServicePlan, TrainingPlan, ValidationReport
+from models import FleetPlan, ForecastPlan, GPUComparison, InferencePlan, ServicePlan, TrainingPlan, ValidationReport
 
 INDENT = 3
 """Spaces before a section's rows (the seed's reports indent them by three)."""
@@ -633,6 +634,82 @@ def service_report(result: ServicePlan) -> list:
     return blocks
 
 
+GPU_TOTAL_COLUMNS = (("key", ""), ("services", "Services"), ("current_gpus", "GPUs held"),
+                     ("required_gpus", "GPUs needed"), ("additional_gpus", "To add"), ("spare_gpus", "Spare"))
+SHORT_SERVICE_COLUMNS = (("service", "Service"), ("team", "Team"), ("gpu_type", "GPU"), ("current_gpus", "Held"),
+                         ("required_gpus", "Needed"), ("additional_gpus", "To add"), ("shortfall_at", "Short from"))
+MAX_FLEET_ROWS = 25
+"""Services listed per table of a fleet report (all of them are in ``--output``)."""
+
+
+def fleet_report(plan: FleetPlan) -> list:
+    """A fleet's plan: counts and GPU totals, per GPU type and team, the services short of GPUs (most first), the
+    fleet's GPUs per day, and the services that failed with their errors."""
+    totals = plan.totals
+    blocks = [_title("FLEET CAPACITY PLAN"), _section("SUMMARY", _fleet_summary_rows(plan))]
+    for group, title in (("by_gpu_type", "GPUS BY GPU TYPE"), ("by_team", "GPUS BY TEAM")):
+        if totals[group]:
+            rows = [{"key": name, **values} for name, values in totals[group].items()]
+            blocks += [_records_table(rows, GPU_TOTAL_COLUMNS, title=title), _blank()]
+    short = sorted((r for r in plan.services if r["additional_gpus"]), key=lambda r: (-r["additional_gpus"], r["service"]))
+    if short:
+        blocks += [_records_table(short[:MAX_FLEET_ROWS], SHORT_SERVICE_COLUMNS, cell=_fleet_cell,
+                                  title=f"SERVICES THAT NEED MORE GPUS: {_listed(len(short))}, most first"), _blank()]
+    if totals["by_date"]:
+        rows, period = _fleet_days(totals["by_date"])
+        blocks += [_records_table(rows, title=f"FLEET GPUS NEEDED: the peak of each {period}"), _blank()]
+    failed = plan.failed
+    blocks.append(_bullets(f"FAILED SERVICES: {_listed(len(failed))}",
+                           [f"{row['service']}: {row['error']}" for row in failed[:MAX_FLEET_ROWS]], style="red"))
+    return blocks + _notes(plan.assumptions, plan.warnings)
+
+
+def _fleet_cell(key: str, value: Any) -> str:
+    if key.endswith("_at") and value is not None:
+        return str(value)[:16].replace("T", " ")
+    return _compare_cell(key, value)
+
+
+def _listed(count: int) -> str:
+    return f"{count:,}" + (f" (the first {MAX_FLEET_ROWS} shown; all in --output)" if count > MAX_FLEET_ROWS else "")
+
+
+def _fleet_summary_rows(plan: FleetPlan) -> list[tuple[str, str]]:
+    totals, where = plan.totals, plan.executor
+    rows = [("Services", f"{totals['services']:,}: {totals['ok']:,} planned, {totals['failed']:,} failed"),
+            ("Ran On", f"{where['kind']}, {_plural(where['workers'], 'worker')}, "
+                       f"{_plural(where['partitions'], 'partition')} for {where['services_planned']:,} services"
+                       + (f" ({where['scheduler']})" if where.get("scheduler") else ""))]
+    if totals["planned"]:
+        assumed = sum(1 for row in plan.services if row["current_gpus_basis"] == "assumed")
+        held = f" ({assumed:,} services' assumed: give current_replicas)" if assumed else ""
+        rows += [("GPUs Held", _plural(totals["current_gpus"], "GPU") + held),
+                 ("GPUs Needed", f"{_plural(totals['required_gpus'], 'GPU')} (each service at its peak)"),
+                 ("To Add", _plural(totals["additional_gpus"], "GPU")), ("Spare", _plural(totals["spare_gpus"], "GPU"))]
+    return rows
+
+
+def _fleet_days(by_date: list[dict]) -> tuple[list[dict], str]:
+    """One row per day (per week past ``MAX_DAILY_ROWS`` days), a column per GPU type: the most GPUs needed."""
+    from datetime import date, timedelta
+
+    types = sorted({cell["gpu_type"] for cell in by_date})
+    days = sorted({cell["date"] for cell in by_date})
+    period = "week" if len(days) > MAX_DAILY_ROWS else "day"
+    per_day: dict[str, dict] = {}
+    for cell in by_date:
+        per_day.setdefault(cell["date"], dict.fromkeys(types, 0))[cell["gpu_type"]] = cell["gpus_needed"]
+    rows: dict[str, dict] = {}
+    for day in days:
+        start = date.fromisoformat(day)
+        key = (start - timedelta(days=start.weekday())).isoformat() if period == "week" else day
+        row = rows.setdefault(key, {"date": key, **dict.fromkeys(types, 0), "total": 0})
+        for gpu_type in types:
+            row[gpu_type] = max(row[gpu_type], per_day[day][gpu_type])
+        row["total"] = max(row["total"], sum(per_day[day].values()))
+    return list(rows.values()), period
+
+
 @functools.singledispatch
 def report(result: Any) -> list:
     """The renderables for ``result``, chosen by its type: any other value as ``key: value`` rows."""
@@ -647,6 +724,7 @@ report.register(ForecastPlan, forecast_report)
 report.register(GPUComparison, compare_report)
 report.register(ValidationReport, validate_report)
 report.register(ServicePlan, service_report)
+report.register(FleetPlan, fleet_report)
 
 
 def make_console(stdout=None, width: int | None = None):
@@ -668,7 +746,8 @@ def render(result: Any, stdout=None, *, width: int | None = None, console=None) 
 
 @contextmanager
 def working(description: str, stream=None, delay_s: float = SPINNER_DELAY_S):
-    """Show work in progress on ``stream`` (stderr) once it runs past ``delay_s``; yields ``update(done, total)``.
+    """Show work in progress on ``stream`` (stderr) once it runs past ``delay_s``; yields
+    ``update(done, total, description=None)``.
 
     A spinner with elapsed time until the work reports its progress through ``update``, then a bar with the
     share done. Nothing is shown when ``stream`` is not a terminal, so piped output and ``--format json``
@@ -676,7 +755,7 @@ def working(description: str, stream=None, delay_s: float = SPINNER_DELAY_S):
     """
     stream = stream or sys.stderr
     if not (hasattr(stream, "isatty") and stream.isatty()):
-        yield lambda done, total: None
+        yield lambda done, total, description=None: None
         return
     from rich.console import Console
     from rich.progress import BarColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn
@@ -692,8 +771,8 @@ def working(description: str, stream=None, delay_s: float = SPINNER_DELAY_S):
                 progress.start()
                 state["started"] = True
 
-    def update(done: int, total: int) -> None:
-        progress.update(task, completed=done, total=total)
+    def update(done: int, total: int, description: str | None = None) -> None:
+        progress.update(task, completed=done, total=total, **({"description": description} if description else {}))
 
     timer = threading.Timer(delay_s, start)
     timer.daemon = True

@@ -28,6 +28,14 @@ class UsageError(PlannerError):
     """A command-line problem argparse found (unknown flag, missing value)."""
 
 
+class ServicesFailed(PlannerError):
+    """Some services of a fleet could not be planned on their input (the others were; exit status 2)."""
+
+
+class ServicesHitABug(Exception):
+    """Some services of a fleet met an internal error (the others were planned; exit status 1)."""
+
+
 class HelpShown(Exception):
     """``--help`` printed its text: the command is done (exit status 0)."""
 
@@ -139,6 +147,27 @@ number = _number
 POSITIVE = _number(float)
 POSITIVE_INT = _number(int)
 NON_NEGATIVE_INT = _number(int, minimum=0, inclusive=True)
+
+
+SHOWN_FAILURES = 3
+"""Failed services named in the closing error line (all of them are in the result)."""
+
+
+def check_fleet(plan, rerun: str | None = None) -> None:
+    """After a fleet's result is written and shown: one error line when services failed, naming the first few.
+
+    Raises :class:`ServicesFailed`, or :class:`ServicesHitABug` when one failure is an internal error.
+    """
+    failed = plan.failed
+    if not failed:
+        return
+    named = "; ".join(f"{row['service']}: {row['error']}" for row in failed[:SHOWN_FAILURES])
+    more = f"; and {len(failed) - SHOWN_FAILURES} more" if len(failed) > SHOWN_FAILURES else ""
+    hint = f" (plan only those again with --retry-failed {rerun})" if rerun else ""
+    message = f"{len(failed)} of {len(plan.services)} services failed, the others are planned{hint}: {named}{more}"
+    if any(row["error"].startswith("internal error") for row in failed):
+        raise ServicesHitABug(message)
+    raise ServicesFailed(message)
 
 
 def guarded(action: Callable[[], int], *, debug: bool, stderr, stdout=None) -> int:

@@ -5,6 +5,8 @@
     python commands/forecast.py --config inference_config.json --rps 20
     python commands/forecast.py --mode inference --rps 10 --input-tokens 500 --output-tokens 200 \\
         --model-size 70 --precision FP16 --gpu-type A100-80GB --cost --output inference_plan.json
+    python commands/forecast.py --mode fleet --history fleet.parquet --service-column service \\
+        --model llama-3.1-8b --gpu-type H100-80GB --executor dask --output fleet.json
 
 The parser definition is kept apart from the flow (``build_parser`` / ``run``); ``main(argv)``
 maps every error to an exit status in one place and returns it, so tests call it in-process.
@@ -19,7 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from commands.common import (  # noqa: E402
-    NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, ExitStatus, Parser, UsageError, guarded, number, parse, stdin_is_terminal, streams,
+    NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, ExitStatus, Parser, UsageError, check_fleet, guarded, number, parse,
+    stdin_is_terminal, streams,
 )
 
 # --------------------------------------------------------------------------- definition
@@ -75,11 +78,18 @@ FLAG_TARGETS: dict[str, tuple | dict] = {
     "efficiency_profile": ("profile",),
     "measurements": ("measurements",),
     "date_format": ("forecast", "date_format"),
+    "service_column": ("fleet", "service_column"),
+    "executor": ("fleet", "executor"),
+    "dask_scheduler": ("fleet", "dask_scheduler"),
+    "workers": ("fleet", "workers"),
+    "retry_failed": ("fleet", "retry_failed"),
 }
+FLAGS_MODE = {"fleet": "forecast"}
+"""Modes whose flags go where another mode's do (a fleet is many forecasts)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from models import MODES, PROVISION_STEPS
+    from models import FLEET_EXECUTORS, MODES, PROVISION_STEPS
 
     parser = Parser(
         prog="forecast.py",
@@ -91,9 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = parser.add_argument_group("run")
     run.add_argument("--mode", choices=MODES, help="what to plan (default: the config's mode, else inference)")
     run.add_argument("--config", metavar="FILE", help="JSON config file; flags override its values")
-    run.add_argument("--generate-config", choices=("inference", "training", "forecast"),
+    run.add_argument("--generate-config", choices=("inference", "training", "forecast", "fleet"),
                      help="write <mode>_config.json in the current directory and exit")
-    run.add_argument("--output", metavar="FILE", help="write the plan as JSON to FILE")
+    run.add_argument("--output", metavar="FILE", help="write the plan as JSON to FILE (fleet: FILE.parquet writes a table)")
     run.add_argument("--format", choices=("table", "json"), default="table", help="stdout format (default table)")
     run.add_argument("--plot", metavar="FILE.png", help="draw the plan or forecast to a PNG file")
     run.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
@@ -168,6 +178,16 @@ def build_parser() -> argparse.ArgumentParser:
                           help="provisioning step: size capacity for each day's (1d, default) or week's (1w) peak")
     forecast.add_argument("--current-replicas", type=POSITIVE_INT,
                           help="replicas running now (default: those the planner sizes for the history's recent peak)")
+    # ---- fleet
+    fleet = parser.add_argument_group("fleet (--mode fleet: every service of a long table)")
+    fleet.add_argument("--service-column", help="column naming the service in the --history table (default service)")
+    fleet.add_argument("--executor", choices=FLEET_EXECUTORS,
+                       help="local: processes on this machine (default); dask: a Dask cluster")
+    fleet.add_argument("--dask-scheduler", metavar="ADDRESS",
+                       help="a running Dask scheduler (tcp://host:8786); default with --executor dask: a LocalCluster")
+    fleet.add_argument("--workers", type=POSITIVE_INT, help="worker processes here or in the LocalCluster (default: CPUs)")
+    fleet.add_argument("--retry-failed", metavar="PREVIOUS",
+                       help="plan only the services that failed in this earlier --output (JSON or Parquet) and merge")
     return parser
 
 
@@ -180,7 +200,7 @@ def apply_overrides(config: dict, args: argparse.Namespace, mode: str) -> dict:
         value = getattr(args, dest, None)
         if value is None:
             continue
-        target = target.get(mode, target[None]) if isinstance(target, dict) else target
+        target = target.get(FLAGS_MODE.get(mode, mode), target[None]) if isinstance(target, dict) else target
         if len(target) == 1:
             config[target[0]] = value
         else:
@@ -208,6 +228,8 @@ def run(args: argparse.Namespace, stdout) -> ExitStatus:
     config = apply_overrides(config, args, mode)
     check_outputs_apart({"--output": args.output, "--plot": args.plot}, input_paths(config, args.config))
     request = plan_request(config)
+    if mode == "fleet":
+        return _run_fleet(request, args, stdout)
     from reports import working
 
     with working(f"planning ({mode})") as progress:  # on a terminal's stderr after a second; nothing otherwise
@@ -238,6 +260,26 @@ def _list_catalog(args: argparse.Namespace, stdout) -> ExitStatus:
     from reports import render_catalog
 
     render_catalog(records, "models" if args.list_models else "gpus", stdout)
+    return ExitStatus.OK
+
+
+def _run_fleet(request, args: argparse.Namespace, stdout) -> ExitStatus:
+    """Plan every service of the table with a progress bar; write and show the result, then say what failed."""
+    from fleet import check_output, write_result
+    from llm_forecast_engine import LLMForecastEngine
+    from models import InputError
+    from reports import working
+
+    if args.plot is not None:
+        raise InputError("--plot", args.plot, "no picture in fleet mode (each service's plan: --mode forecast)")
+    if args.output is not None:
+        check_output(args.output)
+    with working("planning the fleet") as progress:
+        result = LLMForecastEngine().plan(request, progress=progress)
+    if args.output is not None:
+        write_result(args.output, result.to_dict())
+    _print(result, args.format, stdout)
+    check_fleet(result, args.output)
     return ExitStatus.OK
 
 

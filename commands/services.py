@@ -5,6 +5,7 @@
         --rps 5 --input-tokens 500 --output-tokens 200 --replicas 2 --gpus 8
     python commands/services.py traffic import chat --csv traffic.csv
     python commands/services.py plan chat --horizon-days 30 --request --by alice
+    python commands/services.py plan --all --request --by alice --executor dask    # every service, in parallel
     python commands/services.py request create chat --gpus 8 --reason "launch" --by alice
     python commands/services.py request approve 1 --by bob --note "budget ok"
     python commands/services.py --format json fleet
@@ -25,9 +26,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from commands.common import (  # noqa: E402
-    NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, ExitStatus, Parser, UsageError, guarded, parse, streams,
+    NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, ExitStatus, Parser, UsageError, check_fleet, guarded, parse, streams,
 )
-from models import PRECISIONS, REQUEST_STATES, SCENARIOS  # noqa: E402
+from models import FLEET_EXECUTORS, PRECISIONS, REQUEST_STATES, SCENARIOS  # noqa: E402
 
 
 # service flag dest -> Service field
@@ -118,7 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--date-format", metavar="FORMAT", help="strftime format of the timestamps, e.g. "
                                                               "'%%d/%%m/%%Y %%H:%%M' (needed for day-first dates)")
     plan = command(commands, "plan", "capacity plan from the service's traffic history (or current traffic)")
-    plan.add_argument("name")
+    plan.add_argument("name", nargs="?", help="the service (or --all)")
+    plan.add_argument("--all", action="store_true", help="every service, planned in parallel (see --executor)")
+    plan.add_argument("--executor", choices=FLEET_EXECUTORS, default="local",
+                      help="with --all: local processes (default) or a Dask cluster")
+    plan.add_argument("--dask-scheduler", metavar="ADDRESS", help="with --all: a running Dask scheduler (tcp://host:8786)")
+    plan.add_argument("--workers", type=POSITIVE_INT, help="with --all: worker processes (default: CPUs)")
     plan.add_argument("--horizon-days", type=POSITIVE, default=30.0, help="days to forecast (default 30)")
     plan.add_argument("--scenario", choices=SCENARIOS, default="pessimistic",
                       help="forecast scenario (default pessimistic)")
@@ -175,8 +181,21 @@ def _plan(registry, args):
 
     if args.request and not args.by:
         raise UsageError("plan --request needs --by USER (who opens the request)")
-    return LLMForecastEngine(registry=registry).plan_service(
-        args.name, horizon_days=args.horizon_days, scenario=args.scenario, request_by=args.by if args.request else None)
+    if bool(args.all) == bool(args.name):
+        raise UsageError("plan needs a service name or --all (not both)")
+    engine, request_by = LLMForecastEngine(registry=registry), args.by if args.request else None
+    if args.all:
+        from models import FleetInput
+        from reports import working
+
+        fleet = FleetInput(executor=args.executor, dask_scheduler=args.dask_scheduler, workers=args.workers)
+        with working("planning every service") as progress:
+            return engine.plan_services(args.horizon_days, args.scenario, fleet=fleet, request_by=request_by,
+                                        progress=progress)
+    if args.executor != "local" or args.dask_scheduler or args.workers:
+        raise UsageError("plan NAME plans one service here: --executor, --dask-scheduler and --workers go with --all")
+    return engine.plan_service(args.name, horizon_days=args.horizon_days, scenario=args.scenario,
+                               request_by=request_by)
 
 
 def _transition(registry, args):
@@ -233,6 +252,8 @@ def run(args: argparse.Namespace, stdout) -> ExitStatus:
         render(result, stdout)
     else:
         _render(_key(args), payload, stdout)
+    if _key(args) == "plan" and args.all:
+        check_fleet(result)
     return ExitStatus.OK
 
 

@@ -154,22 +154,6 @@ def test_horizon_days_must_be_positive():
         Forecaster(history, "prophet")
 
 
-def test_forecast_many_spreads_services_over_processes():
-    frames = [seeded_series(days=10, seed=s).rename("rps").to_frame().reset_index().assign(service=name)
-              for s, name in ((1, "chat"), (2, "code"), (3, "search"))]
-    results = forecasting.forecast_many(pd.concat(frames), "service", horizon_days=1, method="seasonal_naive",
-                                        processes=2)
-    assert sorted(results) == ["chat", "code", "search"]
-    assert all(len(r["forecast"]) == 24 and r["method"] == "seasonal_naive" for r in results.values())
-
-
-def test_forecast_many_names_the_service_with_bad_history():
-    good = seeded_series(days=4).rename("rps").to_frame().reset_index().assign(service="ok")
-    bad = good.assign(service="broken", rps=0.0)
-    with pytest.raises(forecasting.InputError, match=r"service broken: history: got 'all 96 values are zero'"):
-        forecasting.forecast_many(pd.concat([good, bad]), "service", horizon_days=1, processes=1)
-
-
 # --------------------------------------------------------------------------- API as SEED.md writes it
 
 

@@ -36,8 +36,8 @@ ROW_KEYS = ("service", "status", "error", "team", "model", "gpu_type", "basis", 
             "required_gpus", "additional_gpus", "spare_gpus", "peak_demand_rps", "peak_at", "shortfall_at", "plan")
 """Keys of every service record, in order (a failed service has them too, ``None`` where unknown)."""
 PLAN_RECORD_KEYS = ("inputs", "history", "forecast", "capacity_timeline")
-"""Keys of a service's plan left out of its fleet record: the question, and the per-period records (``daily``
-keeps each day's peak)."""
+"""Keys of a service's plan left out of its fleet record: the question, and the per-period records (its
+``provisioning_schedule`` keeps each day's or week's need)."""
 PARTITIONS_PER_WORKER = 4
 """Partitions per worker by default: enough to balance uneven services, few enough to ship little."""
 MAX_SERVICES_PER_PARTITION = 100
@@ -221,13 +221,13 @@ def failed_row(service: str, error: str, *, team: str | None = None, model: str 
 
 
 def required_gpus(plan) -> int | None:
-    """The GPUs a plan needs: the peak of a forecast's capacity timeline, an inference plan's total; ``None`` for a
-    forecast without a model."""
+    """The GPUs a plan needs: the most its provisioning schedule holds (a forecast), an inference plan's total;
+    ``None`` for a forecast without a model."""
     if isinstance(plan, InferencePlan):
         return plan.gpu_resources.total_gpus
-    if not plan.capacity_timeline:
+    if not plan.provisioning_schedule:
         return None
-    return max(int(period["gpus_needed"]) for period in plan.capacity_timeline)
+    return max(step["gpus_needed"] for step in plan.provisioning_schedule)
 
 
 def service_row(task: ServiceTask, plan) -> dict:
@@ -244,12 +244,10 @@ def service_row(task: ServiceTask, plan) -> dict:
         workload = task.request.workload
         row.update(basis="current traffic", gpu_type=plan.gpu_resources.gpu_type, peak_demand_rps=workload.peak_rps)
         return {**row, "plan": summary}
-    daily = _daily(plan)
-    peak = max(daily, key=lambda day: day["peak_demand_rps"])
+    peak_at, peak_rps = _peak(plan)
     row.update(basis="forecast", gpu_type=plan.capacity["replica"]["gpu_type"] if plan.capacity["included"] else None,
-               peak_demand_rps=peak["peak_demand_rps"], peak_at=peak["peak_at"],
-               shortfall_at=_shortfall_at(plan.capacity_timeline, current))
-    return {**row, "plan": {**summary, "daily": daily}}
+               peak_demand_rps=peak_rps, peak_at=peak_at, shortfall_at=_shortfall_at(plan.provisioning_schedule, current))
+    return {**row, "plan": summary}
 
 
 def _model_name(request: PlanRequest) -> str | None:
@@ -268,27 +266,21 @@ def _current_gpus(task: ServiceTask, plan) -> tuple[int | None, str | None]:
     return None, None
 
 
-def _daily(plan: ForecastPlan) -> list[dict]:
-    """Each day's (UTC) peak demand at the plan's scenario, in requests per second, and the most GPUs it needs."""
+def _peak(plan: ForecastPlan) -> tuple[str, float]:
+    """When and how high the planned scenario's demand peaks (requests per second): the provisioning schedule's
+    busiest step, else (no model) the busiest period of the scenario's forecast."""
+    if plan.provisioning_schedule:
+        step = max(plan.provisioning_schedule, key=lambda s: s["peak_demand_rps"])
+        return step["start"], step["peak_demand_rps"]
     demand = plan.scenario_demand() * plan.results.history.rps_per_unit
-    gpus = [int(p["gpus_needed"]) for p in plan.capacity_timeline] if plan.capacity_timeline else [None] * len(demand)
-    days: dict[str, dict] = {}
-    for timestamp, rps, need in zip(demand.index, demand.to_numpy(dtype=float), gpus):
-        day = days.setdefault(timestamp.strftime("%Y-%m-%d"), {"date": timestamp.strftime("%Y-%m-%d"),
-                                                               "peak_demand_rps": -1.0, "peak_at": None,
-                                                               "gpus_needed": need})
-        if rps > day["peak_demand_rps"]:
-            day.update(peak_demand_rps=round(float(rps), 6), peak_at=timestamp.isoformat())
-        if need is not None:
-            day["gpus_needed"] = max(day["gpus_needed"], need)
-    return list(days.values())
+    return demand.idxmax().isoformat(), round(float(demand.max()), 6)
 
 
-def _shortfall_at(timeline: list | None, current: int | None) -> str | None:
-    """The first period that needs more GPUs than the service holds."""
-    if not timeline or current is None:
+def _shortfall_at(schedule: list | None, current: int | None) -> str | None:
+    """The start of the first provisioning step that needs more GPUs than the service holds."""
+    if not schedule or current is None:
         return None
-    return next((p["timestamp"] for p in timeline if int(p["gpus_needed"]) > current), None)
+    return next((step["start"] for step in schedule if step["gpus_needed"] > current), None)
 
 
 # --------------------------------------------------------------------------- workers
@@ -549,13 +541,15 @@ def _grouped(rows: list[dict], key: Callable[[dict], str]) -> dict:
 
 
 def _by_date(rows: list[dict]) -> list[dict]:
-    """Per day and GPU type: the sum of each service's most GPUs that day, and how many services it counts."""
+    """Per provisioning step's date and GPU type: the sum of the services' GPUs for that step, and how many services
+    it counts."""
     cells: dict[tuple[str, str], dict] = {}
     for row in rows:
-        for day in row["plan"].get("daily", ()):
-            cell = cells.setdefault((day["date"], row["gpu_type"]), {"date": day["date"], "gpu_type": row["gpu_type"],
-                                                                   "gpus_needed": 0, "services": 0})
-            cell["gpus_needed"] += day["gpus_needed"]
+        for step in row["plan"].get("provisioning_schedule") or ():
+            date = step["start"][:10]
+            cell = cells.setdefault((date, row["gpu_type"]), {"date": date, "gpu_type": row["gpu_type"],
+                                                              "gpus_needed": 0, "services": 0})
+            cell["gpus_needed"] += step["gpus_needed"]
             cell["services"] += 1
     return [cells[key] for key in sorted(cells)]
 

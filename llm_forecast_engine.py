@@ -329,15 +329,12 @@ class LLMForecastEngine:
         return dataclasses.replace(result, request=opened.to_dict())
 
 
-def _peak_gpus(plan: ForecastPlan) -> int:
-    """The most GPUs any period of the forecast's capacity timeline needs."""
-    return max(int(period["gpus_needed"]) for period in plan.capacity_timeline)
 _FLEET_ASSUMPTIONS = [
-    "each service's required GPUs are the peak of its capacity timeline at the planned scenario (its inference "
+    "each service's required GPUs are the most its provisioning schedule holds at the planned scenario (its inference "
     "plan on current traffic when it has no history); additional and spare GPUs compare them with the GPUs it "
     "holds now: given, from the registry, or assumed where current_gpus_basis says so",
-    "totals by date add up each service's most GPUs of that day (each service holds its GPUs all day); GPUs "
-    "shared between services within a day would need fewer",
+    "totals by date add up the services' provisioning steps starting that day (each service holds its GPUs for "
+    "the whole step); GPUs shared between services within a step would need fewer",
 ]
 
 

@@ -115,13 +115,13 @@ def test_each_record_is_the_plan_the_service_gets_on_its_own(on_dask, table, nam
     alone = LLMForecastEngine().forecast(ForecastInput(history=rows[["timestamp", "rps"]], current_replicas=replicas,
                                                        **QUICK), MODEL, gpu)
     record = next(row for row in on_dask.services if row["service"] == name)
-    need = max(p["gpus_needed"] for p in alone.capacity_timeline)
+    need = max(step["gpus_needed"] for step in alone.provisioning_schedule)
     held = alone.capacity["current"]["gpus"]
     assert (record["required_gpus"], record["current_gpus"], record["gpu_type"]) == (need, held, gpu.gpu_type)
     assert record["additional_gpus"] == max(need - held, 0) and record["spare_gpus"] == max(held - need, 0)
     assert record["current_gpus_basis"] == ("given" if replicas else "assumed")
-    # the timeline rounds demand to 4 decimals
-    assert record["peak_demand_rps"] == pytest.approx(max(p["demand_rps"] for p in alone.capacity_timeline), abs=1e-4)
+    assert record["peak_demand_rps"] == max(step["peak_demand_rps"] for step in alone.provisioning_schedule)
+    assert record["plan"]["provisioning_schedule"] == alone.provisioning_schedule
     assert record["plan"]["scaling_recommendations"] == alone.scaling_recommendations
     assert record["team"] == (rows["team"].dropna().iloc[0] if rows["team"].notna().any() else None)
 
@@ -142,11 +142,11 @@ def test_totals_by_hand():
         return {**fleet.failed_row(service, ""), "status": "ok", "error": None, "gpu_type": gpu_type, "team": team,
                 "current_gpus": held, "required_gpus": need, "additional_gpus": max(need - held, 0),
                 "spare_gpus": max(held - need, 0),
-                "plan": {"daily": [{"date": d, "gpus_needed": g} for d, g in days]}}
+                "plan": {"provisioning_schedule": [{"start": f"{d}T00:00:00+00:00", "gpus_needed": g} for d, g in days]}}
 
-    rows = [row("a", "H100", "core", 2, 4, [("d1", 3), ("d2", 4)]),
-            row("b", "H100", None, 3, 1, [("d1", 1)]),
-            row("c", "A100", "core", 8, 8, [("d2", 8)]),
+    rows = [row("a", "H100", "core", 2, 4, [("2026-03-01", 3), ("2026-03-02", 4)]),
+            row("b", "H100", None, 3, 1, [("2026-03-01", 1)]),
+            row("c", "A100", "core", 8, 8, [("2026-03-02", 8)]),
             fleet.failed_row("d", "history: got 'all 72 values are zero'")]
     totals = fleet_totals(rows)
     # held 2+3+8 = 13, needed 4+1+8 = 13, to add 2 (a), spare 2 (b)
@@ -155,10 +155,10 @@ def test_totals_by_hand():
     assert totals["by_gpu_type"]["H100"] == {"services": 2, "current_gpus": 5, "required_gpus": 5,
                                              "additional_gpus": 2, "spare_gpus": 2}
     assert totals["by_team"]["core"]["required_gpus"] == 12 and totals["by_team"]["(no team)"]["services"] == 1
-    # d1: H100 3 + 1 = 4; d2: H100 4, A100 8
-    assert totals["by_date"] == [{"date": "d1", "gpu_type": "H100", "gpus_needed": 4, "services": 2},
-                                 {"date": "d2", "gpu_type": "A100", "gpus_needed": 8, "services": 1},
-                                 {"date": "d2", "gpu_type": "H100", "gpus_needed": 4, "services": 1}]
+    # 03-01: H100 3 + 1 = 4; 03-02: H100 4, A100 8
+    assert totals["by_date"] == [{"date": "2026-03-01", "gpu_type": "H100", "gpus_needed": 4, "services": 2},
+                                 {"date": "2026-03-02", "gpu_type": "A100", "gpus_needed": 8, "services": 1},
+                                 {"date": "2026-03-02", "gpu_type": "H100", "gpus_needed": 4, "services": 1}]
 
 
 # --------------------------------------------------------------------------- failures
@@ -316,7 +316,7 @@ def test_a_fleet_without_a_model_is_forecasts_only(small_table):
     result = LLMForecastEngine().plan_fleet(quick_question(frame), FleetInput(service_column="endpoint", workers=1))
     assert [row["status"] for row in result.services] == ["ok"] * 6
     assert all(row["required_gpus"] is None and row["plan"]["capacity"]["included"] is False
-               and row["plan"]["daily"][0]["gpus_needed"] is None and row["peak_demand_rps"] > 0
+               and row["plan"]["provisioning_schedule"] is None and row["peak_demand_rps"] > 0
                for row in result.services)
     assert result.totals["planned"] == 0 and result.totals["by_date"] == []
 

@@ -124,10 +124,11 @@ def test_forecast_question_gets_the_same_plan_through_every_door(cli, tmp_path, 
                    "H100-80GB", ENTER, ENTER, typed("2"), ENTER]   # the GPU, utilization 0.7, 2 replicas now, no profile
     (tmp_path / "wizard").mkdir()
     by_wizard = wizard_plan(wizard_keys, tmp_path / "wizard", monkeypatch)
-    comparable = ("forecast", "capacity", "capacity_timeline", "scaling_recommendations", "method", "backtest")
+    comparable = ("forecast", "capacity", "provisioning_schedule", "capacity_timeline", "scaling_recommendations",
+                  "method", "backtest")
     for key in comparable:
         assert by_flags[key] == by_config[key] == by_api[key] == service_plan[key] == by_wizard[key], key
-    assert by_service.required_gpus == max(p["gpus_needed"] for p in by_flags["capacity_timeline"]) > 2
+    assert by_service.required_gpus == max(s["gpus_needed"] for s in by_flags["provisioning_schedule"]) > 2
     # the one peak-multiplier rule: an hourly forecast is that hour's load, through every door
     assert by_flags["capacity"]["peak_load_multiplier"] == service_plan["capacity"]["peak_load_multiplier"] == 1.0
 

@@ -140,7 +140,7 @@ def recommendations(timestamps: list, demand: list[float], replicas: list[int], 
                  f"{demand[peak_i]:.4g} rps on {_when(timestamps[peak_i])}, "
                  f"{100 * demand[peak_i] / capacity:.0f}% of capacity."]
         if need < current:
-            lines.append(f"{current - need} of {current} replicas stay idle even at the {label} peak: "
+            lines.append(f"{current - need} of {current} replicas stay idle even at the {label} demand: "
                          f"{need} would do ({need * shape.gpus_per_replica} GPUs).")
         return lines
     lead = timestamps[short] - timestamps[0]
@@ -263,7 +263,8 @@ def plan_forecast(question: ForecastInput, model: ModelConfig | None, gpu: GPUCo
     planner = _planner(model, input_tokens, output_tokens, peak, question)
     steps = step_demand(results, question.scenario, question.provision_every)
     every = STEP_WORDS[question.provision_every]
-    capacity = capacity_timeline(steps.index, steps["peak_rps"], planner, gpu, label=f"{label} {every}-peak",
+    capacity = capacity_timeline(steps.index, steps["peak_rps"], planner, gpu,
+                                 label=f"{label} {STEP_ADJECTIVES[question.provision_every]}-peak",
                                  current_replicas=question.current_replicas, recent_peak_rps=recent_peak)
     shape = ReplicaShape(**capacity["replica"])
     fixed = dataclasses.replace(gpu, gpu_type=shape.gpu_type, tensor_parallel=shape.tensor_parallel)
@@ -289,6 +290,7 @@ def plan_forecast(question: ForecastInput, model: ModelConfig | None, gpu: GPUCo
 
 STEP_SECONDS = {"1d": 86_400, "1w": 7 * 86_400}
 STEP_WORDS = {"1d": "day", "1w": "week"}
+STEP_ADJECTIVES = {"1d": "daily", "1w": "weekly"}
 
 
 def step_demand(results, scenario: str, every: str):

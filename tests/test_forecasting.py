@@ -165,7 +165,7 @@ def test_seed_forecast_example_runs_as_written():
     model = ModelConfig(model_size_billions=70, precision="FP16")
     rps_history = [(datetime.now() - timedelta(days=30 - i), 10 + i * 0.1) for i in range(30)]
     forecast = engine.forecast_future_needs(rps_history, model, horizon_days=30, scenario="pessimistic")
-    assert isinstance(forecast["scaling_recommendations"][0], str) and "p90 day-peak demand" in forecast["scaling_recommendations"][0]
+    assert isinstance(forecast["scaling_recommendations"][0], str) and "p90 daily-peak demand" in forecast["scaling_recommendations"][0]
     assert {"method", "backtest", "forecast", "capacity_timeline", "scaling_recommendations"} <= set(forecast)
     records = forecast["forecast"]
     assert len(records) == 30 and set(records[0]) == {"timestamp", "mean", "lower_80", "upper_80", "lower_95", "upper_95"}

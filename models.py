@@ -129,6 +129,8 @@ SCENARIOS = ("optimistic", "baseline", "pessimistic")
 """Forecast scenarios: the lower 80% band, the median, the upper 80% band of demand."""
 REQUEST_STATES = ("draft", "submitted", "approved", "rejected", "fulfilled", "cancelled")
 """Capacity-request states (``services.RequestState`` holds the same values)."""
+SERVING_ENGINES = ("vllm", "trtllm", "sglang")
+"""Serving engines whose memory and batching policies the planner models (``data/serving_engines.json``)."""
 MAX_SHAPE_DIM = 2**20
 """Plausibility limit on one shape dimension (layers, widths, heads, vocabulary, experts); published: under 2**18."""
 MAX_CONTEXT_TOKENS = 2**30
@@ -268,9 +270,12 @@ class ModelConfig:
     model_size_billions: float | None = None
     precision: str = "FP16"
     context_window: int | None = None
-    """Longest sequence (input + output) to plan for; defaults to the model's window."""
+    """The engine's maximum model length (vLLM ``--max-model-len``): one sequence this long must fit in the KV cache;
+    above the model's trained length it is allowed with a warning (RoPE scaling). ``None``: the workload's own
+    input + output tokens."""
     batch_size: int | None = None
-    """Fix the decode batch per replica (otherwise the planner chooses the operating point)."""
+    """Cap on sequences running per replica (vLLM ``--max-num-seqs``, TensorRT-LLM ``max_batch_size``); in latency
+    mode, the static batch."""
     model: str | None = None
     """Catalog id (``llama-3.1-70b``) or Hugging Face id (``meta-llama/Llama-3.1-70B``)."""
     model_config_path: str | None = None
@@ -306,15 +311,22 @@ class GPUConfig:
     target_gpu_utilization: float = 0.7
     """Fraction of a replica's sustainable load to plan for (headroom for bursts)."""
     tensor_parallel: int | None = None
-    gpu_memory_utilization: float = 0.9
-    """Share of GPU memory the serving engine takes (vLLM ``gpu_memory_utilization``)."""
+    gpu_memory_utilization: float | None = None
+    """The engine's memory fraction: vLLM ``gpu_memory_utilization`` and SGLang ``mem_fraction_static`` (of all
+    GPU memory), TensorRT-LLM ``free_gpu_memory_fraction`` (of the memory left after weights); ``None`` takes the
+    engine's documented default (``data/serving_engines.json``)."""
+    engine: str = "vllm"
+    """Serving engine whose KV-cache policy and batch limits the plan follows: vllm, trtllm or sglang."""
 
     def __post_init__(self) -> None:
         _optional(check_name, "gpu.gpu_type", self.gpu_type, example="H100-80GB")
-        for name in ("target_gpu_utilization", "gpu_memory_utilization"):
-            object.__setattr__(self, name, check_number(f"gpu.{name}", getattr(self, name), maximum=1.0))
+        object.__setattr__(self, "target_gpu_utilization", check_number(
+            "gpu.target_gpu_utilization", self.target_gpu_utilization, maximum=1.0))
+        object.__setattr__(self, "gpu_memory_utilization", _optional(
+            check_number, "gpu.gpu_memory_utilization", self.gpu_memory_utilization, maximum=1.0))
         object.__setattr__(self, "tensor_parallel", _optional(
             check_number, "gpu.tensor_parallel", self.tensor_parallel, integer=True, maximum=64))
+        object.__setattr__(self, "engine", check_choice("gpu.engine", self.engine, SERVING_ENGINES))
 
 
 @dataclass(frozen=True)
@@ -505,6 +517,76 @@ class Latency(_Result):
 
 
 @dataclass(frozen=True)
+class SLOTarget(_Result):
+    """One latency target against the plan's prediction, in milliseconds."""
+
+    target: float | None
+    """The target (``None``: none was set)."""
+    predicted: float
+    met: bool | None
+    """``predicted <= target``; ``None`` when no target was set."""
+
+
+@dataclass(frozen=True)
+class SLOReport(_Result):
+    """The plan's latencies against the user's targets (``--ttft-slo-ms``, ``--itl-slo-ms``)."""
+
+    ttft_ms: SLOTarget
+    itl_ms: SLOTarget
+
+    @property
+    def missed(self) -> list[str]:
+        """Names of the targets the prediction misses."""
+        return [name for name in ("ttft_ms", "itl_ms") if getattr(self, name).met is False]
+
+
+@dataclass(frozen=True)
+class StaticBatchLatency(_Result):
+    """A static batch (``vllm bench latency``, ``trtllm-bench latency``): B prompts start together, no arrivals."""
+
+    ttft_ms: float
+    """Prefill of all B prompts (the first token of every sequence)."""
+    itl_ms: float
+    """Mean decode step while each sequence's context grows from input to input + output tokens."""
+    e2e_ms: float
+    """TTFT + (output tokens - 1) x ITL."""
+
+
+@dataclass(frozen=True)
+class StaticBatchThroughput(_Result):
+    output_tokens_per_second: float
+    """B x output tokens / E2E, for the whole group of GPUs."""
+    output_tokens_per_second_per_gpu: float
+    requests_per_second: float
+    """B / E2E."""
+
+
+@dataclass(frozen=True)
+class LatencyPlan(_Result):
+    """What a static-batch benchmark measures on one replica: ``to_dict()`` is the JSON contract."""
+
+    inputs: dict
+    model: ModelSummary
+    gpu_type: str
+    tensor_parallel: int
+    engine: str
+    batch_size: int
+    input_tokens: int
+    output_tokens: int
+    latency: StaticBatchLatency
+    throughput: StaticBatchThroughput
+    memory_breakdown_gib: dict
+    """``weights``, ``kv_cache``, ``activations``, ``overhead`` for the replica (all its GPUs)."""
+    memory_per_gpu_gib: float
+    gpu_memory_gib: float
+    max_batch_size: int
+    """Largest batch of these sequences whose KV cache fits the engine's budget."""
+    slo: SLOReport
+    assumptions: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class InferenceCost(_Result):
     monthly_gpu_cost: float
     cost_per_replica_month: float
@@ -531,6 +613,10 @@ class InferencePlan(_Result):
     warnings: list = field(default_factory=list)
     alternatives: list = field(default_factory=list)
     """Runners-up from the GPU comparison when the planner chose the GPU."""
+    slo: SLOReport | None = None
+    """TTFT and ITL at the operating point against the targets (``met`` false: the plan misses it)."""
+    engine: str = "vllm"
+    """Serving engine whose memory policy and batch limits the plan follows."""
 
 
 # --------------------------------------------------------------------------- training results

@@ -97,14 +97,18 @@ def inference_cases(fitted_only: bool = False) -> list[dict]:
 
 
 def _published_case(row: dict) -> dict | None:
+    from serving_engines import engine_of
+
     if not row["category"].startswith("inference"):
         return None
     common = dict(id=row["id"], model=row["model"].lower().replace(" ", "-"), gpu=gpu_of(row["gpu"]),
-                  precision=precision_of(row["precision"]), tp=int(row["num_gpus"] or 1),
+                  precision=precision_of(row["precision"]), tp=int(row["num_gpus"] or 1), engine=engine_of(row["engine"]),
                   source=f"published.csv {row['id']}: {row['engine'][:60]}")
     if row["category"] == "inference_throughput":
         return dict(common, kind="saturated_output_tokens_per_s", isl=int(row["isl"]), osl=int(row["osl"]),
                     measured=float(row["value"]), unit="tokens/s")
+    if row["category"] in ("inference_static_batch", "inference_online"):
+        return _batch_case(row, common)
     if row["category"] == "inference_latency" and row["metric"].startswith("decode_tokens_per_s"):
         # gpt-fast generates 200 tokens after a 5-token prompt: mean context about 100 tokens
         return dict(common, kind="decode_step_ms", batch=1, context=100, measured=1000.0 / float(row["value"]),
@@ -117,6 +121,32 @@ def _published_case(row: dict) -> dict | None:
     return None
 
 
+def _batch_case(row: dict, common: dict) -> dict:
+    """A static-batch row (``static batch B``: per-GPU output tokens/s, or TTFT/ITL/E2E in ms) or an online row at
+    a closed-loop concurrency (``concurrency C``: TTFT or ITL in ms)."""
+    size = int(row["batch_or_concurrency"].split()[-1])
+    metric = row["metric"].split()[0]
+    shape = dict(common, batch=size, isl=int(row["isl"]), osl=int(row["osl"]), metric=metric, measured=float(row["value"]))
+    if row["category"] == "inference_online":
+        return dict(shape, kind="online_latency_ms", unit="ms")
+    if metric.startswith("output_tokens"):
+        return dict(shape, kind="static_output_tokens_per_s_per_gpu", unit="tokens/s/GPU")
+    return dict(shape, kind="static_latency_ms", unit="ms")
+
+
+def _predict_batch_case(case: dict, dep, eff) -> float:
+    import inference_engine as ie
+
+    isl, osl = case["isl"], case["osl"]
+    if case["kind"] == "online_latency_ms":
+        point = ie.operating_point(dep, eff, case["batch"], isl, osl)
+        return (point.ttft_s if case["metric"] == "ttft_ms" else point.step_s) * 1e3
+    result = ie.static_batch(dep, eff, case["batch"], isl, osl)
+    if case["kind"] == "static_output_tokens_per_s_per_gpu":
+        return case["batch"] * osl / result.e2e_s / case["tp"]
+    return {"ttft_ms": result.ttft_s, "itl_ms": result.itl_s, "e2e_ms": result.e2e_s}[case["metric"]] * 1e3
+
+
 def predict_case(case: dict, eff) -> float:
     """The engine's prediction for one calibration case with efficiencies ``eff``."""
     import config
@@ -125,14 +155,14 @@ def predict_case(case: dict, eff) -> float:
     arch = config.get_model(case["model"])
     gpu = config.get_gpu(case["gpu"])
     kv = "FP8" if case["precision"] == "FP8" else "FP16"
-    dep = ie.deployment(arch, gpu, case["precision"], kv, case["tp"])
+    dep = ie.deployment(arch, gpu, case["precision"], kv, case["tp"], case.get("engine", "vllm"))
     if case["kind"] == "decode_step_ms":
         return ie.decode_step_s(dep, eff, case["batch"], case["context"]) * 1e3
     if case["kind"] == "prefill_ms":
         return ie.prefill_s(dep, eff, case["seq"], case["batch"]) * 1e3
-    isl, osl = case["isl"], case["osl"]
-    concurrency = ie.max_concurrency(dep, config.default("gpu_memory_utilization"), isl + osl)
-    return concurrency / ie.serving_step_s(dep, eff, concurrency, isl, osl)
+    if case["kind"] != "saturated_output_tokens_per_s":
+        return _predict_batch_case(case, dep, eff)
+    return ie.saturated_output_tokens_per_s(dep, eff, case["isl"], case["osl"])
 
 
 def validate_inference(eff=None) -> list[dict]:
@@ -153,8 +183,15 @@ FIT_BOUNDS = {
     "matmul": (0.2, 1.0),
     "matmul_fp8": (0.2, 1.0),
     "step_overhead_us_per_layer": (0.0, 200.0),
+    "fused_overhead_us_per_layer": (0.0, 200.0),
     "allreduce_latency_us": (1.0, 200.0),
     "roofline_sharpness": (1.0, 8.0),
+    "nvlink_allreduce_bandwidth": (0.2, 1.2),
+    "pcie_allreduce_bandwidth": (0.05, 1.0),
+    "pcie_cross_socket_share": (0.1, 1.0),
+    "pcie_allreduce_latency_us": (1.0, 500.0),
+    "matmul_half_width": (0.0, 4096.0),
+    "elementwise_traffic": (0.0, 40.0),
 }
 
 # Weak priors (MAP fit): where the data say little about a parameter, it stays physical.
@@ -165,8 +202,15 @@ FIT_PRIORS = {
     "matmul": 0.75,  # share of the MAMF ceiling: LLM shapes are smaller and less regular than MAMF's best shape
     "matmul_fp8": 0.65,  # FP8 adds activation quantization and keeps attention and the LM head in 16-bit
     "step_overhead_us_per_layer": 20.0,  # about ten kernels per layer at ~2 us each under CUDA graphs
+    "fused_overhead_us_per_layer": 10.0,  # TensorRT-LLM fuses norm+residual, QKV+rotary, gate+up+SiLU: about half the kernels
     "allreduce_latency_us": 10.0,  # NCCL small-message all-reduce within an NVLink node (nccl-tests)
     "roofline_sharpness": 2.0,
+    "nvlink_allreduce_bandwidth": 0.8,  # nccl-tests all_reduce busbw: 8x A100 SXM ~232 GB/s of 300 (nccl-tests#175), 8x H100 ~360-480 of 450
+    "pcie_allreduce_bandwidth": 0.5,  # PCIe Gen4 x16 ring busbw ~15-20 GB/s of 32 one-way (nccl-tests issues on 4090/A40/A100-PCIe boxes)
+    "pcie_cross_socket_share": 0.5,  # a ring across two CPU sockets crosses UPI/xGMI twice and loses P2P: about half
+    "pcie_allreduce_latency_us": 30.0,  # small all-reduce over PCIe: ~20-40 us (nccl-tests 8-byte rows on PCIe boxes)
+    "matmul_half_width": 256.0,  # cuBLAS/CUTLASS reach half the wide-GEMM rate near N ~ 256 on H100-class parts
+    "elementwise_traffic": 8.0,  # two RMSNorms (read+write), two residual adds (2 reads + write), rotary on q,k: ~8 x hidden
 }
 PRIOR_WEIGHT = 0.1
 
@@ -210,12 +254,18 @@ def cross_validate(groups: dict[str, callable]) -> dict:
 
 
 HOLDOUT_GROUPS = {
-    "A100 (fit on other GPUs)": lambda c: c["gpu"].startswith("A100"),
+    "A100 SXM (fit on other GPUs)": lambda c: c["gpu"] in ("A100-80GB", "A100-40GB"),
+    "H100 (fit on other GPUs)": lambda c: c["gpu"].startswith("H100"),
+    "H200 (fit on other GPUs)": lambda c: c["gpu"].startswith("H200"),
+    "L40S and A100-PCIe, PCIe only (fit on NVLink GPUs)": lambda c: c["gpu"] in ("L40S-48GB", "A100-PCIe-80GB"),
+    "tensor parallel 8 over NVLink (fit on TP 1-4 and PCIe)": lambda c: c["tp"] == 8 and c["gpu"] not in ("L40S-48GB", "A100-PCIe-80GB"),
     "tensor parallel 2-8 (fit on TP1)": lambda c: c["tp"] > 1,
     "FP8 (fit on 16-bit)": lambda c: c["precision"] == "FP8",
-    "H100 (fit on other GPUs)": lambda c: c["gpu"].startswith("H100"),
-    "L40S / GH200 (fit on the rest)": lambda c: c["gpu"].startswith(("L40S", "GH200")),
-    "H200 PyTorch measurements (fit on published)": lambda c: c["gpu"].startswith("H200") and c["kind"] != "saturated_output_tokens_per_s",
+    "static batch (fit on the rest)": lambda c: c["kind"].startswith("static"),
+    "online serving (fit on the rest)": lambda c: c["kind"].startswith("online"),
+    "TensorRT-LLM 0.17 and 1.0 (fit on the rest)": lambda c: c["source"].split(": ")[-1].startswith(
+        ("TensorRT-LLM 0.17", "TensorRT-LLM 1.0")),
+    "H200 PyTorch measurements (fit on published)": lambda c: c["gpu"].startswith("H200") and c["kind"] in ("decode_step_ms", "prefill_ms"),
 }
 
 

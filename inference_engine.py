@@ -47,11 +47,27 @@ class Efficiency:
     matmul_fp8: float
     """The same for FP8 (activation quantization, scaling, and the attention and LM head left in 16-bit)."""
     step_overhead_us_per_layer: float
-    """Fixed time per layer per forward pass (norms, rotary, kernel gaps) in microseconds."""
+    """Fixed time per layer per forward pass (kernel launches and gaps) in microseconds, for engines that run the
+    model as PyTorch modules (vLLM, SGLang, and the PyTorch measurements)."""
     allreduce_latency_us: float
-    """Latency of one small tensor-parallel all-reduce in microseconds."""
+    """Latency of one small tensor-parallel all-reduce over NVLink/xGMI in microseconds."""
     roofline_sharpness: float
     """p in (t_mem^p + t_flops^p)^(1/p): large p is the hard max() roofline."""
+    nvlink_allreduce_bandwidth: float
+    """All-reduce bus bandwidth (nccl-tests ``busbw``) over NVLink/xGMI as a share of the one-way link rate."""
+    pcie_allreduce_bandwidth: float
+    """The same over PCIe, GPUs under one CPU socket."""
+    pcie_cross_socket_share: float
+    """Share of that PCIe bus bandwidth left once the ring crosses CPU sockets (UPI/xGMI between sockets)."""
+    pcie_allreduce_latency_us: float
+    """Latency of one small all-reduce over PCIe in microseconds."""
+    matmul_half_width: float
+    """Per-GPU shard width (hidden size / TP) at which matmul efficiency halves: narrow shards fill fewer SMs."""
+    fused_overhead_us_per_layer: float
+    """The same for engines that compile the model into fused kernels (TensorRT-LLM)."""
+    elementwise_traffic: float
+    """Activation bytes that norms, residual adds and rotary read and write per token per layer, in units of
+    hidden size x 2 bytes; every GPU of a tensor-parallel group repeats them (the residual stream is replicated)."""
 
     @classmethod
     def fitted(cls) -> "Efficiency":
@@ -61,6 +77,10 @@ class Efficiency:
         """Achieved share of HBM bandwidth streaming weights stored in ``precision``."""
         weight_only = precision in ("INT8", "INT4") and compute_precision != precision
         return self.quantized_weight_bandwidth if weight_only else self.weight_bandwidth
+
+    def overhead_us_per_layer(self, policy: EnginePolicy) -> float:
+        """Fixed time per layer per forward pass under ``policy``'s kind of kernels."""
+        return self.fused_overhead_us_per_layer if policy.fused_kernels else self.step_overhead_us_per_layer
 
     def matmul_share(self, compute_precision: str) -> float:
         """Achieved share of peak for matmuls at ``compute_precision``."""
@@ -178,14 +198,40 @@ def attention_flops(dep: Deployment, query_tokens: float, mean_context: float) -
     return 4.0 * query_tokens * min(mean_context, window) * heads * dim * arch.num_layers
 
 
-def allreduce_s(dep: Deployment, eff: Efficiency, tokens: float) -> float:
-    """Two ring all-reduces per layer of tokens x hidden activations: latency + 2(t-1)/t x bytes / link."""
+def pcie_only(gpu: GPUSpec) -> bool:
+    """GPUs whose only GPU-to-GPU path is PCIe: the catalog's interconnect is 'none' or 'PCIe ...'."""
+    return gpu.interconnect.lower().startswith(("none", "pcie"))
+
+
+def allreduce_one_s(dep: Deployment, eff: Efficiency, payload_bytes: float) -> float:
+    """One all-reduce of ``payload_bytes`` over the replica's ``t`` GPUs: latency + the ring's 2(t-1)/t x bytes over
+    the achieved bus bandwidth (nccl-tests' busbw definition). NVLink reaches a fitted share of its one-way rate;
+    PCIe a lower one, lower again when the ring leaves one CPU socket (``pcie_gpus_per_socket``)."""
     t = dep.tensor_parallel
     if t == 1:
         return 0.0
+    if pcie_only(dep.gpu):
+        bus = dep.link_bytes_s * eff.pcie_allreduce_bandwidth
+        if t > config.default("pcie_gpus_per_socket"):
+            bus *= eff.pcie_cross_socket_share
+        latency_us = eff.pcie_allreduce_latency_us
+    else:
+        bus = dep.link_bytes_s * eff.nvlink_allreduce_bandwidth
+        latency_us = eff.allreduce_latency_us
+    return latency_us * 1e-6 + 2.0 * (t - 1) / t * payload_bytes / bus
+
+
+def allreduce_s(dep: Deployment, eff: Efficiency, tokens: float) -> float:
+    """Two all-reduces per layer of tokens x hidden activations (Megatron-LM tensor parallelism)."""
     payload = tokens * dep.arch.hidden_size * ACTIVATION_BYTES
-    one = eff.allreduce_latency_us * 1e-6 + 2.0 * (t - 1) / t * payload / dep.link_bytes_s
-    return 2 * dep.arch.num_layers * one
+    return 2 * dep.arch.num_layers * allreduce_one_s(dep, eff, payload)
+
+
+def matmul_width_share(dep: Deployment, eff: Efficiency) -> float:
+    """Share of the matmul ceiling a per-GPU shard reaches: w / (w + w_half) for shard width w = hidden / t
+    (the ceiling is measured on wide square GEMMs; narrow tensor-parallel shards fill fewer SMs)."""
+    width = dep.arch.hidden_size / dep.tensor_parallel
+    return width / (width + eff.matmul_half_width)
 
 
 def forward_pass_s(dep: Deployment, eff: Efficiency, decode_batch: float, decode_context: float,
@@ -197,12 +243,19 @@ def forward_pass_s(dep: Deployment, eff: Efficiency, decode_batch: float, decode
     prompts = prefill_tokens / prefill_length if prefill_tokens else 0.0
     flops = 2.0 * (dep.matmul_params - dep.lm_head_params) * tokens + 2.0 * dep.lm_head_params * (decode_batch + prompts)
     flops += attention_flops(dep, decode_batch, decode_context) + attention_flops(dep, prefill_tokens, prefill_length / 2)
-    t_flops = flops / (dep.peak_flops * eff.matmul_share(dep.compute_precision))
+    t_flops = flops / (dep.peak_flops * eff.matmul_share(dep.compute_precision) * matmul_width_share(dep, eff))
     p = eff.roofline_sharpness
     t_linear = (t_weights**p + t_flops**p) ** (1.0 / p)
     t_kv = decode_batch * decode_context * dep.kv_bytes_per_token / (dep.bandwidth_bytes_s * eff.kv_bandwidth)
-    t_fixed = dep.arch.num_layers * eff.step_overhead_us_per_layer * 1e-6
-    return t_linear + t_kv + allreduce_s(dep, eff, tokens) + t_fixed
+    t_fixed = dep.arch.num_layers * eff.overhead_us_per_layer(dep.policy) * 1e-6
+    return t_linear + t_kv + elementwise_s(dep, eff, tokens) + allreduce_s(dep, eff, tokens) + t_fixed
+
+
+def elementwise_s(dep: Deployment, eff: Efficiency, tokens: float) -> float:
+    """Norms, residual adds and rotary: ``elementwise_traffic`` x hidden x 2 bytes per token per layer through HBM
+    (at the KV-read share of bandwidth), on every GPU of the group."""
+    traffic = tokens * dep.arch.num_layers * eff.elementwise_traffic * dep.arch.hidden_size * ACTIVATION_BYTES
+    return traffic / (dep.bandwidth_bytes_s * eff.kv_bandwidth)
 
 
 def prefill_passes(dep: Deployment, prompt_tokens: int, batch: int) -> int:
@@ -864,7 +917,7 @@ def _physics_assumptions(dep: Deployment, eff: Efficiency) -> list[str]:
         f"fitted efficiencies: {eff.weight_bandwidth:.0%} of bandwidth streaming weights, {eff.kv_bandwidth:.0%} "
         f"reading KV, {eff.matmul_share(dep.compute_precision):.0%} of the measured matmul ceiling "
         f"({ceiling:.0%} of peak{'' if measured else ', median of measured GPUs'}) in matmuls, "
-        f"{eff.step_overhead_us_per_layer:.0f} us/layer per step, {eff.allreduce_latency_us:.0f} us per "
+        f"{eff.overhead_us_per_layer(dep.policy):.0f} us/layer per step, {eff.allreduce_latency_us:.0f} us per "
         f"tensor-parallel all-reduce (calibration.py; --mode validate).",
     ]
 

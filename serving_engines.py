@@ -32,6 +32,8 @@ class EnginePolicy:
     max_num_seqs: int
     max_num_batched_tokens: int
     chunked_prefill: bool
+    fused_kernels: bool = False
+    """The engine compiles the model into fused kernels (TensorRT-LLM) rather than running PyTorch modules."""
     sources: tuple = ()
 
     def tokens_held(self, input_tokens: int, output_tokens: int) -> float:
@@ -88,7 +90,7 @@ def engine_policy(engine: str, gpu: GPUSpec, tensor_parallel: int = 1,
         admission=spec["admission"],
         max_num_seqs=int(_by_gpu_class(spec["max_num_seqs"], spec, gpu)),
         max_num_batched_tokens=int(_by_gpu_class(spec["max_num_batched_tokens"], spec, gpu)),
-        chunked_prefill=spec["chunked_prefill"],
+        chunked_prefill=spec["chunked_prefill"], fused_kernels=spec["fused_kernels"],
         sources=tuple(v for k, v in spec.items() if k.endswith("_source")),
     )
 

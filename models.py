@@ -371,21 +371,22 @@ class TrainingInput:
     """ZeRO stage 0-3 (FSDP full shard = 3); ``None`` picks the fastest that fits."""
     tensor_parallel: int | None = None
     """Tensor-parallel degree; ``None`` picks 1 unless a higher degree within a node is needed to fit."""
-    pipeline_parallel: int = 1
+    pipeline_parallel: int | None = None
+    """Pipeline stages; ``None``: 1, or with ``num_gpus`` the planner searches TP x PP x DP = num_gpus."""
     mixed_precision: bool = True
     mfu: float | None = None
     deadline_hours: float | None = None
     num_gpus: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("dataset_size_tokens", "sequence_length", "global_batch_size", "lora_rank", "pipeline_parallel"):
+        for name in ("dataset_size_tokens", "sequence_length", "global_batch_size", "lora_rank"):
             object.__setattr__(self, name, check_number(f"training.{name}", getattr(self, name), integer=True))
         if self.sequence_length > MAX_CONTEXT_TOKENS:
             raise InputError("training.sequence_length", self.sequence_length, f"at most {MAX_CONTEXT_TOKENS} tokens")
         object.__setattr__(self, "num_epochs", check_number("training.num_epochs", self.num_epochs))
         object.__setattr__(self, "optimizer_type", check_choice("training.optimizer_type", self.optimizer_type, OPTIMIZERS))
         object.__setattr__(self, "method", check_choice("training.method", self.method, TRAINING_METHODS))
-        for name in ("micro_batch_size", "tensor_parallel", "num_gpus"):
+        for name in ("micro_batch_size", "tensor_parallel", "num_gpus", "pipeline_parallel"):
             object.__setattr__(self, name, _optional(check_number, f"training.{name}", getattr(self, name), integer=True))
         object.__setattr__(self, "zero_stage", _optional(
             check_number, "training.zero_stage", self.zero_stage, integer=True, minimum=0, inclusive=True, maximum=3))
@@ -403,7 +404,7 @@ class TrainingInput:
         if self.micro_batch_size and self.global_batch_size % self.micro_batch_size:
             raise InputError("training.global_batch_size", self.global_batch_size,
                              f"a multiple of micro_batch_size ({self.micro_batch_size})")
-        model_parallel = (self.tensor_parallel or 1) * self.pipeline_parallel
+        model_parallel = (self.tensor_parallel or 1) * (self.pipeline_parallel or 1)
         if self.num_gpus and self.num_gpus % model_parallel:
             raise InputError("training.num_gpus", self.num_gpus,
                              f"a multiple of tensor_parallel x pipeline_parallel ({model_parallel})")

@@ -389,15 +389,17 @@ class OperatingPoint:
     rps: float
 
 
-def operating_point(dep: Deployment, eff: Efficiency, concurrency: float, input_tokens: int, output_tokens: int) -> OperatingPoint:
+def operating_point(dep: Deployment, eff: Efficiency, concurrency: float, input_tokens: int, output_tokens: int,
+                    prefill: float | None = None) -> OperatingPoint:
     """Latencies and arrival rate of a replica holding ``concurrency`` sequences on average.
 
     Rate = N / E2E (Little's law). TTFT = idle prefill + half the step in flight, which an arrival meets with
     probability min(N, 1) (the share of time a sequence is running), + the mean M/D/1 wait for the prefill
-    (Pollaczek-Khinchine with deterministic service: rho / (2(1 - rho)) x S).
+    (Pollaczek-Khinchine with deterministic service: rho / (2(1 - rho)) x S). ``prefill``: the idle prefill
+    time when the caller has it (it does not depend on N).
     """
     step = serving_step_s(dep, eff, concurrency, input_tokens, output_tokens)
-    prefill = prefill_s(dep, eff, input_tokens)
+    prefill = prefill_s(dep, eff, input_tokens) if prefill is None else prefill
     unqueued_ttft = prefill + 0.5 * min(concurrency, 1.0) * step
     decode = (output_tokens - 1) * step
     rho = min(concurrency / (unqueued_ttft + decode) * prefill, 0.95)
@@ -425,34 +427,36 @@ def best_point(dep: Deployment, eff: Efficiency, workload: LLMWorkloadInput, max
     isl, osl = workload.avg_input_tokens, workload.avg_output_tokens
     if max_sequences < 1:
         return None
-    top = operating_point(dep, eff, max_sequences, isl, osl)
+    prefill = prefill_s(dep, eff, isl)
+    top = operating_point(dep, eff, max_sequences, isl, osl, prefill)
     if _meets(top, workload):
         return top
-    low = operating_point(dep, eff, 1, isl, osl)
+    low = operating_point(dep, eff, 1, isl, osl, prefill)
     if not _meets(low, workload):
         return None
     lo, hi = 1, max_sequences
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if _meets(operating_point(dep, eff, mid, isl, osl), workload):
+        if _meets(operating_point(dep, eff, mid, isl, osl, prefill), workload):
             lo = mid
         else:
             hi = mid
-    return operating_point(dep, eff, lo, isl, osl)
+    return operating_point(dep, eff, lo, isl, osl, prefill)
 
 
 def point_at_rate(dep: Deployment, eff: Efficiency, rate: float, workload: LLMWorkloadInput, max_sequences: int) -> OperatingPoint:
     """The operating point that carries ``rate`` requests/s with at most ``max_sequences`` running (bisection on N,
     rate grows with N); the ``max_sequences`` point when ``rate`` is more than it carries."""
     isl, osl = workload.avg_input_tokens, workload.avg_output_tokens
+    prefill = prefill_s(dep, eff, isl)
     lo, hi = 0.0, float(max_sequences)
-    for _ in range(40):
+    while hi - lo > 1e-4 * hi + 1e-6:  # N to 0.01%
         mid = (lo + hi) / 2
-        if operating_point(dep, eff, max(mid, 1e-6), isl, osl).rps < rate:
+        if operating_point(dep, eff, max(mid, 1e-6), isl, osl, prefill).rps < rate:
             lo = mid
         else:
             hi = mid
-    return operating_point(dep, eff, max(hi, 1e-6), isl, osl)
+    return operating_point(dep, eff, max(hi, 1e-6), isl, osl, prefill)
 
 
 def saturated_concurrency(dep: Deployment, input_tokens: int, output_tokens: int, cap: int | None = None,
@@ -548,10 +552,7 @@ def evaluate_option(arch, gpu: GPUSpec, precision: str, kv_precision: str, tp: i
     point = best_point(dep, eff, workload, limit)
     misses = point is None
     if misses:  # sized for throughput alone, flagged; the planner uses it only on a GPU the user fixed
-        one = operating_point(dep, eff, 1, isl, osl)
         point = best_point(dep, eff, replace(workload, ttft_slo_ms=None, itl_slo_ms=None), limit)
-        base.update(misses_targets=True, shortfall=shortfall(one, workload), ttft_ms=round(one.ttft_s * 1e3, 2),
-                    itl_ms=round(one.step_s * 1e3, 3))
     rate = point.rps * gpu_cfg.target_gpu_utilization
     replicas = max(1, math.ceil(workload.peak_rps / rate - 1e-9))
     fleet = config.default("max_inference_gpus")
@@ -561,10 +562,23 @@ def evaluate_option(arch, gpu: GPUSpec, precision: str, kv_precision: str, tp: i
                       f"{fleet // tp * rate / workload.peak_load_multiplier:.4g} average rps fit")
     sized = dict(replicas=replicas, total_gpus=replicas * tp, max_rps_per_replica=point.rps, max_concurrency=limit)
     if misses:
-        return Option(**base, **sized, feasible=False, reason=_miss_reason(one, workload, tp, gpu.id))
-    load = point_at_rate(dep, eff, workload.peak_rps / replicas, workload, limit)
-    return Option(**base, **sized, feasible=True, reason="", ttft_ms=round(load.ttft_s * 1e3, 2),
-                  itl_ms=round(load.step_s * 1e3, 3), shortfall=shortfall(load, workload))
+        one = operating_point(dep, eff, 1, isl, osl)
+        return Option(**base, **sized, feasible=False, reason=_miss_reason(one, workload, tp, gpu.id),
+                      misses_targets=True, shortfall=shortfall(one, workload), ttft_ms=round(one.ttft_s * 1e3, 2),
+                      itl_ms=round(one.step_s * 1e3, 3))
+    return Option(**base, **sized, feasible=True, reason="")
+
+
+def with_latency(option: Option, arch: ModelArchitecture, workload: LLMWorkloadInput, model: ModelConfig,
+                 gpu_cfg: GPUConfig) -> Option:
+    """``option`` with the TTFT and ITL of its operating point (peak load over its replicas); options that miss
+    the targets already carry their best (one sequence)."""
+    if not option.feasible:
+        return option
+    dep = deployment(arch, config.get_gpu(option.gpu_type), option.precision, _kv_precision(model, option.precision),
+                     option.tensor_parallel, gpu_cfg.engine, gpu_cfg.gpu_memory_utilization)
+    load = point_at_rate(dep, Efficiency.fitted(), workload.peak_rps / option.replicas, workload, option.max_concurrency)
+    return replace(option, ttft_ms=round(load.ttft_s * 1e3, 2), itl_ms=round(load.step_s * 1e3, 3))
 
 
 def _miss_reason(one: OperatingPoint, workload: LLMWorkloadInput, tp: int, gpu_id: str) -> str:
@@ -575,6 +589,11 @@ def _miss_reason(one: OperatingPoint, workload: LLMWorkloadInput, tp: int, gpu_i
 
 def _target(value: float | None) -> str:
     return "none" if value is None else f"{value:g} ms"
+
+
+def _kv_precision(model: ModelConfig, precision: str) -> str:
+    """The KV-cache precision at weight ``precision``: the user's, else the default for that precision."""
+    return model.kv_precision or ModelConfig(model="x", precision=precision).effective_kv_precision
 
 
 def _min_replica_gib(dep: Deployment, tokens: int) -> float:
@@ -662,7 +681,7 @@ def evaluate_options(arch: ModelArchitecture, gpus: list[GPUSpec], precisions: l
     options = []
     for gpu in gpus:
         for precision in precisions:
-            kv = model.kv_precision or ModelConfig(model="x", precision=precision).effective_kv_precision
+            kv = _kv_precision(model, precision)
             if precision == "FP8" and "FP8" not in gpu.tflops:
                 options.append(Option(gpu.id, None, precision, False, f"{gpu.id} has no FP8 tensor cores",
                                       engine=gpu_cfg.engine))
@@ -707,6 +726,7 @@ def compare_options(workload: LLMWorkloadInput, model: ModelConfig, gpu_cfg: GPU
     best: dict[tuple, Option] = {}
     for option in options:
         best.setdefault((option.gpu_type, option.precision), option)
+    best = {key: with_latency(o, arch, workload, model, gpu_cfg) for key, o in best.items()}
     rows = [row for option in best.values() if option.feasible for row in _cloud_rows(option, workload, cost)]
     priced = {(r["gpu_type"], r["precision"]) for r in rows}
     rejected = [_option_row(o, workload) | {"reason": o.reason or "no price listed for this GPU and pricing model"}
@@ -852,7 +872,7 @@ def _build_plan(arch, assumptions, chosen: Option, recommended: Option, options,
         gpu_resources=resources, throughput=throughput, latency=latency, cost=plan_cost,
         assumptions=assumptions + _assumptions(dep, eff, workload, gpu_cfg, model),
         warnings=warnings,
-        alternatives=[o.to_dict() for o in options if o is not chosen][:5],
+        alternatives=[with_latency(o, arch, workload, model, gpu_cfg).to_dict() for o in options if o is not chosen][:5],
         slo=slo, engine=gpu_cfg.engine,
     )
 

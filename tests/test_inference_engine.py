@@ -389,3 +389,13 @@ def test_a_plan_round_trips_through_json_and_its_inputs():
                                            GPUConfig(**inputs["gpu"]))
     assert again.to_dict() == plan.to_dict()
     assert payload["slo"]["ttft_ms"]["met"] is True and payload["engine"] == "sglang"
+
+
+def test_cli_missed_target_exits_0_on_a_named_gpu_and_2_when_the_planner_chooses(cli):
+    flags = ["--mode", "inference", "--rps", "10", "--input-tokens", "500", "--output-tokens", "200",
+             "--model", "llama-3.1-8b", "--itl-slo-ms", "0.1", "--format", "json"]
+    named = cli(*flags, "--gpu-type", "A100-80GB")
+    assert named.exit_code == 0, named.stderr
+    assert json.loads(named.stdout)["slo"]["itl_ms"]["met"] is False
+    chosen = cli(*flags)
+    assert chosen.exit_code == 2 and "closest is" in chosen.stderr and len(chosen.stderr.strip().splitlines()) == 1

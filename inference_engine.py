@@ -554,7 +554,8 @@ def evaluate_option(arch, gpu: GPUSpec, precision: str, kv_precision: str, tp: i
     if misses:  # sized for throughput alone, flagged; the planner uses it only on a GPU the user fixed
         point = best_point(dep, eff, replace(workload, ttft_slo_ms=None, itl_slo_ms=None), limit)
     rate = point.rps * gpu_cfg.target_gpu_utilization
-    replicas = max(1, math.ceil(workload.peak_rps / rate - 1e-9))
+    needed = workload.peak_rps / rate
+    replicas = max(1, math.ceil(needed - 1e-9)) if math.isfinite(needed) else math.inf
     fleet = config.default("max_inference_gpus")
     if replicas * tp > fleet:
         return Option(**base, feasible=False, reason=f"needs more GPUs than the {fleet:,}-GPU fleet limit: one replica "
@@ -614,8 +615,7 @@ def check_context(arch: ModelArchitecture, model: ModelConfig, tokens: int) -> l
     window = model.context_window
     if window is None and tokens > trained:
         raise InputError("workload.avg_input_tokens + avg_output_tokens", tokens,
-                         f"at most the model's context window ({trained} tokens), or a longer --context-window "
-                         f"(RoPE scaling)")
+                         f"at most the model's context window ({trained} tokens)")
     if window is not None and tokens > window:
         raise InputError("model.context_window", window, f"at least input + output tokens ({tokens})")
     if window is not None and window > trained:

@@ -372,7 +372,8 @@ class TrainingInput:
     tensor_parallel: int | None = None
     """Tensor-parallel degree; ``None`` picks 1 unless a higher degree within a node is needed to fit."""
     pipeline_parallel: int | None = None
-    """Pipeline stages; ``None``: 1, or with ``num_gpus`` the planner searches TP x PP x DP = num_gpus."""
+    """Pipeline stages; ``None``: 1, or with ``num_gpus`` and no ``tensor_parallel`` the planner searches
+    TP x PP x DP = num_gpus."""
     mixed_precision: bool = True
     mfu: float | None = None
     deadline_hours: float | None = None
@@ -488,11 +489,12 @@ class Throughput(_Result):
     """Output-token rates of an inference plan (output tokens only)."""
 
     batch_size: int
-    """Sequences running per replica at the operating point (the fixed batch when one is given)."""
+    """Sequences running per replica at the operating point (peak load over the replicas), at most the cap."""
     output_tokens_per_second_per_replica: float
     """What one replica generates at the planned peak load (peak rps / replicas x output tokens)."""
     max_output_tokens_per_second_per_replica: float
-    """Saturated offline throughput: as many fixed-length requests as memory holds, no latency limit."""
+    """Saturated offline throughput: as many fixed-length requests as the engine admits into its KV cache (and the
+    batch cap allows), no latency limit (``trtllm-bench throughput``, ``vllm bench throughput``)."""
     total_output_tokens_per_second: float
     """All replicas at the most load each holds within the latency targets and memory."""
     max_rps_per_replica: float
@@ -503,10 +505,10 @@ class Throughput(_Result):
 
 @dataclass(frozen=True)
 class Latency(_Result):
-    """Latencies at the operating point (peak load over the planned replicas, or the fixed batch)."""
+    """Latencies at the operating point (peak load over the planned replicas)."""
 
     ttft_ms: float
-    """Time to first token: prefill + half a step in flight + queueing for the prefill."""
+    """Time to first token: prefill + half a step in flight (when the replica is busy) + queueing for the prefill."""
     itl_ms: float
     """Inter-token latency: one decode step with every sequence at input + output/2, prefill interleaved."""
     e2e_ms: float

@@ -669,13 +669,14 @@ def tensor_parallel_options(arch: ModelArchitecture, gpu: GPUSpec, fixed: int | 
 
 
 def pipeline_options(job: Job, cons: Constraints, gpus: int | None) -> list[int]:
-    """Pipeline degrees to try: the fixed one; with a fixed GPU count every divisor of it up to the layer count
-    (stages may hold unequal layer counts, as Megatron-DeepSpeed partitions BLOOM's 70 layers over 12); else 1."""
+    """Pipeline degrees to try: the fixed one; with a fixed GPU count and neither TP nor PP fixed, every divisor of
+    it up to the layer count (stages may hold unequal layer counts, as Megatron-DeepSpeed partitions BLOOM's 70
+    layers over 12); else 1."""
     if cons.pipeline_parallel is not None:
         return [cons.pipeline_parallel]
-    if cons.num_gpus is None or gpus is None:
+    if cons.num_gpus is None or gpus is None or cons.tensor_parallel is not None:
         return [1]
-    return [p for p in _divisors(gpus) if p <= job.arch.num_layers]
+    return [p for p in range(1, min(gpus, job.arch.num_layers) + 1) if gpus % p == 0]
 
 
 def _shardings(job: Job, gpu: GPUSpec, cons: Constraints, pipeline: int = 1) -> list[tuple[int, int, bool]]:
@@ -890,6 +891,9 @@ def check_limits(training: TrainingInput, arch: ModelArchitecture, cons: Constra
     batch = config.default("max_global_batch_size")
     if training.global_batch_size > batch:
         raise InputError("training.global_batch_size", training.global_batch_size, f"at most {batch:,} sequences")
+    most_gpus = config.default("max_training_gpus")
+    if cons.num_gpus and cons.num_gpus > most_gpus:
+        raise InputError("training.num_gpus", cons.num_gpus, f"at most {most_gpus:,} GPUs (the largest runs published)")
     if cons.pipeline_parallel and cons.pipeline_parallel > arch.num_layers:
         raise InputError("training.pipeline_parallel", cons.pipeline_parallel,
                          f"at most the model's {arch.num_layers} layers (one stage holds at least one layer)")
@@ -941,12 +945,19 @@ def _check_batch(ask: _Request) -> None:
     if _batch_splits(job, cons, cons.num_gpus):
         return
     micro = cons.micro_batch_size or 1
-    near = [n for n in range(max(1, cons.num_gpus // 2), cons.num_gpus * 2 + 1) if _batch_splits(job, cons, n)]
-    closest = sorted(near, key=lambda n: (abs(n - cons.num_gpus), n))[:2]
-    hint = f"; {' or '.join(map(str, sorted(closest)))} GPUs would" if closest else ""
+    closest = _nearest_splitting_counts(job, cons)
+    hint = f"; {' or '.join(map(str, closest))} GPUs would" if closest else ""
     raise InputError("training.num_gpus", cons.num_gpus,
                      f"a GPU count whose data-parallel ranks (GPUs / tensor parallel / pipeline parallel) divide the "
                      f"global batch of {job.global_batch_size} sequences into micro-batches of {micro}{hint}")
+
+
+def _nearest_splitting_counts(job: Job, cons: Constraints, reach: int = 1024) -> list[int]:
+    """The nearest GPU count below and above ``cons.num_gpus`` (within ``reach``) whose ranks split the batch."""
+    below = next((n for n in range(cons.num_gpus - 1, max(0, cons.num_gpus - reach), -1)
+                  if _batch_splits(job, cons, n)), None)
+    above = next((n for n in range(cons.num_gpus + 1, cons.num_gpus + reach) if _batch_splits(job, cons, n)), None)
+    return [n for n in (below, above) if n is not None]
 
 
 def _batch_splits(job: Job, cons: Constraints, gpus: int) -> bool:
@@ -1229,6 +1240,11 @@ def _warnings(ask: _Request, chosen: GPUOption, recommended: GPUOption, metrics:
     if job.sequence_length > job.arch.max_position_embeddings:
         warnings.append(f"Sequence length {job.sequence_length} is past the model's {job.arch.max_position_embeddings}-token "
                         "window: training extends the context (RoPE scaling) at this cost.")
+    bubble = metrics.time_breakdown_s.get("pipeline_bubble", 0.0)
+    if bubble > 0.1 * metrics.step_time_s:
+        warnings.append(f"Pipeline-bound: {bubble:.2f} s of each {metrics.step_time_s:.2f} s step is the pipeline "
+                        f"filling and draining ({metrics.gradient_accumulation_steps} micro-batches over "
+                        f"{cand.layout.pipeline_parallel} stages); a larger global batch or fewer stages keep the GPUs busy.")
     exposed = metrics.time_breakdown_s.get("data_parallel_exposed", 0.0)
     if exposed > 0.1 * metrics.step_time_s:
         warnings.append(f"Communication-bound: {exposed:.2f} s of each {metrics.step_time_s:.2f} s step waits on "

@@ -52,47 +52,39 @@ def predict(row: Measurement, inference, training) -> float:
 
 
 @functools.lru_cache(maxsize=512)
-def _deployment(arch, gpu_id: str, precision: str, kv_precision: str, tensor_parallel: int):
+def _deployment(arch, gpu_id: str, precision: str, kv_precision: str, tensor_parallel: int, engine: str):
     import config
     import inference_engine as ie
 
-    return ie.deployment(arch, config.get_gpu(gpu_id), precision, kv_precision, tensor_parallel)
+    return ie.deployment(arch, config.get_gpu(gpu_id), precision, kv_precision, tensor_parallel, engine)
 
 
 def _predict_inference(row: Measurement, eff) -> float:
-    import config
     import inference_engine as ie
+    from serving_engines import engine_of
 
-    dep = _deployment(row.architecture, row.gpu, row.precision, row.kv, row.tensor_parallel)
+    dep = _deployment(row.architecture, row.gpu, row.precision, row.kv, row.tensor_parallel, engine_of(row.engine))
     if row.kind == "decode_step_ms":
         return ie.decode_step_s(dep, eff, row.batch, row.context_tokens) * 1e3
     if row.kind == "prefill_ms":
         return ie.prefill_s(dep, eff, row.input_tokens, row.batch) * 1e3
     isl, osl = row.input_tokens, row.output_tokens
-    most = ie.max_concurrency(dep, config.default("gpu_memory_utilization"), isl + osl)
     if row.kind == "saturated_output_tokens_per_s":
-        return most / ie.serving_step_s(dep, eff, most, isl, osl) if most else 0.0
-    if row.batch is not None:
-        return _static_batch(dep, eff, row) * 1e3
+        return ie.saturated_output_tokens_per_s(dep, eff, isl, osl)
+    if row.batch is not None:  # a static batch (vllm bench latency, trtllm-bench latency)
+        run = ie.static_batch(dep, eff, row.batch, isl, osl)
+        return {"ttft_ms": run.ttft_s * 1e3, "itl_ms": run.itl_s * 1e3, "e2e_latency_ms": run.e2e_s * 1e3,
+                "output_tokens_per_s": row.batch * osl / run.e2e_s}[row.kind]
+    most = max(ie.max_concurrency(dep, None, dep.policy.tokens_held(isl, osl)), 1)
     if row.concurrency is not None:
-        point = ie.operating_point(dep, eff, min(row.concurrency, max(most, 1)), isl, osl)
+        point = ie.operating_point(dep, eff, min(row.concurrency, most), isl, osl)
     else:
         from models import LLMWorkloadInput
 
         workload = LLMWorkloadInput(requests_per_second=row.request_rate, avg_input_tokens=isl, avg_output_tokens=osl)
-        point = ie.point_at_rate(dep, eff, row.request_rate, workload, max(most, 1))
+        point = ie.point_at_rate(dep, eff, row.request_rate, workload, most)
     return {"ttft_ms": point.ttft_s * 1e3, "itl_ms": point.step_s * 1e3, "e2e_latency_ms": point.e2e_s * 1e3,
             "output_tokens_per_s": point.rps * osl}[row.kind]
-
-
-def _static_batch(dep, eff, row: Measurement) -> float:
-    """A static batch (``vllm bench latency``): the prompts prefilled together give the first token, then
-    output - 1 decode steps at the mean context, input + output / 2; seconds."""
-    import inference_engine as ie
-
-    prefill = ie.prefill_s(dep, eff, row.input_tokens, row.batch)
-    step = ie.decode_step_s(dep, eff, row.batch, row.input_tokens + row.output_tokens / 2)
-    return {"ttft_ms": prefill, "itl_ms": step, "e2e_latency_ms": prefill + (row.output_tokens - 1) * step}[row.kind]
 
 
 @functools.lru_cache(maxsize=512)
@@ -219,8 +211,15 @@ FIT_BOUNDS = {
     "matmul": (0.2, 1.0),
     "matmul_fp8": (0.2, 1.0),
     "step_overhead_us_per_layer": (0.0, 200.0),
+    "fused_overhead_us_per_layer": (0.0, 200.0),
     "allreduce_latency_us": (1.0, 200.0),
     "roofline_sharpness": (1.0, 8.0),
+    "nvlink_allreduce_bandwidth": (0.2, 1.2),
+    "pcie_allreduce_bandwidth": (0.05, 1.0),
+    "pcie_cross_socket_share": (0.1, 1.0),
+    "pcie_allreduce_latency_us": (1.0, 500.0),
+    "matmul_half_width": (0.0, 4096.0),
+    "elementwise_traffic": (0.0, 40.0),
 }
 
 # Weak priors (MAP fit): where the data say little about a parameter, it stays physical.
@@ -231,8 +230,15 @@ FIT_PRIORS = {
     "matmul": 0.75,  # share of the MAMF ceiling: LLM shapes are smaller and less regular than MAMF's best shape
     "matmul_fp8": 0.65,  # FP8 adds activation quantization and keeps attention and the LM head in 16-bit
     "step_overhead_us_per_layer": 20.0,  # about ten kernels per layer at ~2 us each under CUDA graphs
+    "fused_overhead_us_per_layer": 10.0,  # TensorRT-LLM fuses norm+residual, QKV+rotary, gate+up+SiLU: about half the kernels
     "allreduce_latency_us": 10.0,  # NCCL small-message all-reduce within an NVLink node (nccl-tests)
     "roofline_sharpness": 2.0,
+    "nvlink_allreduce_bandwidth": 0.8,  # nccl-tests all_reduce busbw: 8x A100 SXM ~232 GB/s of 300 (nccl-tests#175), 8x H100 ~360-480 of 450
+    "pcie_allreduce_bandwidth": 0.5,  # PCIe Gen4 x16 ring busbw ~15-20 GB/s of 32 one-way (nccl-tests issues on 4090/A40/A100-PCIe boxes)
+    "pcie_cross_socket_share": 0.5,  # a ring across two CPU sockets crosses UPI/xGMI twice and loses P2P: about half
+    "pcie_allreduce_latency_us": 30.0,  # small all-reduce over PCIe: ~20-40 us (nccl-tests 8-byte rows on PCIe boxes)
+    "matmul_half_width": 256.0,  # cuBLAS/CUTLASS reach half the wide-GEMM rate near N ~ 256 on H100-class parts
+    "elementwise_traffic": 8.0,  # two RMSNorms (read+write), two residual adds (2 reads + write), rotary on q,k: ~8 x hidden
 }
 PRIOR_WEIGHT = 0.1
 
@@ -442,12 +448,18 @@ def _holdout(rows, groups: dict[str, Callable], group: str) -> dict:
     return report
 
 
+PCIE_GPUS = ("L40S-48GB", "A100-PCIe-80GB")
 HOLDOUT_GROUPS = {
-    "A100 (fit on other GPUs)": lambda m: m.gpu.startswith("A100"),
+    "A100 SXM (fit on other GPUs)": lambda m: m.gpu in ("A100-80GB", "A100-40GB"),
+    "H100 (fit on other GPUs)": lambda m: m.gpu.startswith("H100"),
+    "H200 (fit on other GPUs)": lambda m: m.gpu.startswith("H200"),
+    "L40S and A100-PCIe, PCIe only (fit on NVLink GPUs)": lambda m: m.gpu in PCIE_GPUS,
+    "tensor parallel 8 over NVLink (fit on TP 1-4 and PCIe)": lambda m: m.tensor_parallel == 8 and m.gpu not in PCIE_GPUS,
     "tensor parallel 2-8 (fit on TP1)": lambda m: m.tensor_parallel > 1,
     "FP8 (fit on 16-bit)": lambda m: m.precision == "FP8",
-    "H100 (fit on other GPUs)": lambda m: m.gpu.startswith("H100"),
-    "L40S / GH200 (fit on the rest)": lambda m: m.gpu.startswith(("L40S", "GH200")),
+    "static batch (fit on the rest)": lambda m: m.batch is not None and m.kind not in ("decode_step_ms", "prefill_ms"),
+    "online serving (fit on the rest)": lambda m: m.concurrency is not None or m.request_rate is not None,
+    "TensorRT-LLM 0.17 and 1.0 (fit on the rest)": lambda m: m.engine.startswith(("TensorRT-LLM 0.17", "TensorRT-LLM 1.0")),
     "H200 PyTorch measurements (fit on published)": lambda m: m.gpu.startswith("H200") and m.engine == "pytorch",
 }
 

@@ -14,14 +14,16 @@ FLOPS, interconnect), times efficiencies fitted on measurements (``calibration.p
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 import architecture
 import config
+from serving_engines import EnginePolicy, engine_policy
 from config import BYTES_PER_GIB
 from models import (
     PRECISIONS, GPUComparison, GPUConfig, GPUResources, GPUSpec, InfeasibleError, InferencePlan, InputError, Latency,
-    LLMWorkloadInput, ModelArchitecture, ModelConfig, ModelSummary, Throughput, check_choice,
+    LatencyPlan, LLMWorkloadInput, ModelArchitecture, ModelConfig, ModelSummary, SLOReport, SLOTarget,
+    StaticBatchLatency, StaticBatchThroughput, Throughput, check_choice, check_number,
 )
 
 ACTIVATION_BYTES = 2  # activations in 16-bit during inference
@@ -45,11 +47,27 @@ class Efficiency:
     matmul_fp8: float
     """The same for FP8 (activation quantization, scaling, and the attention and LM head left in 16-bit)."""
     step_overhead_us_per_layer: float
-    """Fixed time per layer per forward pass (norms, rotary, kernel gaps) in microseconds."""
+    """Fixed time per layer per forward pass (kernel launches and gaps) in microseconds, for engines that run the
+    model as PyTorch modules (vLLM, SGLang, and the PyTorch measurements)."""
     allreduce_latency_us: float
-    """Latency of one small tensor-parallel all-reduce in microseconds."""
+    """Latency of one small tensor-parallel all-reduce over NVLink/xGMI in microseconds."""
     roofline_sharpness: float
     """p in (t_mem^p + t_flops^p)^(1/p): large p is the hard max() roofline."""
+    nvlink_allreduce_bandwidth: float
+    """All-reduce bus bandwidth (nccl-tests ``busbw``) over NVLink/xGMI as a share of the one-way link rate."""
+    pcie_allreduce_bandwidth: float
+    """The same over PCIe, GPUs under one CPU socket."""
+    pcie_cross_socket_share: float
+    """Share of that PCIe bus bandwidth left once the ring crosses CPU sockets (UPI/xGMI between sockets)."""
+    pcie_allreduce_latency_us: float
+    """Latency of one small all-reduce over PCIe in microseconds."""
+    matmul_half_width: float
+    """Per-GPU shard width (hidden size / TP) at which matmul efficiency halves: narrow shards fill fewer SMs."""
+    fused_overhead_us_per_layer: float
+    """The same for engines that compile the model into fused kernels (TensorRT-LLM)."""
+    elementwise_traffic: float
+    """Activation bytes that norms, residual adds and rotary read and write per token per layer, in units of
+    hidden size x 2 bytes; every GPU of a tensor-parallel group repeats them (the residual stream is replicated)."""
 
     @classmethod
     def fitted(cls) -> "Efficiency":
@@ -58,6 +76,10 @@ class Efficiency:
     def weight_share(self, precision: str, compute_precision: str) -> float:
         """Achieved share of HBM bandwidth streaming weights stored in ``precision``."""
         return self.quantized_weight_bandwidth if config.weight_only(precision, compute_precision) else self.weight_bandwidth
+
+    def overhead_us_per_layer(self, policy: EnginePolicy) -> float:
+        """Fixed time per layer per forward pass under ``policy``'s kind of kernels."""
+        return self.fused_overhead_us_per_layer if policy.fused_kernels else self.step_overhead_us_per_layer
 
     def matmul_share(self, compute_precision: str) -> float:
         """Achieved share of peak for matmuls at ``compute_precision``."""
@@ -69,7 +91,7 @@ class Efficiency:
 
 @dataclass(frozen=True)
 class Deployment:
-    """One replica's per-GPU quantities: a model at a precision on ``tensor_parallel`` GPUs."""
+    """One replica's per-GPU quantities: a model at a precision on ``tensor_parallel`` GPUs under a serving engine."""
 
     arch: ModelArchitecture
     gpu: GPUSpec
@@ -94,6 +116,8 @@ class Deployment:
     compute_precision: str
     bandwidth_bytes_s: float
     link_bytes_s: float
+    policy: EnginePolicy
+    """The serving engine's memory policy and batch limits on this GPU and degree."""
 
 
 def weight_bytes(arch: ModelArchitecture, precision: str) -> float:
@@ -132,8 +156,10 @@ def kv_shards(arch: ModelArchitecture, tensor_parallel: int) -> int:
     return 1 if arch.kv_lora_rank else min(tensor_parallel, arch.num_kv_heads)
 
 
-def deployment(arch: ModelArchitecture, gpu: GPUSpec, precision: str, kv_precision: str, tensor_parallel: int) -> Deployment:
-    """Per-GPU bytes, FLOPs and rates of ``arch`` on ``tensor_parallel`` x ``gpu``."""
+def deployment(arch: ModelArchitecture, gpu: GPUSpec, precision: str, kv_precision: str, tensor_parallel: int,
+               engine: str = "vllm", memory_fraction: float | None = None) -> Deployment:
+    """Per-GPU bytes, FLOPs and rates of ``arch`` on ``tensor_parallel`` x ``gpu`` served by ``engine``
+    (``memory_fraction`` overrides the engine's memory share)."""
     t = tensor_parallel
     expert = 0.0
     routed_total = 0.0
@@ -155,6 +181,7 @@ def deployment(arch: ModelArchitecture, gpu: GPUSpec, precision: str, kv_precisi
         compute_precision=config.compute_precision(precision, gpu),
         bandwidth_bytes_s=gpu.hbm_bandwidth_gb_s * 1e9,
         link_bytes_s=gpu.interconnect_gb_s * 1e9,
+        policy=engine_policy(engine, gpu, t, memory_fraction),
     )
 
 
@@ -188,14 +215,40 @@ def attention_flops(dep: Deployment, query_tokens: float, mean_context: float) -
     return query_tokens * (4.0 * heads * dim * keys + recurrent)
 
 
-def allreduce_s(dep: Deployment, eff: Efficiency, tokens: float) -> float:
-    """Two ring all-reduces per layer of tokens x hidden activations: latency + 2(t-1)/t x bytes / link."""
+def pcie_only(gpu: GPUSpec) -> bool:
+    """GPUs whose only GPU-to-GPU path is PCIe: the catalog's interconnect is 'none' or 'PCIe ...'."""
+    return gpu.interconnect.lower().startswith(("none", "pcie"))
+
+
+def allreduce_one_s(dep: Deployment, eff: Efficiency, payload_bytes: float) -> float:
+    """One all-reduce of ``payload_bytes`` over the replica's ``t`` GPUs: latency + the ring's 2(t-1)/t x bytes over
+    the achieved bus bandwidth (nccl-tests' busbw definition). NVLink reaches a fitted share of its one-way rate;
+    PCIe a lower one, lower again when the ring leaves one CPU socket (``pcie_gpus_per_socket``)."""
     t = dep.tensor_parallel
     if t == 1:
         return 0.0
+    if pcie_only(dep.gpu):
+        bus = dep.link_bytes_s * eff.pcie_allreduce_bandwidth
+        if t > config.default("pcie_gpus_per_socket"):
+            bus *= eff.pcie_cross_socket_share
+        latency_us = eff.pcie_allreduce_latency_us
+    else:
+        bus = dep.link_bytes_s * eff.nvlink_allreduce_bandwidth
+        latency_us = eff.allreduce_latency_us
+    return latency_us * 1e-6 + 2.0 * (t - 1) / t * payload_bytes / bus
+
+
+def allreduce_s(dep: Deployment, eff: Efficiency, tokens: float) -> float:
+    """Two all-reduces per layer of tokens x hidden activations (Megatron-LM tensor parallelism)."""
     payload = tokens * dep.arch.hidden_size * ACTIVATION_BYTES
-    one = eff.allreduce_latency_us * 1e-6 + 2.0 * (t - 1) / t * payload / dep.link_bytes_s
-    return 2 * dep.arch.num_layers * one
+    return 2 * dep.arch.num_layers * allreduce_one_s(dep, eff, payload)
+
+
+def matmul_width_share(dep: Deployment, eff: Efficiency) -> float:
+    """Share of the matmul ceiling a per-GPU shard reaches: w / (w + w_half) for shard width w = hidden / t
+    (the ceiling is measured on wide square GEMMs; narrow tensor-parallel shards fill fewer SMs)."""
+    width = dep.arch.hidden_size / dep.tensor_parallel
+    return width / (width + eff.matmul_half_width)
 
 
 def forward_pass_s(dep: Deployment, eff: Efficiency, decode_batch: float, decode_context: float,
@@ -207,21 +260,36 @@ def forward_pass_s(dep: Deployment, eff: Efficiency, decode_batch: float, decode
     prompts = prefill_tokens / prefill_length if prefill_tokens else 0.0
     flops = 2.0 * (dep.matmul_params - dep.lm_head_params) * tokens + 2.0 * dep.lm_head_params * (decode_batch + prompts)
     flops += attention_flops(dep, decode_batch, decode_context) + attention_flops(dep, prefill_tokens, prefill_length / 2)
-    t_flops = flops / (dep.peak_flops * eff.matmul_share(dep.compute_precision))
+    t_flops = flops / (dep.peak_flops * eff.matmul_share(dep.compute_precision) * matmul_width_share(dep, eff))
     p = eff.roofline_sharpness
     t_linear = (t_weights**p + t_flops**p) ** (1.0 / p)
     cache = kv_bytes_per_sequence(dep, decode_context) + 2.0 * state_bytes_per_sequence(dep)  # state read and written
     t_kv = decode_batch * cache / (dep.bandwidth_bytes_s * eff.kv_bandwidth)
-    t_fixed = dep.arch.num_layers * eff.step_overhead_us_per_layer * 1e-6
-    return t_linear + t_kv + allreduce_s(dep, eff, tokens) + t_fixed
+    t_fixed = dep.arch.num_layers * eff.overhead_us_per_layer(dep.policy) * 1e-6
+    return t_linear + t_kv + elementwise_s(dep, eff, tokens) + allreduce_s(dep, eff, tokens) + t_fixed
+
+
+def elementwise_s(dep: Deployment, eff: Efficiency, tokens: float) -> float:
+    """Norms, residual adds and rotary: ``elementwise_traffic`` x hidden x 2 bytes per token per layer through HBM
+    (at the KV-read share of bandwidth), on every GPU of the group."""
+    traffic = tokens * dep.arch.num_layers * eff.elementwise_traffic * dep.arch.hidden_size * ACTIVATION_BYTES
+    return traffic / (dep.bandwidth_bytes_s * eff.kv_bandwidth)
+
+
+def prefill_passes(dep: Deployment, prompt_tokens: int, batch: int) -> int:
+    """Forward passes that prefill ``batch`` prompts: chunks of the engine's token budget under chunked prefill,
+    else whole prompts packed up to the budget (a prompt longer than the budget is one pass of its own)."""
+    budget = dep.policy.max_num_batched_tokens
+    if dep.policy.chunked_prefill:
+        return math.ceil(prompt_tokens * batch / budget)
+    return math.ceil(batch / max(1, budget // prompt_tokens))
 
 
 def prefill_s(dep: Deployment, eff: Efficiency, prompt_tokens: int, batch: int = 1) -> float:
-    """Time to prefill ``batch`` prompts of ``prompt_tokens`` on an idle replica, in chunks of
-    ``max_num_batched_tokens`` (each chunk streams the weights again)."""
-    total = prompt_tokens * batch
-    chunks = math.ceil(total / config.default("max_num_batched_tokens"))
-    return chunks * forward_pass_s(dep, eff, 0, 0, total / chunks, prompt_tokens)
+    """Time to prefill ``batch`` prompts of ``prompt_tokens`` on an idle replica, in the engine's passes
+    (each pass streams the weights again)."""
+    passes = prefill_passes(dep, prompt_tokens, batch)
+    return passes * forward_pass_s(dep, eff, 0, 0, prompt_tokens * batch / passes, prompt_tokens)
 
 
 def decode_step_s(dep: Deployment, eff: Efficiency, batch: float, context: float) -> float:
@@ -233,46 +301,90 @@ def serving_step_s(dep: Deployment, eff: Efficiency, concurrency: float, input_t
     """Steady-state continuous-batching step: N decodes at mean context input + output/2 plus the
     N x input/output prompt tokens that must be prefilled per step to keep N sequences running."""
     prefill_tokens = concurrency * input_tokens / output_tokens
-    budget = config.default("max_num_batched_tokens")
+    budget = dep.policy.max_num_batched_tokens
     passes = max(1.0, (concurrency + prefill_tokens) / budget)
     step = forward_pass_s(dep, eff, concurrency / passes, input_tokens + output_tokens / 2,
                           prefill_tokens / passes, input_tokens)
     return passes * step
 
 
+# --------------------------------------------------------------------------- static batch
+
+
+@dataclass(frozen=True)
+class StaticBatch:
+    """B prompts started together and decoded to the end, no arrivals (``vllm bench latency``)."""
+
+    ttft_s: float
+    itl_s: float
+    e2e_s: float
+
+
+EXACT_DECODE_STEPS = 64
+"""Up to this many decode steps the mean step is summed step by step; beyond, by Simpson's rule."""
+SIMPSON_INTERVALS = 32
+
+
+def mean_decode_step_s(dep: Deployment, eff: Efficiency, batch: int, input_tokens: int, output_tokens: int) -> float:
+    """Mean of the ``output_tokens - 1`` decode steps whose KV context grows from input + 1 to input + output - 1
+    (the first token comes from the prefill); the one step at input + 1 when there is no decode step."""
+    steps = output_tokens - 1
+    if steps <= EXACT_DECODE_STEPS:
+        contexts = range(input_tokens + 1, input_tokens + max(steps, 1) + 1)
+        return sum(decode_step_s(dep, eff, batch, c) for c in contexts) / len(contexts)
+    # the sum over integer contexts equals the integral over [input + 1/2, input + steps + 1/2] (midpoint rule)
+    low, width = input_tokens + 0.5, steps / SIMPSON_INTERVALS
+    weights = [1 if i in (0, SIMPSON_INTERVALS) else 4 if i % 2 else 2 for i in range(SIMPSON_INTERVALS + 1)]
+    total = sum(w * decode_step_s(dep, eff, batch, low + i * width) for i, w in enumerate(weights))
+    return total * width / 3 / steps
+
+
+def static_batch(dep: Deployment, eff: Efficiency, batch: int, input_tokens: int, output_tokens: int) -> StaticBatch:
+    """TTFT = prefill of all ``batch`` prompts; ITL = mean decode step; E2E = TTFT + (output - 1) x ITL."""
+    ttft = prefill_s(dep, eff, input_tokens, batch)
+    itl = mean_decode_step_s(dep, eff, batch, input_tokens, output_tokens)
+    return StaticBatch(ttft, itl, ttft + (output_tokens - 1) * itl)
+
+
 # --------------------------------------------------------------------------- memory
 
 
 def workspace_bytes(dep: Deployment) -> float:
-    """Activation workspace per GPU for the largest forward pass (``max_num_batched_tokens`` tokens):
-    hidden states, QKV, the gated MLP's intermediate, and last-token logits in fp32."""
+    """Activation workspace per GPU for the largest forward pass (the engine's token budget):
+    hidden states, QKV, the gated MLP's intermediate, and last-token logits in fp32 for the largest batch."""
     arch, t = dep.arch, dep.tensor_parallel
-    tokens = config.default("max_num_batched_tokens")
+    tokens = dep.policy.max_num_batched_tokens
     ffn = arch.moe_intermediate_size * arch.experts_per_token if arch.is_moe else arch.intermediate_size
     qkv = (arch.num_attention_heads + 2 * arch.num_kv_heads) * arch.head_dim
     per_token = 4 * arch.hidden_size + (3 * ffn + qkv) / t
-    logits = config.default("max_num_seqs") * arch.vocab_size / t * 4
+    logits = min(dep.policy.max_num_seqs, tokens) * arch.vocab_size / t * 4
     return tokens * per_token * ACTIVATION_BYTES + logits
 
 
-def kv_budget_bytes(dep: Deployment, gpu_memory_utilization: float) -> float:
-    """Per-GPU memory left for the KV cache after weights, workspace and the CUDA context."""
+def kv_budget_bytes(dep: Deployment, gpu_memory_utilization: float | None = None) -> float:
+    """Per-GPU KV-cache memory under the engine's policy: ``fraction`` x usable memory - weights - workspace -
+    CUDA context (vLLM, SGLang), or ``fraction`` x what those leave free (TensorRT-LLM); ``None`` takes the
+    engine's own fraction."""
+    fraction = gpu_memory_utilization or dep.policy.memory_fraction
     usable = dep.gpu.memory_gib * config.default("usable_memory_fraction") * BYTES_PER_GIB
-    context = config.default("cuda_context_gib") * BYTES_PER_GIB
-    return usable * gpu_memory_utilization - dep.resident_weight_bytes - workspace_bytes(dep) - context
+    taken = dep.resident_weight_bytes + workspace_bytes(dep) + config.default("cuda_context_gib") * BYTES_PER_GIB
+    if dep.policy.kv_memory_basis == "free":
+        return fraction * (usable - taken)
+    return usable * fraction - taken
 
 
-def max_concurrency(dep: Deployment, gpu_memory_utilization: float, tokens_per_sequence: int) -> int:
-    """Sequences of ``tokens_per_sequence`` whose KV fits (reserved whole, as TensorRT-LLM's
-    guaranteed-no-evict scheduler does), capped by the engine's ``max_num_seqs``."""
+def max_concurrency(dep: Deployment, gpu_memory_utilization: float | None, tokens_per_sequence: float) -> int:
+    """Sequences of ``tokens_per_sequence`` whose KV cache (and any per-sequence state) fits the budget, reserved
+    whole as TensorRT-LLM's guaranteed-no-evict scheduler does, capped by the engine's running-sequence limit
+    (vLLM ``max_num_seqs``, TensorRT-LLM ``max_batch_size``)."""
     per_sequence = kv_bytes_per_sequence(dep, tokens_per_sequence) + state_bytes_per_sequence(dep)
     budget = kv_budget_bytes(dep, gpu_memory_utilization)
     if per_sequence <= 0:  # no cache and no state at all: only the engine's cap
-        return config.default("max_num_seqs") if budget > 0 else 0
-    return max(0, min(int(budget / per_sequence), config.default("max_num_seqs")))
+        return dep.policy.max_num_seqs if budget > 0 else 0
+    return max(0, min(int(budget / per_sequence), dep.policy.max_num_seqs))
 
 
-def memory_breakdown_gib(dep: Deployment, concurrency: int, tokens_per_sequence: int) -> dict:
+def memory_breakdown_gib(dep: Deployment, concurrency: float, tokens_per_sequence: float) -> dict:
     """Memory one replica (all its GPUs) needs at ``concurrency`` sequences, by component, GiB; models with
     linear-attention or Mamba layers add ``sequence_state`` (their fixed per-sequence state)."""
     t = dep.tensor_parallel
@@ -302,15 +414,18 @@ class OperatingPoint:
     rps: float
 
 
-def operating_point(dep: Deployment, eff: Efficiency, concurrency: float, input_tokens: int, output_tokens: int) -> OperatingPoint:
-    """Latencies and arrival rate of a replica holding ``concurrency`` sequences.
+def operating_point(dep: Deployment, eff: Efficiency, concurrency: float, input_tokens: int, output_tokens: int,
+                    prefill: float | None = None) -> OperatingPoint:
+    """Latencies and arrival rate of a replica holding ``concurrency`` sequences on average.
 
-    Rate = N / E2E (Little's law); TTFT = idle prefill + half a step (the step in flight) + the mean
-    M/D/1 wait for the prefill (Pollaczek-Khinchine with deterministic service: rho / (2(1 - rho)) x S).
+    Rate = N / E2E (Little's law). TTFT = idle prefill + half the step in flight, which an arrival meets with
+    probability min(N, 1) (the share of time a sequence is running), + the mean M/D/1 wait for the prefill
+    (Pollaczek-Khinchine with deterministic service: rho / (2(1 - rho)) x S). ``prefill``: the idle prefill
+    time when the caller has it (it does not depend on N).
     """
     step = serving_step_s(dep, eff, concurrency, input_tokens, output_tokens)
-    prefill = prefill_s(dep, eff, input_tokens)
-    unqueued_ttft = prefill + 0.5 * step
+    prefill = prefill_s(dep, eff, input_tokens) if prefill is None else prefill
+    unqueued_ttft = prefill + 0.5 * min(concurrency, 1.0) * step
     decode = (output_tokens - 1) * step
     rho = min(concurrency / (unqueued_ttft + decode) * prefill, 0.95)
     queue = rho / (2.0 * (1.0 - rho)) * prefill
@@ -324,39 +439,68 @@ def _meets(point: OperatingPoint, workload: LLMWorkloadInput) -> bool:
     return itl_ok and ttft_ok
 
 
+def shortfall(point: OperatingPoint, workload: LLMWorkloadInput) -> float:
+    """How far ``point`` is from the targets: the largest predicted / target ratio (<= 1 meets them all)."""
+    ratios = [point.step_s * 1e3 / workload.itl_slo_ms if workload.itl_slo_ms else 0.0,
+              point.ttft_s * 1e3 / workload.ttft_slo_ms if workload.ttft_slo_ms else 0.0]
+    return max(ratios)
+
+
 def best_point(dep: Deployment, eff: Efficiency, workload: LLMWorkloadInput, max_sequences: int) -> OperatingPoint | None:
     """The highest-rate operating point with at most ``max_sequences`` running that meets the SLOs
     (bisection on N: latency grows with N)."""
     isl, osl = workload.avg_input_tokens, workload.avg_output_tokens
     if max_sequences < 1:
         return None
-    top = operating_point(dep, eff, max_sequences, isl, osl)
+    prefill = prefill_s(dep, eff, isl)
+    top = operating_point(dep, eff, max_sequences, isl, osl, prefill)
     if _meets(top, workload):
         return top
-    low = operating_point(dep, eff, 1, isl, osl)
+    low = operating_point(dep, eff, 1, isl, osl, prefill)
     if not _meets(low, workload):
         return None
     lo, hi = 1, max_sequences
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if _meets(operating_point(dep, eff, mid, isl, osl), workload):
+        if _meets(operating_point(dep, eff, mid, isl, osl, prefill), workload):
             lo = mid
         else:
             hi = mid
-    return operating_point(dep, eff, lo, isl, osl)
+    return operating_point(dep, eff, lo, isl, osl, prefill)
 
 
 def point_at_rate(dep: Deployment, eff: Efficiency, rate: float, workload: LLMWorkloadInput, max_sequences: int) -> OperatingPoint:
-    """The operating point that carries ``rate`` requests/s (bisection on N, rate grows with N)."""
+    """The operating point that carries ``rate`` requests/s with at most ``max_sequences`` running (bisection on N,
+    rate grows with N); the ``max_sequences`` point when ``rate`` is more than it carries."""
     isl, osl = workload.avg_input_tokens, workload.avg_output_tokens
+    prefill = prefill_s(dep, eff, isl)
     lo, hi = 0.0, float(max_sequences)
-    for _ in range(40):
+    while hi - lo > 1e-4 * hi + 1e-6:  # N to 0.01%
         mid = (lo + hi) / 2
-        if operating_point(dep, eff, max(mid, 1e-6), isl, osl).rps < rate:
+        if operating_point(dep, eff, max(mid, 1e-6), isl, osl, prefill).rps < rate:
             lo = mid
         else:
             hi = mid
-    return operating_point(dep, eff, max(hi, 1e-6), isl, osl)
+    return operating_point(dep, eff, max(hi, 1e-6), isl, osl, prefill)
+
+
+def saturated_concurrency(dep: Deployment, input_tokens: int, output_tokens: int, cap: int | None = None,
+                          gpu_memory_utilization: float | None = None) -> int:
+    """Sequences an engine keeps running when requests queue without limit: its KV budget over the tokens each
+    holds (its admission policy), capped by its running-sequence limit and ``cap``."""
+    held = dep.policy.tokens_held(input_tokens, output_tokens)
+    limit = max_concurrency(dep, gpu_memory_utilization, held)
+    return min(limit, cap) if cap else limit
+
+
+def saturated_output_tokens_per_s(dep: Deployment, eff: Efficiency, input_tokens: int, output_tokens: int,
+                                  cap: int | None = None, gpu_memory_utilization: float | None = None) -> float:
+    """Offline throughput (``trtllm-bench throughput``, ``vllm bench throughput``): output tokens/s of one
+    replica with every request queued at once; 0 when not one sequence fits."""
+    concurrency = saturated_concurrency(dep, input_tokens, output_tokens, cap, gpu_memory_utilization)
+    if concurrency < 1:
+        return 0.0
+    return concurrency / serving_step_s(dep, eff, concurrency, input_tokens, output_tokens)
 
 
 def sweep_batch_sizes(workload: LLMWorkloadInput, model: ModelConfig, gpu: GPUConfig,
@@ -365,7 +509,8 @@ def sweep_batch_sizes(workload: LLMWorkloadInput, model: ModelConfig, gpu: GPUCo
     plan = plan_inference(workload, model, gpu)
     arch, _ = _resolve(model)
     dep = deployment(arch, config.get_gpu(plan.gpu_resources.gpu_type), model.precision,
-                     model.effective_kv_precision, plan.gpu_resources.tensor_parallel)
+                     model.effective_kv_precision, plan.gpu_resources.tensor_parallel, gpu.engine,
+                     gpu.gpu_memory_utilization)
     eff = Efficiency.fitted()
     rows = []
     for batch in batch_sizes:
@@ -393,6 +538,14 @@ class Option:
     max_concurrency: int = 0
     usd_per_gpu_hour: float | None = None
     monthly_gpu_cost: float | None = None
+    ttft_ms: float | None = None
+    """TTFT at the operating point (peak load over the replicas); at one sequence when it misses the targets."""
+    itl_ms: float | None = None
+    misses_targets: bool = False
+    """It fits and is sized for the load, but even one sequence per replica misses a latency target."""
+    shortfall: float = 0.0
+    """Largest predicted / target latency ratio of the best the option can do (> 1 misses)."""
+    engine: str = "vllm"
 
     def to_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items()}
@@ -407,22 +560,25 @@ def valid_tensor_parallel(arch: ModelArchitecture, gpu: GPUSpec) -> list[int]:
 
 def evaluate_option(arch, gpu: GPUSpec, precision: str, kv_precision: str, tp: int, workload: LLMWorkloadInput,
                     model: ModelConfig, gpu_cfg: GPUConfig, eff: Efficiency) -> Option:
-    """Fit, capacity and replica count of one (GPU, TP, precision)."""
-    dep = deployment(arch, gpu, precision, kv_precision, tp)
-    tokens = workload.avg_input_tokens + workload.avg_output_tokens
-    limit = max_concurrency(dep, gpu_cfg.gpu_memory_utilization, tokens)
-    base = dict(gpu_type=gpu.id, tensor_parallel=tp, precision=precision)
+    """Fit, capacity, replica count and latencies of one (GPU, TP, precision)."""
+    dep = deployment(arch, gpu, precision, kv_precision, tp, gpu_cfg.engine, gpu_cfg.gpu_memory_utilization)
+    isl, osl = workload.avg_input_tokens, workload.avg_output_tokens
+    base = dict(gpu_type=gpu.id, tensor_parallel=tp, precision=precision, engine=gpu_cfg.engine)
+    limit = saturated_concurrency(dep, isl, osl, model.batch_size)
     if limit < 1:
-        need = _min_replica_gib(dep, tokens)
+        need = _min_replica_gib(dep, isl + osl)
         return Option(**base, feasible=False, reason=f"does not fit: needs at least {need:.1f} GiB per replica, "
                       f"{tp} x {gpu.id} give {gpu.memory_gib * tp:.0f} GiB")
-    if model.batch_size:
-        limit = min(limit, model.batch_size)
+    window = model.context_window
+    full_length = kv_bytes_per_sequence(dep, window) + state_bytes_per_sequence(dep) if window else 0.0
+    if full_length > kv_budget_bytes(dep):
+        return Option(**base, feasible=False, reason=f"does not fit one full-length sequence: {window:,} tokens need "
+                      f"{full_length / BYTES_PER_GIB:.1f} GiB of KV cache per GPU, {tp} x {gpu.id} leave "
+                      f"{max(kv_budget_bytes(dep), 0) / BYTES_PER_GIB:.1f} GiB")
     point = best_point(dep, eff, workload, limit)
-    if point is None:
-        one = operating_point(dep, eff, 1, workload.avg_input_tokens, workload.avg_output_tokens)
-        return Option(**base, feasible=False, reason=f"misses the latency targets even at one sequence per replica "
-                      f"(best ITL {one.step_s * 1e3:.1f} ms, TTFT {one.ttft_s * 1e3:.0f} ms on {tp} x {gpu.id})")
+    misses = point is None
+    if misses:  # sized for throughput alone, flagged; the planner uses it only on a GPU the user fixed
+        point = best_point(dep, eff, replace(workload, ttft_slo_ms=None, itl_slo_ms=None), limit)
     rate = point.rps * gpu_cfg.target_gpu_utilization
     needed = workload.peak_rps / rate
     replicas = max(1, math.ceil(needed - 1e-9)) if math.isfinite(needed) else math.inf
@@ -431,8 +587,40 @@ def evaluate_option(arch, gpu: GPUSpec, precision: str, kv_precision: str, tp: i
         return Option(**base, feasible=False, reason=f"needs more GPUs than the {fleet:,}-GPU fleet limit: one replica "
                       f"({tp} x {gpu.id}) is planned for {rate:.4g} rps, so at most "
                       f"{fleet // tp * rate / workload.peak_load_multiplier:.4g} average rps fit")
-    return Option(**base, feasible=True, reason="", replicas=replicas, total_gpus=replicas * tp,
-                  max_rps_per_replica=point.rps, max_concurrency=limit)
+    sized = dict(replicas=replicas, total_gpus=replicas * tp, max_rps_per_replica=point.rps, max_concurrency=limit)
+    if misses:
+        one = operating_point(dep, eff, 1, isl, osl)
+        return Option(**base, **sized, feasible=False, reason=_miss_reason(one, workload, tp, gpu.id),
+                      misses_targets=True, shortfall=shortfall(one, workload), ttft_ms=round(one.ttft_s * 1e3, 2),
+                      itl_ms=round(one.step_s * 1e3, 3))
+    return Option(**base, **sized, feasible=True, reason="")
+
+
+def with_latency(option: Option, arch: ModelArchitecture, workload: LLMWorkloadInput, model: ModelConfig,
+                 gpu_cfg: GPUConfig) -> Option:
+    """``option`` with the TTFT and ITL of its operating point (peak load over its replicas); options that miss
+    the targets already carry their best (one sequence)."""
+    if not option.feasible:
+        return option
+    dep = deployment(arch, config.get_gpu(option.gpu_type), option.precision, _kv_precision(model, option.precision),
+                     option.tensor_parallel, gpu_cfg.engine, gpu_cfg.gpu_memory_utilization)
+    load = point_at_rate(dep, Efficiency.fitted(), workload.peak_rps / option.replicas, workload, option.max_concurrency)
+    return replace(option, ttft_ms=round(load.ttft_s * 1e3, 2), itl_ms=round(load.step_s * 1e3, 3))
+
+
+def _miss_reason(one: OperatingPoint, workload: LLMWorkloadInput, tp: int, gpu_id: str) -> str:
+    return (f"misses the latency targets even at one sequence per replica (best ITL {one.step_s * 1e3:.1f} ms, "
+            f"TTFT {one.ttft_s * 1e3:.0f} ms on {tp} x {gpu_id}; targets ITL {_target(workload.itl_slo_ms)}, "
+            f"TTFT {_target(workload.ttft_slo_ms)})")
+
+
+def _target(value: float | None) -> str:
+    return "none" if value is None else f"{value:g} ms"
+
+
+def _kv_precision(model: ModelConfig, precision: str) -> str:
+    """The KV-cache precision at weight ``precision``: the user's, else the default for that precision."""
+    return model.kv_precision or ModelConfig(model="x", precision=precision).effective_kv_precision
 
 
 def gpus_that_hold(arch: ModelArchitecture, precision: str, kv_precision: str, tokens_per_sequence: int,
@@ -453,7 +641,7 @@ def gpus_that_hold(arch: ModelArchitecture, precision: str, kv_precision: str, t
 
 def _min_replica_gib(dep: Deployment, tokens: int) -> float:
     parts = memory_breakdown_gib(dep, 1, tokens)
-    return sum(parts.values()) / config.default("gpu_memory_utilization")
+    return sum(parts.values()) / dep.policy.memory_fraction
 
 
 def _resolve(model: ModelConfig) -> tuple[ModelArchitecture, list[str]]:
@@ -462,15 +650,19 @@ def _resolve(model: ModelConfig) -> tuple[ModelArchitecture, list[str]]:
     return resolve_architecture(model)
 
 
-def _check_context(arch: ModelArchitecture, workload: LLMWorkloadInput, model: ModelConfig) -> list[str]:
-    tokens = workload.avg_input_tokens + workload.avg_output_tokens
-    window = min(model.context_window or arch.max_position_embeddings, arch.max_position_embeddings)
-    if tokens > arch.max_position_embeddings:
+def check_context(arch: ModelArchitecture, model: ModelConfig, tokens: int) -> list[str]:
+    """Refuse sequences longer than the engine's maximum model length (``model.context_window``, else the
+    model's trained length); warn when the context window goes past the trained length (RoPE scaling)."""
+    trained = arch.max_position_embeddings
+    window = model.context_window
+    if window is None and tokens > trained:
         raise InputError("workload.avg_input_tokens + avg_output_tokens", tokens,
-                         f"at most the model's context window ({arch.max_position_embeddings} tokens)")
-    if tokens > window:
-        raise InputError("model.context_window", model.context_window,
-                         f"at least input + output tokens ({tokens})")
+                         f"at most the model's context window ({trained} tokens)")
+    if window is not None and tokens > window:
+        raise InputError("model.context_window", window, f"at least input + output tokens ({tokens})")
+    if window is not None and window > trained:
+        return [f"Context window {window:,} tokens is longer than {arch.name}'s trained {trained:,}: the engine "
+                f"needs RoPE scaling (e.g. YaRN) for it, and quality past {trained:,} tokens is not guaranteed."]
     return []
 
 
@@ -492,11 +684,14 @@ def _tp_candidates(arch: ModelArchitecture, gpu: GPUSpec, gpu_cfg: GPUConfig) ->
 
 
 def _ranking_key(option: Option):
-    """Feasible first, then cheapest, fewest GPUs, smallest TP; failures by largest TP (their reason is the most telling)."""
-    if not option.feasible:
-        return (True, 0.0, 0, -(option.tensor_parallel or 0))
-    cost = option.monthly_gpu_cost if option.monthly_gpu_cost is not None else math.inf
-    return (False, cost, option.total_gpus, option.tensor_parallel)
+    """Feasible first (cheapest, fewest GPUs, smallest TP); then those that only miss the latency targets, closest
+    first; then the rest by largest TP (their reason is the most telling)."""
+    if option.feasible:
+        cost = option.monthly_gpu_cost if option.monthly_gpu_cost is not None else math.inf
+        return (0, cost, option.total_gpus, option.tensor_parallel)
+    if option.misses_targets:
+        return (1, option.shortfall, option.total_gpus, option.tensor_parallel)
+    return (2, 0.0, 0, -(option.tensor_parallel or 0))
 
 
 def _price_quote(gpu_id: str, cost, gpus_per_replica: int):
@@ -510,7 +705,7 @@ def _price_quote(gpu_id: str, cost, gpus_per_replica: int):
 
 
 def _priced(option: Option, cost) -> Option:
-    if not option.feasible:
+    if not option.replicas:
         return option
     quote = _price_quote(option.gpu_type, cost, option.tensor_parallel)
     if quote is None:
@@ -528,9 +723,10 @@ def evaluate_options(arch: ModelArchitecture, gpus: list[GPUSpec], precisions: l
     options = []
     for gpu in gpus:
         for precision in precisions:
-            kv = model.kv_precision or ModelConfig(model="x", precision=precision).effective_kv_precision
+            kv = _kv_precision(model, precision)
             if precision == "FP8" and "FP8" not in gpu.tflops:
-                options.append(Option(gpu.id, None, precision, False, f"{gpu.id} has no FP8 tensor cores"))
+                options.append(Option(gpu.id, None, precision, False, f"{gpu.id} has no FP8 tensor cores",
+                                      engine=gpu_cfg.engine))
                 continue
             for tp in _tp_candidates(arch, gpu, gpu_cfg):
                 option = evaluate_option(arch, gpu, precision, kv, tp, workload, model, gpu_cfg, eff)
@@ -547,32 +743,41 @@ def compare_options(workload: LLMWorkloadInput, model: ModelConfig, gpu_cfg: GPU
                     gpu_types: list[str] | None = None, precisions: list[str] | None = None) -> GPUComparison:
     """GPU type x tensor parallel x precision x cloud: for each (GPU, precision) the tensor-parallel degree
     that needs the fewest GPUs, priced on every cloud that lists the GPU (or the chosen one), cheapest
-    monthly cost first; options that fail are in ``rejected`` with the reason."""
+    monthly cost first; options that fail are in ``rejected`` with the reason. Every row carries its TTFT and
+    ITL at the operating point and ``slo`` (each target, the prediction, met or not)."""
     for name, names in (("gpu_types", gpu_types), ("precisions", precisions)):
         if names is not None and not isinstance(names, (list, tuple)):
             raise InputError(name, names, "a list of names")
     precisions = [check_choice("precisions", p, PRECISIONS) for p in precisions] if precisions else None
     arch, _ = _resolve(model)
-    _check_context(arch, workload, model)
+    check_context(arch, model, workload.avg_input_tokens + workload.avg_output_tokens)
     gpus = [config.get_gpu(g) for g in gpu_types] if gpu_types else _gpu_candidates(gpu_cfg)
     options = evaluate_options(arch, gpus, precisions or comparison_precisions(model), workload, model, gpu_cfg, cost)
     best: dict[tuple, Option] = {}
     for option in options:
         best.setdefault((option.gpu_type, option.precision), option)
-    rows = [row for option in best.values() if option.feasible for row in _cloud_rows(option, cost)]
+    best = {key: with_latency(o, arch, workload, model, gpu_cfg) for key, o in best.items()}
+    rows = [row for option in best.values() if option.feasible for row in _cloud_rows(option, workload, cost)]
     priced = {(r["gpu_type"], r["precision"]) for r in rows}
-    rejected = [o.to_dict() | {"reason": o.reason or "no price listed for this GPU and pricing model"}
+    rejected = [_option_row(o, workload) | {"reason": o.reason or "no price listed for this GPU and pricing model"}
                 for key, o in best.items() if key not in priced]
     return GPUComparison(tuple(sorted(rows, key=lambda r: (r["monthly_gpu_cost"], r["total_gpus"]))), tuple(rejected))
 
 
-def _cloud_rows(option: Option, cost) -> list[dict]:
+def _option_row(option: Option, workload: LLMWorkloadInput) -> dict:
+    row = option.to_dict()
+    if option.itl_ms is not None:
+        row["slo"] = slo_report(option.ttft_ms, option.itl_ms, workload).to_dict()
+    return row
+
+
+def _cloud_rows(option: Option, workload: LLMWorkloadInput, cost) -> list[dict]:
     """One comparison row per cloud offering ``option``'s GPU (instances large enough for a replica)."""
     import pricing
 
     rows = []
     for quote in pricing.offers(option.gpu_type, cost, gpus_per_replica=option.tensor_parallel):
-        rows.append(option.to_dict() | {
+        rows.append(_option_row(option, workload) | {
             "meets_targets": True, "cloud": quote.provider, "instance_type": quote.instance_type,
             "pricing": quote.pricing, "usd_per_gpu_hour": quote.usd_per_gpu_hour,
             "monthly_gpu_cost": round(pricing.monthly_cost_usd(option.total_gpus, quote), 2),
@@ -582,18 +787,28 @@ def _cloud_rows(option: Option, cost) -> list[dict]:
     return rows
 
 
-def _chosen(options: list[Option], arch: ModelArchitecture) -> Option:
-    """The best feasible option, or an :class:`InfeasibleError` that says what would have to change: the
-    latency miss of the fastest option, else the memory shortfall of the option with the most memory."""
-    feasible = [o for o in options if o.feasible]
-    if feasible:
-        return feasible[0]
+def _chosen(options: list[Option], arch: ModelArchitecture, fixed_gpu: bool, workload: LLMWorkloadInput) -> Option:
+    """The best feasible option. When none meets the latency targets: on a GPU the user fixed, the option closest
+    to them (planned, flagged); else an :class:`InfeasibleError` naming that closest option. When nothing fits,
+    the memory shortfall of the option with the most memory."""
+    if options[0].feasible:
+        return options[0]
+    closest = [o for o in options if o.misses_targets]
+    if closest and fixed_gpu:
+        return closest[0]
+    if closest:
+        best = closest[0]
+        missed = tuple(f"workload.{name}" for name, predicted in (("itl_slo_ms", best.itl_ms), ("ttft_slo_ms", best.ttft_ms))
+                       if getattr(workload, name) is not None and predicted > getattr(workload, name))
+        raise InfeasibleError(
+            f"no configuration serves {arch.name} within the latency targets; the closest is {best.tensor_parallel} x "
+            f"{best.gpu_type} ({best.precision}), which at one sequence per replica reaches ITL {best.itl_ms:,.1f} ms "
+            f"and TTFT {best.ttft_ms:,.0f} ms", fields=(*missed, "gpu.gpu_type", "model.precision"))
     latency = [o for o in options if o.reason.startswith("misses")]
-    if latency:
-        reason = max(latency, key=lambda o: o.tensor_parallel or 0).reason
-    else:
-        reason = max(options, key=lambda o: (o.tensor_parallel or 0) * config.get_gpu(o.gpu_type).memory_gib).reason
-    raise InfeasibleError(f"no configuration serves {arch.name}: {reason}")
+    reason = latency[0].reason if latency else max(
+        options, key=lambda o: (o.tensor_parallel or 0) * config.get_gpu(o.gpu_type).memory_gib).reason
+    raise InfeasibleError(f"no configuration serves {arch.name}: {reason}",
+                          fields=("gpu.gpu_type", "model.precision", "model"))
 
 
 def plan_inference(workload: LLMWorkloadInput, model: ModelConfig, gpu_cfg: GPUConfig,
@@ -601,14 +816,16 @@ def plan_inference(workload: LLMWorkloadInput, model: ModelConfig, gpu_cfg: GPUC
     """Plan the replicas, GPUs, throughput, latency and (optionally) cost of serving ``workload``.
 
     The GPU is the one named in ``gpu_cfg`` (or the cheapest that meets the targets); the tensor-
-    parallel degree is the one that needs the fewest GPUs in total (ties: the smaller degree).
+    parallel degree is the one that needs the fewest GPUs in total (ties: the smaller degree). On a GPU the
+    user named, a plan that cannot meet a latency target is still made, with ``slo`` and a warning saying so.
     """
     arch, assumptions = _resolve(model)
-    _check_context(arch, workload, model)
+    context_warnings = check_context(arch, model, workload.avg_input_tokens + workload.avg_output_tokens)
     options = evaluate_options(arch, _gpu_candidates(gpu_cfg), [model.precision], workload, model, gpu_cfg, cost)
-    chosen = _chosen(options, arch)
+    chosen = _chosen(options, arch, fixed_gpu=gpu_cfg.gpu_type is not None, workload=workload)
     recommended = _recommended(arch, workload, model, gpu_cfg, cost, chosen)
-    return _build_plan(arch, assumptions, chosen, recommended, options, workload, model, gpu_cfg, include_cost, cost)
+    plan = _build_plan(arch, assumptions, chosen, recommended, options, workload, model, gpu_cfg, include_cost, cost)
+    return replace(plan, warnings=context_warnings + plan.warnings)
 
 
 def _recommended(arch, workload, model, gpu_cfg, cost, chosen: Option) -> Option:
@@ -624,20 +841,33 @@ def _recommended(arch, workload, model, gpu_cfg, cost, chosen: Option) -> Option
     return chosen
 
 
+def slo_report(ttft_ms: float, itl_ms: float, workload: LLMWorkloadInput) -> SLOReport:
+    """Each latency target against its prediction."""
+    def one(target: float | None, predicted: float) -> SLOTarget:
+        return SLOTarget(target=target, predicted=predicted, met=None if target is None else predicted <= target)
+
+    return SLOReport(ttft_ms=one(workload.ttft_slo_ms, ttft_ms), itl_ms=one(workload.itl_slo_ms, itl_ms))
+
+
+def slo_warnings(slo: SLOReport, where: str) -> list[str]:
+    """One line per missed target: the target and the predicted value."""
+    names = {"ttft_ms": "TTFT", "itl_ms": "ITL"}
+    return [f"{names[name]} target {getattr(slo, name).target:g} ms is missed: predicted "
+            f"{getattr(slo, name).predicted:,.1f} ms {where}." for name in slo.missed]
+
+
 def _build_plan(arch, assumptions, chosen: Option, recommended: Option, options, workload, model, gpu_cfg,
                 include_cost, cost) -> InferencePlan:
     eff = Efficiency.fitted()
     gpu = config.get_gpu(chosen.gpu_type)
     kv_precision = model.effective_kv_precision
-    dep = deployment(arch, gpu, model.precision, kv_precision, chosen.tensor_parallel)
+    dep = deployment(arch, gpu, model.precision, kv_precision, chosen.tensor_parallel, gpu_cfg.engine,
+                     gpu_cfg.gpu_memory_utilization)
     isl, osl = workload.avg_input_tokens, workload.avg_output_tokens
-    tokens = isl + osl
-    if model.batch_size:
-        point = operating_point(dep, eff, min(model.batch_size, chosen.max_concurrency), isl, osl)
-    else:
-        point = point_at_rate(dep, eff, workload.peak_rps / chosen.replicas, workload, chosen.max_concurrency)
+    held = dep.policy.tokens_held(isl, osl)
+    point = point_at_rate(dep, eff, workload.peak_rps / chosen.replicas, workload, chosen.max_concurrency)
     saturated_step = serving_step_s(dep, eff, chosen.max_concurrency, isl, osl)
-    breakdown = memory_breakdown_gib(dep, math.ceil(point.concurrency), tokens)
+    breakdown = memory_breakdown_gib(dep, math.ceil(point.concurrency), held)
     replicas_min = max(1, math.ceil(workload.requests_per_second / (chosen.max_rps_per_replica * gpu_cfg.target_gpu_utilization) - 1e-9))
     resources = GPUResources(
         gpu_type=gpu.id, recommended_gpu=recommended.gpu_type, gpus_per_replica=chosen.tensor_parallel,
@@ -659,18 +889,24 @@ def _build_plan(arch, assumptions, chosen: Option, recommended: Option, options,
     latency = Latency(ttft_ms=round(point.ttft_s * 1e3, 2), itl_ms=round(point.step_s * 1e3, 3),
                       e2e_ms=round(point.e2e_s * 1e3, 1), prefill_ms=round(point.prefill_s * 1e3, 2),
                       queueing_ms=round(point.queueing_s * 1e3, 2))
+    slo = slo_report(latency.ttft_ms, latency.itl_ms, workload)
     warnings = _warnings(workload, latency, chosen, recommended)
-    if model.batch_size and model.batch_size > chosen.max_concurrency:
+    warnings += slo_warnings(slo, f"on {chosen.tensor_parallel} x {gpu.id} at the planned load (even one sequence "
+                                  f"per replica gives ITL {chosen.itl_ms:,.1f} ms, TTFT {chosen.ttft_ms:,.0f} ms)"
+                             if chosen.misses_targets else f"on {chosen.tensor_parallel} x {gpu.id} at the planned load")
+    limit = saturated_concurrency(dep, isl, osl)
+    if model.batch_size and model.batch_size > limit:
         warnings.append(f"Batch size {model.batch_size} does not fit in memory: one replica holds at most "
-                        f"{chosen.max_concurrency} sequences of {tokens} tokens; planned at {chosen.max_concurrency}.")
+                        f"{limit} sequences of {isl + osl} tokens under {dep.policy.name}; planned at {limit}.")
     plan_cost = _cost(chosen, workload, include_cost, cost, warnings)
     return InferencePlan(
         inputs=_inputs(workload, model, gpu_cfg, include_cost, cost),
         model=_summary(arch, model, kv_precision),
         gpu_resources=resources, throughput=throughput, latency=latency, cost=plan_cost,
-        assumptions=assumptions + _assumptions(dep, eff, workload, gpu_cfg),
+        assumptions=assumptions + _assumptions(dep, eff, workload, gpu_cfg, model),
         warnings=warnings,
-        alternatives=[o.to_dict() for o in options[1:6]],
+        alternatives=[with_latency(o, arch, workload, model, gpu_cfg).to_dict() for o in options if o is not chosen][:5],
+        slo=slo, engine=gpu_cfg.engine,
     )
 
 
@@ -701,8 +937,6 @@ def _warnings(workload: LLMWorkloadInput, latency: Latency, chosen: Option, reco
 
 
 def _inputs(workload, model, gpu_cfg, include_cost, cost) -> dict:
-    from dataclasses import asdict
-
     options = {"include_cost": include_cost, **(asdict(cost) if cost else {})}
     return {"mode": "inference", "workload": asdict(workload), "model": asdict(model), "gpu": asdict(gpu_cfg),
             "options": options}
@@ -720,31 +954,111 @@ def _summary(arch: ModelArchitecture, model: ModelConfig, kv_precision: str) -> 
     )
 
 
-def _assumptions(dep: Deployment, eff: Efficiency, workload: LLMWorkloadInput, gpu_cfg: GPUConfig) -> list[str]:
+def _physics_assumptions(dep: Deployment, eff: Efficiency) -> list[str]:
     arch, gpu = dep.arch, dep.gpu
     kv_kib = kv_bytes_per_token(arch, dep.kv_precision) / 1024
     moe = (f" MoE: {arch.num_experts} experts, {arch.experts_per_token} per token; FLOPs follow the "
            f"{architecture.active_params(arch) / 1e9:.1f}B active parameters, weight reads follow the experts a batch touches."
            if arch.is_moe else "")
+    ceiling, measured = config.matmul_ceiling(gpu.id, dep.compute_precision)
     layout = "MLA latent" if arch.kv_lora_rank else (
         f"{arch.num_kv_heads} KV heads x {arch.head_dim} dims x {architecture.attention_layer_count(arch)} attention "
         "layers x K,V")
     return [
         f"KV cache {kv_kib:.0f} KiB/token in {dep.kv_precision} ({layout}).{moe}",
-        f"Serving engine with continuous batching and paged KV cache (vLLM / TensorRT-LLM / SGLang): "
-        f"{gpu_cfg.gpu_memory_utilization:.0%} of GPU memory for the engine, the rest after weights and "
-        f"a {config.default('max_num_batched_tokens')}-token activation workspace goes to the KV cache; "
-        f"each sequence reserves input + output tokens; at most {config.default('max_num_seqs')} sequences per replica.",
+        dep.policy.describe(),
         f"{gpu.id}: {gpu.hbm_bandwidth_gb_s:,.0f} GB/s HBM, {gpu.peak_tflops(dep.compute_precision):,.0f} dense TFLOPS at "
         f"{dep.compute_precision}, {gpu.interconnect_gb_s:,.0f} GB/s one-way interconnect; "
         f"fitted efficiencies: {eff.weight_bandwidth:.0%} of bandwidth streaming weights, {eff.kv_bandwidth:.0%} "
         f"reading KV, {eff.matmul_share(dep.compute_precision):.0%} of the measured matmul ceiling "
-        f"({config.matmul_ceiling(gpu.id, dep.compute_precision)[0]:.0%} of peak"
-        f"{'' if config.matmul_ceiling(gpu.id, dep.compute_precision)[1] else ', median of measured GPUs'}) in matmuls, {eff.step_overhead_us_per_layer:.0f} us/layer per "
-        f"step, {eff.allreduce_latency_us:.0f} us per tensor-parallel all-reduce (calibration.py; --mode validate).",
+        f"({ceiling:.0%} of peak{'' if measured else ', median of measured GPUs'}) in matmuls, "
+        f"{eff.overhead_us_per_layer(dep.policy):.0f} us/layer per step, {eff.allreduce_latency_us:.0f} us per "
+        f"tensor-parallel all-reduce (calibration.py; --mode validate).",
+    ]
+
+
+def _assumptions(dep: Deployment, eff: Efficiency, workload: LLMWorkloadInput, gpu_cfg: GPUConfig,
+                 model: ModelConfig) -> list[str]:
+    window = (f"Maximum model length {model.context_window:,} tokens (--context-window): one sequence that long "
+              f"fits the KV cache." if model.context_window else
+              "Maximum model length: the workload's input + output tokens (set --context-window to plan for longer).")
+    cap = (f" Running sequences capped at {model.batch_size} per replica (--batch-size)." if model.batch_size else "")
+    return _physics_assumptions(dep, eff) + [
+        window,
         f"Replicas are sized for peak load {workload.peak_rps:g} rps (average {workload.requests_per_second:g} x "
         f"peak multiplier {workload.peak_load_multiplier:g}) at {gpu_cfg.target_gpu_utilization:.0%} of the "
-        f"highest load one replica holds within memory and the latency targets.",
-        "ITL is one decode step with every running sequence at context input + output/2 and the interleaved "
-        "prefill chunks; TTFT is the prefill of one prompt plus half a step and M/D/1 queueing at the operating point.",
-    ] + [note for note in [config.compute_note(dep.precision, gpu)] if note]
+        f"highest load one replica holds within memory and the latency targets.{cap}",
+        "The operating point follows the offered load: each replica runs the sequences its share of the peak "
+        "load keeps busy (Little's law). ITL is one decode step with every running sequence at context "
+        "input + output/2 and the interleaved prefill chunks; TTFT is the prefill of one prompt, half a step in "
+        "flight when the replica is busy, and M/D/1 queueing for the prefill.",
+    ] + [note for note in [config.compute_note(dep.precision, dep.gpu)] if note]
+
+
+# --------------------------------------------------------------------------- static-batch latency mode
+
+
+def plan_latency(model: ModelConfig, gpu_cfg: GPUConfig, batch_size: int, input_tokens: int, output_tokens: int,
+                 ttft_slo_ms: float | None = None, itl_slo_ms: float | None = None) -> LatencyPlan:
+    """What a static-batch benchmark (``vllm bench latency``, ``trtllm-bench latency``) measures: ``batch_size``
+    prompts of ``input_tokens`` start together and each generates ``output_tokens``; no arrivals, no queueing, no
+    interleaved prefill. The GPU is ``gpu_cfg.gpu_type``; the tensor-parallel degree is ``gpu_cfg``'s, else the
+    smallest whose KV cache holds the batch. :class:`InfeasibleError` names the largest batch that fits."""
+    batch_size = check_number("batch_size", batch_size, integer=True)
+    input_tokens = check_number("input_tokens", input_tokens, integer=True)
+    output_tokens = check_number("output_tokens", output_tokens, integer=True)
+    targets = LLMWorkloadInput(1.0, input_tokens, output_tokens, ttft_slo_ms=ttft_slo_ms, itl_slo_ms=itl_slo_ms)
+    if gpu_cfg.gpu_type is None:
+        raise InputError("gpu.gpu_type", None, "the GPU the benchmark runs on (--gpu-type)")
+    arch, assumptions = _resolve(model)
+    warnings = check_context(arch, model, input_tokens + output_tokens)
+    gpu = config.get_gpu(gpu_cfg.gpu_type)
+    deployments = [deployment(arch, gpu, model.precision, model.effective_kv_precision, tp, gpu_cfg.engine,
+                              gpu_cfg.gpu_memory_utilization) for tp in _tp_candidates(arch, gpu, gpu_cfg)]
+    tokens = input_tokens + output_tokens
+    dep = next((d for d in deployments if _static_fit(d, tokens) >= batch_size), None)
+    if dep is None:
+        raise InfeasibleError(_static_refusal(deployments, batch_size, tokens))
+    eff = Efficiency.fitted()
+    result = static_batch(dep, eff, batch_size, input_tokens, output_tokens)
+    latency = StaticBatchLatency(ttft_ms=round(result.ttft_s * 1e3, 3), itl_ms=round(result.itl_s * 1e3, 3),
+                                 e2e_ms=round(result.e2e_s * 1e3, 2))
+    rate = batch_size * output_tokens / result.e2e_s
+    throughput = StaticBatchThroughput(output_tokens_per_second=round(rate, 2),
+                                       output_tokens_per_second_per_gpu=round(rate / dep.tensor_parallel, 2),
+                                       requests_per_second=round(batch_size / result.e2e_s, 4))
+    breakdown = memory_breakdown_gib(dep, batch_size, tokens)
+    slo = slo_report(latency.ttft_ms, latency.itl_ms, targets)
+    return LatencyPlan(
+        inputs={"mode": "latency", "batch_size": batch_size, "input_tokens": input_tokens,
+                "output_tokens": output_tokens, "ttft_slo_ms": ttft_slo_ms, "itl_slo_ms": itl_slo_ms,
+                "model": asdict(model), "gpu": asdict(gpu_cfg)},
+        model=_summary(arch, model, model.effective_kv_precision), gpu_type=gpu.id,
+        tensor_parallel=dep.tensor_parallel, engine=gpu_cfg.engine, batch_size=batch_size,
+        input_tokens=input_tokens, output_tokens=output_tokens, latency=latency, throughput=throughput,
+        memory_breakdown_gib={k: round(v, 2) for k, v in breakdown.items()},
+        memory_per_gpu_gib=round(sum(breakdown.values()) / dep.tensor_parallel, 2), gpu_memory_gib=gpu.memory_gib,
+        max_batch_size=_static_fit(dep, tokens), slo=slo,
+        assumptions=assumptions + _physics_assumptions(dep, eff) + [
+            "Static batch: every prompt is prefilled before the first decode step (TTFT = that prefill, in the "
+            "engine's token-budget passes); ITL is the mean decode step as each sequence's context grows from "
+            "input to input + output tokens; every sequence keeps its KV cache to the end."],
+        warnings=warnings + slo_warnings(slo, f"for a batch of {batch_size} on {dep.tensor_parallel} x {gpu.id}"),
+    )
+
+
+def _static_fit(dep: Deployment, tokens: int) -> int:
+    """Largest batch of ``tokens``-token sequences whose whole KV cache (and state) fits the engine's budget."""
+    per_sequence = kv_bytes_per_sequence(dep, tokens) + state_bytes_per_sequence(dep)
+    return max(0, int(kv_budget_bytes(dep) / per_sequence)) if per_sequence > 0 else dep.policy.max_num_seqs
+
+
+def _static_refusal(deployments: list[Deployment], batch_size: int, tokens: int) -> str:
+    best = max(deployments, key=lambda d: _static_fit(d, tokens))
+    fit = _static_fit(best, tokens)
+    where = f"{best.tensor_parallel} x {best.gpu.id} under {best.policy.name}"
+    if fit < 1:
+        need = _min_replica_gib(best, tokens)
+        return f"one sequence of {tokens} tokens does not fit on {where}: it needs at least {need:.1f} GiB"
+    return (f"a batch of {batch_size} sequences of {tokens} tokens does not fit on {where}: its KV cache holds at "
+            f"most {fit} (--batch-size {fit})")

@@ -71,8 +71,9 @@ KINDS = {k.name: k for k in (
          meaning="mean inter-token latency (time per output token after the first)"),
     Kind("e2e_latency_ms", "ms", "inference", ("input_tokens", "output_tokens"), SERVING_REGIMES,
          meaning="mean request latency, first byte in to last token out (vllm bench latency: the whole batch)"),
-    Kind("output_tokens_per_s", "tokens/s", "inference", ("input_tokens", "output_tokens", "concurrency"),
-         meaning="output tokens per second of the replica at a fixed number of requests in flight"),
+    Kind("output_tokens_per_s", "tokens/s", "inference", ("input_tokens", "output_tokens"), SERVING_REGIMES,
+         meaning="output tokens per second of the replica: a static batch (batch x output / its latency), a fixed "
+                 "number of requests in flight, or a request rate"),
     Kind("saturated_output_tokens_per_s", "tokens/s", "inference", ("input_tokens", "output_tokens"),
          meaning="output tokens per second of the replica with every request queued at once (offline)"),
     Kind("training_tokens_per_s", "tokens/s", "training", TRAINING_NEEDS,
@@ -508,8 +509,19 @@ def _h200_inference_rows(h200: dict) -> list[Measurement]:
     return rows
 
 
-REGIME_PATTERN = re.compile(r"^\s*(batch|concurrency|rate)\s*[=:]?\s*(\d+(?:\.\d+)?)", re.IGNORECASE)
-"""``batch_or_concurrency`` of a published latency row: ``batch 8``, ``concurrency 64``, ``rate 2.5`` (req/s)."""
+REGIME_PATTERN = re.compile(r"^\s*(?:static\s+)?(batch|concurrency|rate)\s*[=:]?\s*(\d+(?:\.\d+)?)", re.IGNORECASE)
+"""``batch_or_concurrency`` of a published latency row: ``batch 8`` (or ``static batch 8``), ``concurrency 64``,
+``rate 2.5`` (req/s)."""
+PUBLISHED_METRICS = {"e2e_ms": ("e2e_latency_ms", False), "output_tokens_per_s_per_gpu": ("output_tokens_per_s", True)}
+"""Metric names of published rows that are another kind: (kind, whether the value is per GPU of the group)."""
+
+
+@functools.lru_cache(maxsize=None)
+def validation_only() -> dict[str, str]:
+    """Published rows shown by validate but left out of the shipped fit, with the reason
+    (``data/calibration/validation_only.csv``)."""
+    with open(CALIBRATION_DIR / "validation_only.csv", newline="", encoding="utf-8") as handle:
+        return {row["id"]: row["reason"] for row in csv.DictReader(handle)}
 
 
 def published_measurement(row: dict) -> Measurement | None:
@@ -521,9 +533,12 @@ def published_measurement(row: dict) -> Measurement | None:
     """
     if not row["category"].startswith("inference"):
         return None
+    held_out = validation_only().get(row["id"])
     common = dict(id=row["id"], model=row["model"].lower().replace(" ", "-"), gpu=gpu_of(row["gpu"]),
                   precision=precision_of(row["precision"]), tensor_parallel=int(row["num_gpus"] or 1),
-                  engine=row["engine"], source=f"published.csv {row['id']}: {row['engine'][:60]}")
+                  engine=row["engine"], source=f"published.csv {row['id']}: {row['engine'][:60]}"
+                                               + (" (validated, not fitted)" if held_out else ""),
+                  **({"fitted": False} if held_out else {}))
     metric = row["metric"]
     if row["category"] == "inference_throughput":
         return Measurement(kind="saturated_output_tokens_per_s", input_tokens=int(row["isl"]),
@@ -542,6 +557,8 @@ def published_measurement(row: dict) -> Measurement | None:
 
 def _published_latency(row: dict, common: dict) -> Measurement:
     kind = re.split(r"[\s(]", row["metric"].strip(), maxsplit=1)[0]
+    kind, per_gpu = PUBLISHED_METRICS.get(kind, (kind, False))
+    value = float(row["value"]) * (common["tensor_parallel"] if per_gpu else 1)
     if kind not in KINDS or KINDS[kind].group != "inference":
         raise ValueError(f"published.csv {row['id']}: metric {row['metric']!r} does not start with an inference "
                          f"kind ({', '.join(k for k in KINDS if KINDS[k].group == 'inference')})")
@@ -556,7 +573,7 @@ def _published_latency(row: dict, common: dict) -> Measurement:
     if kind == "prefill_ms":
         cells.pop("output_tokens")
     used = set(KINDS[kind].needs) | set(KINDS[kind].regimes)
-    return Measurement(kind=kind, value=float(row["value"]), **common,
+    return Measurement(kind=kind, value=value, **common,
                        **{k: v for k, v in cells.items() if k in used and v is not None})
 
 

@@ -58,7 +58,15 @@ class UnknownKeyError(InputError):
 
 
 class InfeasibleError(PlannerError):
-    """The request is well-formed but no hardware configuration can serve it."""
+    """The request is well-formed but no hardware configuration can serve it.
+
+    ``fields`` names the inputs whose change could make it servable, most likely first (``workload.itl_slo_ms``
+    for a latency target no GPU reaches), so a door can offer to change them without reading the message.
+    """
+
+    def __init__(self, message: str, fields: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.fields = tuple(fields)
 
 
 class NotFoundError(InputError):
@@ -143,6 +151,8 @@ MAX_HORIZON_DAYS = 3660
 """Longest forecast horizon accepted (ten years)."""
 REQUEST_STATES = ("draft", "submitted", "approved", "rejected", "fulfilled", "cancelled")
 """Capacity-request states (``services.RequestState`` holds the same values)."""
+SERVING_ENGINES = ("vllm", "trtllm", "sglang")
+"""Serving engines whose memory and batching policies the planner models (``data/serving_engines.json``)."""
 MAX_SHAPE_DIM = 2**20
 """Plausibility limit on one shape dimension (layers, widths, heads, vocabulary, experts); published: under 2**18."""
 MAX_CONTEXT_TOKENS = 2**30
@@ -481,9 +491,12 @@ class ModelConfig:
     model_size_billions: float | None = None
     precision: str = "FP16"
     context_window: int | None = None
-    """Longest sequence (input + output) to plan for; defaults to the model's window."""
+    """The engine's maximum model length (vLLM ``--max-model-len``): one sequence this long must fit in the KV cache;
+    above the model's trained length it is allowed with a warning (RoPE scaling). ``None``: the workload's own
+    input + output tokens."""
     batch_size: int | None = None
-    """Fix the decode batch per replica (otherwise the planner chooses the operating point)."""
+    """Cap on sequences running per replica (vLLM ``--max-num-seqs``, TensorRT-LLM ``max_batch_size``); in latency
+    mode, the static batch."""
     model: str | None = None
     """Catalog id (``llama-3.1-70b``) or Hugging Face id (``meta-llama/Llama-3.1-70B``)."""
     model_config_path: str | None = None
@@ -519,15 +532,22 @@ class GPUConfig:
     target_gpu_utilization: float = 0.7
     """Fraction of a replica's sustainable load to plan for (headroom for bursts)."""
     tensor_parallel: int | None = None
-    gpu_memory_utilization: float = 0.9
-    """Share of GPU memory the serving engine takes (vLLM ``gpu_memory_utilization``)."""
+    gpu_memory_utilization: float | None = None
+    """The engine's memory fraction: vLLM ``gpu_memory_utilization`` and SGLang ``mem_fraction_static`` (of all
+    GPU memory), TensorRT-LLM ``free_gpu_memory_fraction`` (of the memory left after weights); ``None`` takes the
+    engine's documented default (``data/serving_engines.json``)."""
+    engine: str = "vllm"
+    """Serving engine whose KV-cache policy and batch limits the plan follows: vllm, trtllm or sglang."""
 
     def __post_init__(self) -> None:
         _optional(check_name, "gpu.gpu_type", self.gpu_type, example="H100-80GB")
-        for name in ("target_gpu_utilization", "gpu_memory_utilization"):
-            object.__setattr__(self, name, check_number(f"gpu.{name}", getattr(self, name), maximum=1.0))
+        object.__setattr__(self, "target_gpu_utilization", check_number(
+            "gpu.target_gpu_utilization", self.target_gpu_utilization, maximum=1.0))
+        object.__setattr__(self, "gpu_memory_utilization", _optional(
+            check_number, "gpu.gpu_memory_utilization", self.gpu_memory_utilization, maximum=1.0))
         object.__setattr__(self, "tensor_parallel", _optional(
             check_number, "gpu.tensor_parallel", self.tensor_parallel, integer=True, maximum=64))
+        object.__setattr__(self, "engine", check_choice("gpu.engine", self.engine, SERVING_ENGINES))
 
 
 @dataclass(frozen=True)
@@ -572,21 +592,23 @@ class TrainingInput:
     """ZeRO stage 0-3 (FSDP full shard = 3); ``None`` picks the fastest that fits."""
     tensor_parallel: int | None = None
     """Tensor-parallel degree; ``None`` picks 1 unless a higher degree within a node is needed to fit."""
-    pipeline_parallel: int = 1
+    pipeline_parallel: int | None = None
+    """Pipeline stages; ``None``: 1, or with ``num_gpus`` and no ``tensor_parallel`` the planner searches
+    TP x PP x DP = num_gpus."""
     mixed_precision: bool = True
     mfu: float | None = None
     deadline_hours: float | None = None
     num_gpus: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("dataset_size_tokens", "sequence_length", "global_batch_size", "lora_rank", "pipeline_parallel"):
+        for name in ("dataset_size_tokens", "sequence_length", "global_batch_size", "lora_rank"):
             object.__setattr__(self, name, check_number(f"training.{name}", getattr(self, name), integer=True))
         if self.sequence_length > MAX_CONTEXT_TOKENS:
             raise InputError("training.sequence_length", self.sequence_length, f"at most {MAX_CONTEXT_TOKENS} tokens")
         object.__setattr__(self, "num_epochs", check_number("training.num_epochs", self.num_epochs))
         object.__setattr__(self, "optimizer_type", check_choice("training.optimizer_type", self.optimizer_type, OPTIMIZERS))
         object.__setattr__(self, "method", check_choice("training.method", self.method, TRAINING_METHODS))
-        for name in ("micro_batch_size", "tensor_parallel", "num_gpus"):
+        for name in ("micro_batch_size", "tensor_parallel", "num_gpus", "pipeline_parallel"):
             object.__setattr__(self, name, _optional(check_number, f"training.{name}", getattr(self, name), integer=True))
         object.__setattr__(self, "zero_stage", _optional(
             check_number, "training.zero_stage", self.zero_stage, integer=True, minimum=0, inclusive=True, maximum=3))
@@ -604,7 +626,7 @@ class TrainingInput:
         if self.micro_batch_size and self.global_batch_size % self.micro_batch_size:
             raise InputError("training.global_batch_size", self.global_batch_size,
                              f"a multiple of micro_batch_size ({self.micro_batch_size})")
-        model_parallel = (self.tensor_parallel or 1) * self.pipeline_parallel
+        model_parallel = (self.tensor_parallel or 1) * (self.pipeline_parallel or 1)
         if self.num_gpus and self.num_gpus % model_parallel:
             raise InputError("training.num_gpus", self.num_gpus,
                              f"a multiple of tensor_parallel x pipeline_parallel ({model_parallel})")
@@ -902,11 +924,12 @@ class Throughput(_Result):
     """Output-token rates of an inference plan (output tokens only)."""
 
     batch_size: int
-    """Sequences running per replica at the operating point (the fixed batch when one is given)."""
+    """Sequences running per replica at the operating point (peak load over the replicas), at most the cap."""
     output_tokens_per_second_per_replica: float
     """What one replica generates at the planned peak load (peak rps / replicas x output tokens)."""
     max_output_tokens_per_second_per_replica: float
-    """Saturated offline throughput: as many fixed-length requests as memory holds, no latency limit."""
+    """Saturated offline throughput: as many fixed-length requests as the engine admits into its KV cache (and the
+    batch cap allows), no latency limit (``trtllm-bench throughput``, ``vllm bench throughput``)."""
     total_output_tokens_per_second: float
     """All replicas at the most load each holds within the latency targets and memory."""
     max_rps_per_replica: float
@@ -917,10 +940,10 @@ class Throughput(_Result):
 
 @dataclass(frozen=True)
 class Latency(_Result):
-    """Latencies at the operating point (peak load over the planned replicas, or the fixed batch)."""
+    """Latencies at the operating point (peak load over the planned replicas)."""
 
     ttft_ms: float
-    """Time to first token: prefill + half a step in flight + queueing for the prefill."""
+    """Time to first token: prefill + half a step in flight (when the replica is busy) + queueing for the prefill."""
     itl_ms: float
     """Inter-token latency: one decode step with every sequence at input + output/2, prefill interleaved."""
     e2e_ms: float
@@ -929,6 +952,76 @@ class Latency(_Result):
     """Prefill of one prompt on an idle replica."""
     queueing_ms: float
     """Mean wait for the prefill (M/D/1) at the operating point's arrival rate."""
+
+
+@dataclass(frozen=True)
+class SLOTarget(_Result):
+    """One latency target against the plan's prediction, in milliseconds."""
+
+    target: float | None
+    """The target (``None``: none was set)."""
+    predicted: float
+    met: bool | None
+    """``predicted <= target``; ``None`` when no target was set."""
+
+
+@dataclass(frozen=True)
+class SLOReport(_Result):
+    """The plan's latencies against the user's targets (``--ttft-slo-ms``, ``--itl-slo-ms``)."""
+
+    ttft_ms: SLOTarget
+    itl_ms: SLOTarget
+
+    @property
+    def missed(self) -> list[str]:
+        """Names of the targets the prediction misses."""
+        return [name for name in ("ttft_ms", "itl_ms") if getattr(self, name).met is False]
+
+
+@dataclass(frozen=True)
+class StaticBatchLatency(_Result):
+    """A static batch (``vllm bench latency``, ``trtllm-bench latency``): B prompts start together, no arrivals."""
+
+    ttft_ms: float
+    """Prefill of all B prompts (the first token of every sequence)."""
+    itl_ms: float
+    """Mean decode step while each sequence's context grows from input to input + output tokens."""
+    e2e_ms: float
+    """TTFT + (output tokens - 1) x ITL."""
+
+
+@dataclass(frozen=True)
+class StaticBatchThroughput(_Result):
+    output_tokens_per_second: float
+    """B x output tokens / E2E, for the whole group of GPUs."""
+    output_tokens_per_second_per_gpu: float
+    requests_per_second: float
+    """B / E2E."""
+
+
+@dataclass(frozen=True)
+class LatencyPlan(_Result):
+    """What a static-batch benchmark measures on one replica: ``to_dict()`` is the JSON contract."""
+
+    inputs: dict
+    model: ModelSummary
+    gpu_type: str
+    tensor_parallel: int
+    engine: str
+    batch_size: int
+    input_tokens: int
+    output_tokens: int
+    latency: StaticBatchLatency
+    throughput: StaticBatchThroughput
+    memory_breakdown_gib: dict
+    """``weights``, ``kv_cache``, ``activations``, ``overhead`` for the replica (all its GPUs)."""
+    memory_per_gpu_gib: float
+    gpu_memory_gib: float
+    max_batch_size: int
+    """Largest batch of these sequences whose KV cache fits the engine's budget."""
+    slo: SLOReport
+    assumptions: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -958,6 +1051,10 @@ class InferencePlan(_Result):
     warnings: list = field(default_factory=list)
     alternatives: list = field(default_factory=list)
     """Runners-up from the GPU comparison when the planner chose the GPU."""
+    slo: SLOReport | None = None
+    """TTFT and ITL at the operating point against the targets (``met`` false: the plan misses it)."""
+    engine: str = "vllm"
+    """Serving engine whose memory policy and batch limits the plan follows."""
 
 
 # --------------------------------------------------------------------------- training results

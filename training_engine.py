@@ -471,6 +471,8 @@ class StepTime:
     compute_s: float
     """Micro-steps of matmuls, elementwise traffic and fixed per-layer costs, with the pipeline bubble."""
     pipeline_bubble_s: float
+    pipeline_p2p_s: float
+    """Activations sent forward and gradients back between pipeline stages, on the critical path."""
     tensor_parallel_s: float
     data_parallel_exposed_s: float
     """Data-parallel collectives not hidden behind compute."""
@@ -490,13 +492,22 @@ def step_time(job: Job, layout: Layout, gpu: GPUSpec, eff: TrainingEfficiency) -
     matmul_s = tokens * ((flops - attention) / eff.matmul + attention / eff.attention) / rate
     micro_s = matmul_s + _elementwise_s(job, layout, gpu, eff, tokens) + dequantize_s(job, layout, gpu)
     micro_s += arch.num_layers / layout.pipeline_parallel * kernels_per_layer(job, layout) * eff.kernel_overhead_us * 1e-6
+    micro_s *= stage_imbalance(arch.num_layers, layout.pipeline_parallel)
     bubble_s = (layout.pipeline_parallel - 1) * micro_s
     tp_s = micro_steps * _tensor_parallel_s(job, layout, gpu, tokens)
+    p2p_s = (micro_steps + layout.pipeline_parallel - 1) * _pipeline_p2p_s(job, layout, gpu, tokens)
     dp_s = _data_parallel_exposed_s(job, layout, gpu, micro_s, micro_steps)
     opt_s = _optimizer_s(job, layout, gpu)
     compute_s = micro_steps * micro_s + bubble_s
-    return StepTime(compute_s=compute_s, pipeline_bubble_s=bubble_s, tensor_parallel_s=tp_s,
-                    data_parallel_exposed_s=dp_s, optimizer_s=opt_s, total_s=compute_s + tp_s + dp_s + opt_s)
+    return StepTime(compute_s=compute_s, pipeline_bubble_s=bubble_s, pipeline_p2p_s=p2p_s, tensor_parallel_s=tp_s,
+                    data_parallel_exposed_s=dp_s, optimizer_s=opt_s,
+                    total_s=compute_s + p2p_s + tp_s + dp_s + opt_s)
+
+
+def stage_imbalance(layers: int, stages: int) -> float:
+    """The slowest pipeline stage over the mean: every micro-batch waits for the stage with ceil(layers / stages)
+    layers (BLOOM's 70 layers over 12 stages: 6 against 5.83)."""
+    return math.ceil(layers / stages) / (layers / stages)
 
 
 def dequantize_s(job: Job, layout: Layout, gpu: GPUSpec) -> float:
@@ -544,6 +555,15 @@ def _tensor_parallel_s(job: Job, layout: Layout, gpu: GPUSpec, tokens: int) -> f
     per_layer = 6 if layout.gradient_checkpointing else 4
     volume = 2 * (t - 1) / t * tokens * job.arch.hidden_size * job.compute_bytes
     return job.arch.num_layers / layout.pipeline_parallel * per_layer * volume / link_bytes_s(gpu, t)
+
+
+def _pipeline_p2p_s(job: Job, layout: Layout, gpu: GPUSpec, tokens: int) -> float:
+    """One micro-batch's stage-to-stage transfers (1F1B: activations forward, their gradients back), each GPU
+    sending its 1/t share (sequence parallelism) over NVLink inside a node, the network once stages span nodes."""
+    if layout.pipeline_parallel == 1:
+        return 0.0
+    volume = 2 * tokens * job.arch.hidden_size * job.compute_bytes / layout.tensor_parallel
+    return volume / link_bytes_s(gpu, layout.model_parallel)
 
 
 def _data_parallel_exposed_s(job: Job, layout: Layout, gpu: GPUSpec, micro_s: float, micro_steps: int) -> float:
@@ -602,7 +622,8 @@ class Constraints:
 
     num_gpus: int | None = None
     tensor_parallel: int | None = None
-    pipeline_parallel: int = 1
+    pipeline_parallel: int | None = None
+    """``None``: 1, or searched over the divisors of ``num_gpus`` when the count is fixed."""
     zero_stage: int | None = None
     gradient_checkpointing: bool | None = None
     micro_batch_size: int | None = None
@@ -626,9 +647,24 @@ def tensor_parallel_options(arch: ModelArchitecture, gpu: GPUSpec, fixed: int | 
             if t <= gpu.gpus_per_node and arch.num_attention_heads % t == 0]
 
 
-def _shardings(job: Job, gpu: GPUSpec, cons: Constraints) -> list[tuple[int, int, bool]]:
-    """(tensor parallel, ZeRO stage, checkpointing) combinations allowed by the constraints."""
+def pipeline_options(job: Job, cons: Constraints, gpus: int | None) -> list[int]:
+    """Pipeline degrees to try: the fixed one; with a fixed GPU count and neither TP nor PP fixed, every divisor of
+    it up to the layer count (stages may hold unequal layer counts, as Megatron-DeepSpeed partitions BLOOM's 70
+    layers over 12); else 1."""
+    if cons.pipeline_parallel is not None:
+        return [cons.pipeline_parallel]
+    if cons.num_gpus is None or gpus is None or cons.tensor_parallel is not None:
+        return [1]
+    return [p for p in range(1, min(gpus, job.arch.num_layers) + 1) if gpus % p == 0]
+
+
+def _shardings(job: Job, gpu: GPUSpec, cons: Constraints, pipeline: int = 1) -> list[tuple[int, int, bool]]:
+    """(tensor parallel, ZeRO stage, checkpointing) combinations allowed by the constraints; with pipeline
+    parallelism only ZeRO 0-1 (DeepSpeed's pipeline engine refuses ZeRO-2/3, which shard the gradients the
+    pipeline accumulates over micro-batches)."""
     zeros = [cons.zero_stage] if cons.zero_stage is not None else [0, 1, 2, 3]
+    if pipeline > 1 and cons.zero_stage is None:
+        zeros = [0, 1]
     ckpts = [cons.gradient_checkpointing] if cons.gradient_checkpointing is not None else [False, True]
     return [(t, z, c) for t in tensor_parallel_options(job.arch, gpu, cons.tensor_parallel) for z in zeros for c in ckpts]
 
@@ -666,27 +702,28 @@ def _fastest(job: Job, gpu: GPUSpec, eff: TrainingEfficiency, layouts) -> Candid
 
 
 def _layouts_at(job: Job, gpu: GPUSpec, cons: Constraints, gpus: int) -> list[Layout]:
-    """Every allowed layout on exactly ``gpus`` GPUs."""
-    pp, layouts = cons.pipeline_parallel, []
-    for t, z, ckpt in _shardings(job, gpu, cons):
-        for d in _data_parallel_options(job, gpu, t * pp, gpus):
-            if z == 0 or d > 1:  # ZeRO shards over data-parallel ranks: stages 1-3 need two or more
-                layouts += [Layout(d, t, pp, z, m, ckpt) for m in _micro_batches(job, d, cons.micro_batch_size)]
+    """Every allowed layout on exactly ``gpus`` GPUs: TP x PP x DP = gpus with DP dividing the global batch."""
+    layouts = []
+    for pp in pipeline_options(job, cons, gpus):
+        for t, z, ckpt in _shardings(job, gpu, cons, pp):
+            for d in _data_parallel_options(job, gpu, t * pp, gpus):
+                if z == 0 or d > 1:  # ZeRO shards over data-parallel ranks: stages 1-3 need two or more
+                    layouts += [Layout(d, t, pp, z, m, ckpt) for m in _micro_batches(job, d, cons.micro_batch_size)]
     return layouts
 
 
 def fewest_gpus(job: Job, gpu: GPUSpec, cons: Constraints, eff: TrainingEfficiency) -> int | None:
     """Fewest GPUs on which some allowed layout fits (memory falls as data parallelism grows)."""
     best = None
-    micro = cons.micro_batch_size or 1
-    for t, z, ckpt in _shardings(job, gpu, cons):
-        mp = t * cons.pipeline_parallel
+    micro, pp = cons.micro_batch_size or 1, cons.pipeline_parallel or 1
+    for t, z, ckpt in _shardings(job, gpu, cons, pp):
+        mp = t * pp
         for d in _data_parallel_options(job, gpu, mp, None):
             if best is not None and d * mp >= best:
                 break
             if job.global_batch_size % (d * micro) or (z > 0 and d == 1):
                 continue
-            if evaluate(job, Layout(d, t, cons.pipeline_parallel, z, micro, ckpt), gpu, eff).fits:
+            if evaluate(job, Layout(d, t, pp, z, micro, ckpt), gpu, eff).fits:
                 best = d * mp
                 break
     return best
@@ -716,8 +753,9 @@ def best_on(job: Job, gpu: GPUSpec, cons: Constraints, eff: TrainingEfficiency, 
 
 def _counts_above(job: Job, gpu: GPUSpec, cons: Constraints, fewest: int) -> list[int]:
     """GPU counts past ``fewest`` that some allowed layout can use, ascending."""
-    counts = {d * t * cons.pipeline_parallel for t in tensor_parallel_options(job.arch, gpu, cons.tensor_parallel)
-              for d in _data_parallel_options(job, gpu, t * cons.pipeline_parallel, None)}
+    pp = cons.pipeline_parallel or 1
+    counts = {d * t * pp for t in tensor_parallel_options(job.arch, gpu, cons.tensor_parallel)
+              for d in _data_parallel_options(job, gpu, t * pp, None)}
     return sorted(c for c in counts if c > fewest)
 
 
@@ -832,7 +870,10 @@ def check_limits(training: TrainingInput, arch: ModelArchitecture, cons: Constra
     batch = config.default("max_global_batch_size")
     if training.global_batch_size > batch:
         raise InputError("training.global_batch_size", training.global_batch_size, f"at most {batch:,} sequences")
-    if cons.pipeline_parallel > arch.num_layers:
+    most_gpus = config.default("max_training_gpus")
+    if cons.num_gpus and cons.num_gpus > most_gpus:
+        raise InputError("training.num_gpus", cons.num_gpus, f"at most {most_gpus:,} GPUs (the largest runs published)")
+    if cons.pipeline_parallel and cons.pipeline_parallel > arch.num_layers:
         raise InputError("training.pipeline_parallel", cons.pipeline_parallel,
                          f"at most the model's {arch.num_layers} layers (one stage holds at least one layer)")
     if cons.tensor_parallel and arch.num_attention_heads % cons.tensor_parallel:
@@ -875,19 +916,36 @@ class GPUOption:
 
 
 def _check_batch(ask: _Request) -> None:
-    """With a fixed GPU count the global batch must split into micro-batches over the data-parallel ranks
-    of at least one allowed tensor-parallel degree."""
+    """With a fixed GPU count the global batch must split into micro-batches over the data-parallel ranks of at
+    least one allowed TP x PP split; otherwise refuse, naming the nearest GPU counts that split it."""
     cons, job = ask.cons, ask.job
     if cons.num_gpus is None:
         return
-    micro, pp = cons.micro_batch_size or 1, cons.pipeline_parallel
+    if _batch_splits(job, cons, cons.num_gpus):
+        return
+    micro = cons.micro_batch_size or 1
+    closest = _nearest_splitting_counts(job, cons)
+    hint = f"; {' or '.join(map(str, closest))} GPUs would" if closest else ""
+    raise InputError("training.num_gpus", cons.num_gpus,
+                     f"a GPU count whose data-parallel ranks (GPUs / tensor parallel / pipeline parallel) divide the "
+                     f"global batch of {job.global_batch_size} sequences into micro-batches of {micro}{hint}")
+
+
+def _nearest_splitting_counts(job: Job, cons: Constraints, reach: int = 1024) -> list[int]:
+    """The nearest GPU count below and above ``cons.num_gpus`` (within ``reach``) whose ranks split the batch."""
+    below = next((n for n in range(cons.num_gpus - 1, max(0, cons.num_gpus - reach), -1)
+                  if _batch_splits(job, cons, n)), None)
+    above = next((n for n in range(cons.num_gpus + 1, cons.num_gpus + reach) if _batch_splits(job, cons, n)), None)
+    return [n for n in (below, above) if n is not None]
+
+
+def _batch_splits(job: Job, cons: Constraints, gpus: int) -> bool:
+    """Some allowed TP x PP degree leaves ``gpus / (TP x PP)`` data-parallel ranks that split the global batch."""
+    micro = cons.micro_batch_size or 1
     degrees = [cons.tensor_parallel] if cons.tensor_parallel else config.default("tensor_parallel_degrees")
-    ranks = [cons.num_gpus // (t * pp) for t in degrees if cons.num_gpus % (t * pp) == 0]
-    if not any(job.global_batch_size % (micro * d) == 0 for d in ranks):
-        d = max(ranks, default=cons.num_gpus // pp)
-        raise InputError("training.global_batch_size", job.global_batch_size,
-                         f"a multiple of micro-batch x data-parallel ranks ({micro} x {d} = {micro * d} "
-                         f"on {cons.num_gpus} GPUs)")
+    stages = pipeline_options(job, dataclasses.replace(cons, num_gpus=gpus), gpus)
+    return any(gpus % (t * p) == 0 and job.global_batch_size % (micro * (gpus // (t * p))) == 0
+               for t in degrees for p in stages)
 
 
 def _node_quote(ask: _Request, gpu: GPUSpec, gpus: int):
@@ -1033,6 +1091,7 @@ def _time_breakdown(time: StepTime, mfu: float | None) -> dict:
     if mfu is not None:
         return {}
     return {"compute": round(time.compute_s, 4), "pipeline_bubble": round(time.pipeline_bubble_s, 4),
+            "pipeline_p2p": round(time.pipeline_p2p_s, 4),
             "tensor_parallel": round(time.tensor_parallel_s, 4),
             "data_parallel_exposed": round(time.data_parallel_exposed_s, 4), "optimizer": round(time.optimizer_s, 4)}
 
@@ -1156,6 +1215,11 @@ def _warnings(ask: _Request, chosen: GPUOption, recommended: GPUOption, metrics:
     if job.sequence_length > job.arch.max_position_embeddings:
         warnings.append(f"Sequence length {job.sequence_length} is past the model's {job.arch.max_position_embeddings}-token "
                         "window: training extends the context (RoPE scaling) at this cost.")
+    bubble = metrics.time_breakdown_s.get("pipeline_bubble", 0.0)
+    if bubble > 0.1 * metrics.step_time_s:
+        warnings.append(f"Pipeline-bound: {bubble:.2f} s of each {metrics.step_time_s:.2f} s step is the pipeline "
+                        f"filling and draining ({metrics.gradient_accumulation_steps} micro-batches over "
+                        f"{cand.layout.pipeline_parallel} stages); a larger global batch or fewer stages keep the GPUs busy.")
     exposed = metrics.time_breakdown_s.get("data_parallel_exposed", 0.0)
     if exposed > 0.1 * metrics.step_time_s:
         warnings.append(f"Communication-bound: {exposed:.2f} s of each {metrics.step_time_s:.2f} s step waits on "

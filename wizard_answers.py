@@ -284,7 +284,7 @@ def _model_key(key: str) -> str:
 def culprit(error: PlannerError, asked: list[str], answers: dict) -> str | None:
     """The answer (one of ``asked``, in order) that most likely caused ``error``, or ``None``."""
     if isinstance(error, InfeasibleError):
-        return _infeasible_culprit(str(error), asked, answers)
+        return _infeasible_culprit(error, asked, answers)
     if not isinstance(error, InputError):
         return None
     candidates = [key for key in ("profile", "measurements", "forecast.history") if answers.get(key)
@@ -318,12 +318,12 @@ def _fix_for(key: str | None) -> list[str]:
     return [key, _mode_free(key), _model_key(key)]
 
 
-def _infeasible_culprit(message: str, asked: list[str], answers: dict) -> str | None:
-    """No hardware serves the question: the latency target it misses, else the GPU or precision."""
-    if "misses the latency" in message:
-        order = ["workload.itl_slo_ms", "forecast.itl_slo_ms", "workload.ttft_slo_ms", "forecast.ttft_slo_ms"]
-        order = [k for k in order if answers.get(k) is not None]
-    else:
-        order = []
-    order += ["gpu.gpu_type", "model.precision", "training.deadline_hours", "model"]
+def _infeasible_culprit(error: InfeasibleError, asked: list[str], answers: dict) -> str | None:
+    """No hardware serves the question: the inputs the planner says could fix it (a latency target it misses
+    first), else the GPU, precision, deadline or model."""
+    targets = [field for field in error.fields if field.endswith("_slo_ms")]
+    missed = [key for field in targets for key in (field, field.replace("workload.", "forecast."))
+              if answers.get(key) is not None]
+    order = missed + [f for f in error.fields if f not in targets] + [
+        "gpu.gpu_type", "model.precision", "training.deadline_hours", "model"]
     return next((k for k in order if k in asked), None)

@@ -67,7 +67,7 @@ def test_enough_capacity_says_how_long_it_lasts_and_what_is_idle():
     first, second = result["recommendations"]
     assert first.startswith("Current capacity, 4 replicas (4x H100-80GB, ")
     assert "covers median demand through 2026-12-03: its peak is 1.5 rps on 2026-12-02" in first
-    assert second == "3 of 4 replicas stay idle even at the median peak: 1 would do (1 GPUs)."
+    assert second == "3 of 4 replicas stay idle even at the median demand: 1 would do (1 GPUs)."
 
 
 def test_current_capacity_defaults_to_what_the_recent_peak_needs_and_says_so():

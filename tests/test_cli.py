@@ -93,7 +93,6 @@ BAD_INPUTS = [
     (["--mode", "nope"], "invalid choice"),
     (["--config", "/nonexistent/config.json"], "no such file"),
     (["--model-config", "/nonexistent/config.json"], "no such file"),
-    (["--itl-slo-ms", "0.1"], "latency targets"),
     (["--input-tokens", "200000", "--model", "llama-3.1-8b"], "context window"),
 ]
 

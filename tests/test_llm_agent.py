@@ -193,7 +193,7 @@ def test_a_failed_plan_offers_the_answer_that_caused_it_first(in_tmp):
             *REVIEW_PLAN, "y", ENTER, "n", "n"]
     code, out, err = drive(*keys)
     assert code == 0, err
-    assert "Cannot plan this: no configuration serves Llama-3.1-70B: misses the latency targets" in flat(out)
+    assert "Cannot plan this: no configuration serves Llama-3.1-70B within the latency targets; the closest is" in flat(out)
     plan = json.loads((in_tmp / "inference_plan.json").read_text())
     assert plan["inputs"]["workload"]["itl_slo_ms"] == 60.0 and plan["latency"]["itl_ms"] <= 60.0
 
@@ -512,9 +512,13 @@ def test_errors_name_the_wizards_answers_and_find_their_cause():
     answers = {"workload.itl_slo_ms": 1.0}
     assert culprit(InputError("gpu.tensor_parallel", 4, "at most 1 GPUs per replica"), asked, answers) == "options.cloud"
     assert culprit(InputError("options.pricing", "spot", "a pricing model"), asked, answers) == "options.pricing"
-    assert culprit(InfeasibleError("no configuration serves X: misses the latency targets"), asked, answers) == \
-        "workload.itl_slo_ms"
+    missed = InfeasibleError("no configuration serves X within the latency targets",
+                             fields=("workload.itl_slo_ms", "gpu.gpu_type"))
+    assert culprit(missed, asked, answers) == "workload.itl_slo_ms"
     assert culprit(InfeasibleError("no configuration serves X: does not fit"), asked, answers) == "gpu.gpu_type"
+    # a target the planner names but the user did not set is no answer to change: the GPU is
+    assert culprit(InfeasibleError("...", fields=("workload.ttft_slo_ms", "gpu.gpu_type")), asked, answers) == \
+        "gpu.gpu_type"
 
 
 # --------------------------------------------------------------------------- a real terminal

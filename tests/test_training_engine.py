@@ -418,13 +418,46 @@ def test_fixed_gpu_count_reports_a_layout_that_does_not_fit():
     assert any("does not fit" in w for w in p.warnings)
 
 
+def test_bloom_layout_is_found_on_384_gpus():
+    """BLOOM-176B trained on 384 A100-80GB with Megatron-DeepSpeed: TP 4, PP 12, DP 8, ZeRO-1, global batch 2048
+    sequences of 2048 (Le Scao et al. 2022, arXiv:2211.05100 section 3.4.2; bigscience/bloom model card). With
+    --num-gpus 384 and no TP/PP the planner searches TP x PP x DP = 384; the layout it returns must be that one or
+    one its own step-time model finds at least as fast."""
+    training = dict(dataset_size_tokens=366_000_000_000, sequence_length=2048, num_epochs=1, global_batch_size=2048,
+                    num_gpus=384)
+    p = plan(model=ModelConfig(model="bloom-176b", precision="BF16"), gpu="A100-80GB", **training)
+    res = p.gpu_resources
+    assert res.fits and res.data_parallel * res.tensor_parallel * res.pipeline_parallel == 384
+    assert 2048 % (res.data_parallel * p.training_metrics.micro_batch_size) == 0
+    job, _ = te.make_job(TrainingInput(**{**SEED_TRAINING, **training}), ModelConfig(model="bloom-176b"),
+                         config.get_model("bloom-176b"))
+    bloom = min((te.evaluate(job, te.Layout(8, 4, 12, z, m, c), config.get_gpu("A100-80GB"), EFF)
+                 for z in (0, 1) for m in (1, 2) for c in (False, True)),
+                key=lambda cand: (not cand.fits, cand.time.total_s))
+    assert bloom.fits
+    assert p.training_metrics.step_time_s <= round(bloom.time.total_s, 4)
+    assert (res.tensor_parallel, res.pipeline_parallel, res.data_parallel) == (4, 12, 8)
+
+
+def test_pipeline_search_respects_fixed_degrees():
+    """A fixed pipeline degree is kept; ZeRO-2/3 are not combined with pipeline stages (DeepSpeed refuses it)."""
+    p = plan(model=ModelConfig(model="llama-3.1-70b", precision="BF16"), num_gpus=32, pipeline_parallel=4)
+    assert p.gpu_resources.pipeline_parallel == 4 and p.gpu_resources.zero_stage <= 1
+    assert p.inputs["training"]["pipeline_parallel"] == 4
+
+
+def test_stage_imbalance_counts_the_fullest_stage():
+    assert te.stage_imbalance(70, 12) == pytest.approx(6 / (70 / 12))
+    assert te.stage_imbalance(80, 8) == 1.0
+
+
 def test_no_cost_without_include_cost():
     assert plan(model=ModelConfig(model="llama-3.1-8b"), method="lora").cost is None
 
 
 @pytest.mark.parametrize("kwargs,error,match", [
     (dict(num_gpus=8, model=ModelConfig(model="llama-3.1-405b", precision="BF16")), InfeasibleError, "would fit on"),
-    (dict(num_gpus=3), InputError, "multiple of micro-batch x data-parallel"),
+    (dict(num_gpus=194), InputError, "192 or 196 GPUs would"),
     (dict(model=ModelConfig(model="llama-3.1-8b", precision="INT4")), InputError, "qlora"),
 ], ids=["405b-on-8", "batch-not-divisible", "int4-full"])
 def test_planner_errors(kwargs, error, match):
@@ -464,7 +497,7 @@ BAD_TRAINING = [
     (["--optimizer", "Lion"], "training.optimizer_type"),
     (["--method", "dora"], "training.method"),
     (["--micro-batch-size", "3"], "multiple of micro_batch_size"),
-    (["--num-gpus", "12"], "multiple of micro-batch x data-parallel"),
+    (["--num-gpus", "194"], "192 or 196 GPUs would"),
     (["--zero-stage", "4"], "training.zero_stage"),
     (["--mfu", "1.5"], "training.mfu"),
     (["--precision", "INT8"], "model.precision"),

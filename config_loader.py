@@ -23,8 +23,8 @@ from typing import Any, BinaryIO, Callable
 
 from hf_config import architecture_from_hf_config, quantization_note
 from models import (
-    MODES, CostOptions, FleetInput, ForecastInput, GPUConfig, InputError, LLMWorkloadInput, ModelConfig, PlanRequest,
-    TrainingInput, UnknownKeyError, check_number,
+    MODES, CostOptions, FleetInput, ForecastInput, GPUConfig, InputError, LatencyInput, LLMWorkloadInput, ModelConfig,
+    PlanRequest, TrainingInput, UnknownKeyError, check_number,
 )
 
 SECTION_MODELS = {
@@ -34,6 +34,7 @@ SECTION_MODELS = {
     "training": TrainingInput,
     "forecast": ForecastInput,
     "fleet": FleetInput,
+    "latency": LatencyInput,
 }
 EXTRA_SECTION_KEYS = {
     "options": ("include_cost", *(f.name for f in dataclasses.fields(CostOptions))),
@@ -41,6 +42,7 @@ EXTRA_SECTION_KEYS = {
 TOP_LEVEL_KEYS = ("mode", "profile", "measurements")
 """Keys of a config that are not sections: what to plan, a calibration profile, measurements to validate against."""
 MISSING_KEY_FLAGS = {"workload": "--rps, --input-tokens, --output-tokens",
+                     "latency": "--input-tokens, --output-tokens (and --batch-size)",
                      "training": "--dataset-size, --sequence-length, --epochs, --global-batch-size",
                      "forecast": "--history FILE"}
 """The flags that give a section's required keys, named when one is missing."""
@@ -223,6 +225,8 @@ def plan_request(config: dict) -> PlanRequest:
         sections.update(workload=section_input(config, "workload"), model=section_input(config, "model"))
     elif mode == "training":
         sections.update(training=section_input(config, "training"), model=section_input(config, "model"))
+    elif mode == "latency":
+        sections.update(latency=section_input(config, "latency"), model=section_input(config, "model"))
     elif mode in ("forecast", "fleet"):
         sections.update(forecast=section_input(_forecast_section(config), "forecast"),
                         model=section_input(config, "model") if _names_a_model(config) else None)

@@ -876,7 +876,7 @@ def _build_plan(arch, assumptions, chosen: Option, recommended: Option, options,
         gpu_memory_gib=gpu.memory_gib, max_concurrency_per_replica=chosen.max_concurrency,
         replicas=chosen.replicas, replicas_min=min(replicas_min, chosen.replicas), replicas_max=chosen.replicas,
         total_gpus=chosen.total_gpus, nodes=math.ceil(chosen.total_gpus / gpu.gpus_per_node),
-        gpus_per_node=gpu.gpus_per_node,
+        gpus_per_node=gpu.gpus_per_node, recommendation_reason=_recommendation(chosen, recommended),
     )
     throughput = Throughput(
         batch_size=max(1, round(point.concurrency)),
@@ -922,14 +922,17 @@ def _cost(chosen: Option, workload: LLMWorkloadInput, include_cost: bool, cost, 
     return pricing.inference_cost(chosen.total_gpus, chosen.tensor_parallel, output_rate, total_rate, quote)
 
 
+def _recommendation(chosen: Option, recommended: Option) -> str:
+    """Why a cheaper GPU type than the plan's is suggested; empty when there is none."""
+    if recommended.gpu_type == chosen.gpu_type:
+        return ""
+    return (f"{recommended.gpu_type} (TP {recommended.tensor_parallel}, {recommended.total_gpus} GPUs, "
+            f"${recommended.monthly_gpu_cost:,.0f}/month) meets the same targets for less than {chosen.gpu_type} "
+            f"(${chosen.monthly_gpu_cost:,.0f}/month).")
+
+
 def _warnings(workload: LLMWorkloadInput, latency: Latency, chosen: Option, recommended: Option) -> list[str]:
     warnings = []
-    if recommended.gpu_type != chosen.gpu_type:
-        warnings.append(
-            f"{recommended.gpu_type} (TP {recommended.tensor_parallel}, {recommended.total_gpus} GPUs, "
-            f"${recommended.monthly_gpu_cost:,.0f}/month) meets the same targets for less than "
-            f"{chosen.gpu_type} (${chosen.monthly_gpu_cost:,.0f}/month)."
-        )
     if workload.ttft_slo_ms is None and workload.itl_slo_ms is None:
         warnings.append("No latency targets given: replicas are sized for throughput only "
                         "(set --ttft-slo-ms / --itl-slo-ms for interactive services).")

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from models import (
-    CLOUDS, FORECAST_METHODS, MAX_HORIZON_DAYS, OPTIMIZERS, PRECISIONS, SCENARIOS, InputError,
+    CLOUDS, FORECAST_METHODS, MAX_HORIZON_DAYS, OPTIMIZERS, PRECISIONS, SCENARIOS, SERVING_ENGINES, InputError,
     PlannerError,
 )
 from wizard_answers import (
@@ -40,11 +40,13 @@ MODE_CHOICES = (
     ("forecast", "Forecast demand from a traffic history (and its GPUs)"),
     ("services", "Services: plan a registered service, request GPUs"),
     ("validate", "Validate the planner against measured benchmarks"),
+    ("latency", "Static-batch latency: what vllm bench latency measures"),
 )
 """What can be planned, in the order offered (a new mode is one row here and its questions' ``applies``)."""
-CONFIG_MODES = ("inference", "compare", "training", "forecast", "validate")
+CONFIG_MODES = ("inference", "compare", "latency", "training", "forecast", "validate")
 """Modes whose answers are a config file (``services`` plans a registered service instead)."""
 SERVING = ("inference", "compare")
+ENGINE_TITLES = {"vllm": "vLLM (default)", "trtllm": "TensorRT-LLM", "sglang": "SGLang"}
 ROW_WIDTH = 72
 """Width of a review row (label and answer), within 80 columns."""
 PLAN, LEAVE = "\0plan", "\0leave"
@@ -104,7 +106,7 @@ def _sized_forecast(answers: dict) -> bool:
 
 
 def _with_model(answers: dict) -> bool:
-    return answers.get("mode") in ("inference", "compare", "training") or _sized_forecast(answers)
+    return answers.get("mode") in ("inference", "compare", "latency", "training") or _sized_forecast(answers)
 
 
 def _serving(answers: dict) -> bool:
@@ -198,6 +200,9 @@ class Wizard:
             self._choice("gpu.gpu_type", "GPU", "GPU (type to filter):", self._gpus, None,
                          applies=lambda a: _with_model(a) and a.get("mode") != "compare",
                          blank="let the planner choose"),
+            self._choice("gpu.engine", "Serving engine", "Serving engine (its KV-memory policy and batch limits):",
+                         lambda a: [(e, ENGINE_TITLES[e]) for e in SERVING_ENGINES], "vllm",
+                         applies=lambda a: _serving(a) or a.get("mode") == "latency"),
             self._number("gpu.target_gpu_utilization", "Planned utilization",
                          "Share of a replica's sustainable load to plan for, (0-1]:", 0.7, maximum=1.0,
                          applies=_serving),
@@ -241,9 +246,15 @@ class Wizard:
         ]
 
     def _traffic_questions(self) -> list[Question]:
-        serving, forecast = _mode(*SERVING), _sized_forecast
+        serving, forecast, latency = _mode(*SERVING), _sized_forecast, _mode("latency")
         tokens_hint = "4k ok"
         questions = [
+            self._number("latency.batch_size", "Batch", "Sequences in the static batch:", 1, integer=True,
+                         applies=latency),
+            self._number("latency.input_tokens", "Prompt tokens", f"Prompt tokens per sequence ({tokens_hint}):",
+                         1024, integer=True, suffixes=True, applies=latency),
+            self._number("latency.output_tokens", "Generated tokens", f"Generated tokens per sequence "
+                         f"({tokens_hint}):", 128, integer=True, suffixes=True, applies=latency),
             self._number("workload.requests_per_second", "Requests per second", "Average requests per second:",
                          10.0, applies=serving),
             self._number("workload.avg_input_tokens", "Prompt tokens", f"Average prompt tokens per request "
@@ -264,7 +275,7 @@ class Wizard:
             self._number("model.context_window", "Longest sequence", "Longest sequence to plan for, tokens:", None,
                          optional=True, integer=True, blank="the model's own window", applies=serving),
         ]
-        for section, applies in (("workload", serving), ("forecast", forecast)):
+        for section, applies in (("workload", serving), ("forecast", forecast), ("latency", latency)):
             questions += [
                 self._number(f"{section}.ttft_slo_ms", "First-token target, ms", "Time-to-first-token target, ms:",
                              None, optional=True, blank="no target", applies=applies),
@@ -474,10 +485,10 @@ class Wizard:
         return [(p, p) for p in PRECISIONS]
 
     def _gpus(self, answers: dict) -> list[tuple[Any, str]]:
-        choose = (None, "(let the planner choose the cheapest that works)")
+        choose = [] if answers.get("mode") == "latency" else [(None, "(let the planner choose the cheapest that works)")]
         if answers.get("mode") == "training":
-            return [choose, *((g, _gpu_title(g)) for g in training_gpus(answers.get("model.precision", "BF16")))]
-        return [choose, *((g, _gpu_title(g, degree)) for g, degree in self._held(answers).items())]
+            return [*choose, *((g, _gpu_title(g)) for g in training_gpus(answers.get("model.precision", "BF16")))]
+        return [*choose, *((g, _gpu_title(g, degree)) for g, degree in self._held(answers).items())]
 
     def _held(self, answers: dict) -> dict[str, int]:
         """GPUs that hold the model (serving), with the fewest GPUs per replica."""
@@ -558,6 +569,8 @@ class Wizard:
 
     def _tokens(self, answers: dict) -> tuple[int, int]:
         """Tokens per request the plan will use: typed, else the history's token columns, else the default trace."""
+        if answers.get("mode") == "latency":
+            return answers.get("latency.input_tokens", 1024), answers.get("latency.output_tokens", 128)
         if answers.get("mode") != "forecast":
             return answers.get("workload.avg_input_tokens", 500), answers.get("workload.avg_output_tokens", 200)
         from capacity_timeline import default_tokens

@@ -16,8 +16,8 @@ import dataclasses
 from typing import Callable
 
 from models import (
-    CostOptions, FleetInput, FleetPlan, ForecastInput, ForecastPlan, GPUComparison, GPUConfig, InputError,
-    LLMWorkloadInput, ModelConfig, PlanRequest, ServicePlan, TrainingInput, ValidationReport,
+    CostOptions, FleetInput, FleetPlan, ForecastInput, ForecastPlan, GPUComparison, GPUConfig, InputError, LatencyInput,
+    LatencyPlan, LLMWorkloadInput, ModelConfig, PlanRequest, ServicePlan, TrainingInput, ValidationReport,
 )
 
 
@@ -72,6 +72,9 @@ class LLMForecastEngine:
         if request.mode == "training":
             return self.generate_training_plan(request.training, request.model, request.gpu,
                                                include_cost=request.include_cost, cost=request.cost)
+        if request.mode == "latency":
+            return dataclasses.replace(self.plan_latency(request.latency, request.model, request.gpu),
+                                       inputs=request.to_config())
         return self.forecast(request.forecast, request.model, request.gpu, inputs=request.to_config(),
                              progress=progress)
 
@@ -100,6 +103,17 @@ class LLMForecastEngine:
         comparison = compare_options(workload, model, gpu, cost=cost, gpu_types=gpu_types, precisions=precisions)
         inputs = PlanRequest("compare", model=model, workload=workload, gpu=gpu, cost=cost).to_config()
         return dataclasses.replace(comparison, inputs=inputs)
+
+    def plan_latency(self, question: LatencyInput, model: ModelConfig, gpu: GPUConfig) -> LatencyPlan:
+        """What a static-batch benchmark measures (``vllm bench latency``, ``trtllm-bench latency``) on ``gpu``;
+        see :func:`inference_engine.plan_latency`."""
+        from inference_engine import plan_latency
+
+        _check_inputs(latency=(question, LatencyInput), model=(model, ModelConfig), gpu=(gpu, GPUConfig))
+        plan = plan_latency(model, gpu, question.batch_size, question.input_tokens, question.output_tokens,
+                            ttft_slo_ms=question.ttft_slo_ms, itl_slo_ms=question.itl_slo_ms)
+        inputs = PlanRequest("latency", model=model, gpu=gpu, latency=question).to_config()
+        return dataclasses.replace(plan, inputs=inputs)
 
     # ----------------------------------------------------------------- training
 

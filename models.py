@@ -139,7 +139,7 @@ SCENARIOS = ("optimistic", "baseline", "pessimistic")
 """Forecast scenarios: the lower 80% band, the median, the upper 80% band of demand."""
 FORECAST_METHODS = ("auto", "stl", "arima", "ets", "seasonal_naive", "ensemble")
 """Forecasting methods; ``auto`` chooses among the others by rolling-origin backtest."""
-MODES = ("inference", "training", "forecast", "compare", "validate", "fleet")
+MODES = ("inference", "training", "forecast", "compare", "validate", "fleet", "latency")
 """What a :class:`PlanRequest` asks for (the CLI's ``--mode``, a config's ``mode``)."""
 PROVISION_STEPS = ("1d", "1w")
 """How often capacity is provisioned: sized for each day's or each week's peak demand."""
@@ -748,6 +748,24 @@ def _check_model_options(options: Any) -> None:
 
 
 @dataclass(frozen=True)
+class LatencyInput:
+    """A static-batch benchmark (``vllm bench latency``, ``trtllm-bench latency``): ``batch_size`` prompts of
+    ``input_tokens`` start together and each generates ``output_tokens``; no arrivals, no queueing."""
+
+    input_tokens: int
+    output_tokens: int
+    batch_size: int = 1
+    ttft_slo_ms: float | None = None
+    itl_slo_ms: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("input_tokens", "output_tokens", "batch_size"):
+            object.__setattr__(self, name, check_number(f"latency.{name}", getattr(self, name), integer=True))
+        for name in ("ttft_slo_ms", "itl_slo_ms"):
+            object.__setattr__(self, name, _optional(check_number, f"latency.{name}", getattr(self, name)))
+
+
+@dataclass(frozen=True)
 class PlanRequest:
     """One question for :meth:`LLMForecastEngine.plan`: the mode and the inputs it needs.
 
@@ -769,15 +787,18 @@ class PlanRequest:
     """Validate mode: a measurements CSV to check the planner against (default: the shipped calibration data)."""
     fleet: FleetInput | None = None
     """Fleet mode: how the long table in ``forecast.history`` is split and run (default: ``FleetInput()``)."""
+    latency: LatencyInput | None = None
+    """Latency mode: the static batch to time."""
 
     _NEEDS = {"inference": ("model", "workload"), "compare": ("model", "workload"),
-              "training": ("model", "training"), "forecast": ("forecast",), "validate": (), "fleet": ("forecast",)}
+              "training": ("model", "training"), "forecast": ("forecast",), "validate": (), "fleet": ("forecast",),
+              "latency": ("model", "latency")}
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", check_choice("mode", self.mode, MODES))
         for name, kind in (("model", ModelConfig), ("workload", LLMWorkloadInput), ("gpu", GPUConfig),
                            ("training", TrainingInput), ("forecast", ForecastInput), ("cost", CostOptions),
-                           ("fleet", FleetInput)):
+                           ("fleet", FleetInput), ("latency", LatencyInput)):
             value = getattr(self, name)
             if value is not None and not isinstance(value, kind):
                 raise InputError(name, value, f"a models.{kind.__name__}")
@@ -793,7 +814,7 @@ class PlanRequest:
     def to_config(self) -> dict:
         """The question as a config file (``--config``): the ``inputs`` every result carries."""
         config: dict[str, Any] = {"mode": self.mode}
-        for name in ("workload", "model", "gpu", "training", "fleet"):
+        for name in ("workload", "latency", "model", "gpu", "training", "fleet"):
             value = getattr(self, name)
             if value is not None:
                 config[name] = dataclasses.asdict(value)
@@ -903,7 +924,9 @@ class PriceQuote(_Result):
 @dataclass(frozen=True)
 class GPUResources(_Result):
     gpu_type: str
+    """The GPU the plan runs on: the user's, else the cheapest that meets the targets."""
     recommended_gpu: str
+    """The cheapest GPU type that meets the same targets (``gpu_type`` when none is cheaper)."""
     gpus_per_replica: int
     tensor_parallel: int
     memory_per_replica_gib: float
@@ -917,6 +940,9 @@ class GPUResources(_Result):
     total_gpus: int
     nodes: int
     gpus_per_node: int
+    recommendation_reason: str = ""
+    """Why ``recommended_gpu`` is suggested over ``gpu_type`` (empty when they are the same): a suggestion
+    beside the plan, which stays on the GPU asked for."""
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,9 @@ import threading
 from contextlib import contextmanager
 from typing import Any
 
-from models import FleetPlan, ForecastPlan, GPUComparison, InferencePlan, ServicePlan, TrainingPlan, ValidationReport
+from models import (
+    FleetPlan, ForecastPlan, GPUComparison, InferencePlan, LatencyPlan, ServicePlan, TrainingPlan, ValidationReport,
+)
 
 INDENT = 3
 """Spaces before a section's rows (the seed's reports indent them by three)."""
@@ -310,13 +312,6 @@ def _shown(record: dict, key: str) -> Any:
 # --------------------------------------------------------------------------- inference
 
 
-def _latency_text(value_ms: float, slo_ms: float | None) -> str:
-    if slo_ms is None:
-        return _ms(value_ms)
-    verdict = "met" if value_ms <= slo_ms else "MISSED"
-    return f"{_ms(value_ms)} (target <= {_ms(slo_ms)}: {verdict})"
-
-
 def inference_report(plan: InferencePlan) -> list:
     """The renderables of an inference plan, in the seed's section order."""
     from models import LLMWorkloadInput
@@ -324,6 +319,7 @@ def inference_report(plan: InferencePlan) -> list:
     work = _with_defaults(plan.inputs.get("workload"), LLMWorkloadInput)
     model, res, tput, lat = plan.model, plan.gpu_resources, plan.throughput, plan.latency
     peak = work["requests_per_second"] * work["peak_load_multiplier"]
+    asked = (plan.inputs.get("gpu") or {}).get("gpu_type")
     blocks = [
         _title("LLM INFERENCE CAPACITY PLAN"),
         _section("INPUT SUMMARY", [
@@ -335,18 +331,19 @@ def inference_report(plan: InferencePlan) -> list:
             ("Model Size", f"{_num(model.params_b)}B params ({_num(model.active_params_b)}B active per token)"),
             ("Precision", f"{model.precision} weights, {model.kv_precision} KV cache "
                           f"({_num(model.kv_cache_kib_per_token, 1)} KiB per token)"),
+            ("Serving Engine", ENGINE_NAMES.get(plan.engine, plan.engine)),
         ]),
         _section("GPU RESOURCES", [
             ("GPU Memory per Replica", _gib(res.memory_per_replica_gib)),
             *((f"  {label_text(k)}", _gib(v)) for k, v in res.memory_breakdown_gib.items()),
+            ("GPU", f"{res.gpu_type} ({'as asked' if asked else 'the cheapest that meets the targets'})"),
             ("GPUs per Replica", f"{res.gpus_per_replica} x {res.gpu_type} ({_gib(res.gpu_memory_gib)} each), "
                                  f"tensor parallel {res.tensor_parallel}"),
-            ("Recommended GPU", res.recommended_gpu),
             ("Max Concurrency", f"{res.max_concurrency_per_replica:,} sequences per replica"),
             ("Replicas", f"{res.replicas} (range {res.replicas_min} - {res.replicas_max})"),
-            ("Total GPUs", f"{res.total_gpus} ({_plural(res.nodes, 'node')} x "
-                           f"{_plural(res.gpus_per_node, 'GPU')} per node)"),
+            ("Total GPUs", f"{res.total_gpus} ({_nodes_text(res.total_gpus, res.nodes, res.gpus_per_node)})"),
         ]),
+        _bullets("CHEAPER OPTION", [res.recommendation_reason] if res.recommendation_reason else []),
         _section("THROUGHPUT", [
             ("Batch Size", f"{tput.batch_size} sequences per decode step (operating point)"),
             ("TPS per Replica", f"{_num(tput.output_tokens_per_second_per_replica)} output tokens/s at peak load "
@@ -357,19 +354,67 @@ def inference_report(plan: InferencePlan) -> list:
             ("Max RPS Capacity", f"{_num(tput.max_rps_capacity)} req/s (peak load {_num(peak)} req/s)"),
         ]),
         _section("LATENCY", [
-            ("Est. TTFT", _latency_text(lat.ttft_ms, work.get("ttft_slo_ms"))),
-            ("Est. ITL", _latency_text(lat.itl_ms, work.get("itl_slo_ms"))),
+            ("Est. TTFT", _latency_text(lat.ttft_ms, plan.slo.ttft_ms if plan.slo else None)),
+            ("Est. ITL", _latency_text(lat.itl_ms, plan.slo.itl_ms if plan.slo else None)),
             ("Prefill", _ms(lat.prefill_ms)),
             ("Queueing", _ms(lat.queueing_ms)),
             ("End to End", f"{_ms(lat.e2e_ms)} per request"),
         ]),
     ]
     if plan.cost is not None:
-        blocks.append(_inference_cost(plan.cost))
+        blocks.append(_inference_cost(plan.cost, res))
     if plan.alternatives:
         blocks += [_records_table(plan.alternatives, COMPARE_COLUMNS, title="OTHER OPTIONS (runners-up, best first)"),
                    _blank()]
     return blocks + _notes(plan.assumptions, plan.warnings)
+
+
+ENGINE_NAMES = {"vllm": "vLLM", "trtllm": "TensorRT-LLM", "sglang": "SGLang"}
+
+
+def _latency_text(value_ms: float, target) -> str:
+    """A latency, with its target and whether the plan meets it (``target``: a ``models.SLOTarget``)."""
+    if target is None or target.target is None:
+        return _ms(value_ms)
+    return f"{_ms(value_ms)} (target <= {_ms(target.target)}: {'met' if target.met else 'MISSED'})"
+
+
+def _nodes_text(gpus: int, nodes: int, gpus_per_node: int) -> str:
+    """Nodes x GPUs per node, or the share of one node a small job uses."""
+    if gpus < gpus_per_node:
+        return f"1 node, {gpus} of its {_plural(gpus_per_node, 'GPU')}"
+    return f"{_plural(nodes, 'node')} x {_plural(gpus_per_node, 'GPU')} per node"
+
+
+def latency_report(plan: LatencyPlan) -> list:
+    """The renderables of a static-batch latency plan (what ``vllm bench latency`` would measure)."""
+    lat, tput = plan.latency, plan.throughput
+    return [
+        _title("STATIC-BATCH LATENCY (one replica, all prompts start together)"),
+        _section("INPUT SUMMARY", [
+            ("Batch", f"{plan.batch_size:,} sequences of {plan.input_tokens:,} input + {plan.output_tokens:,} "
+                      f"output tokens"),
+            ("Model", f"{plan.model.name} ({plan.model.id}), {plan.model.precision} weights, "
+                      f"{plan.model.kv_precision} KV cache"),
+            ("GPUs", f"{plan.tensor_parallel} x {plan.gpu_type}, tensor parallel {plan.tensor_parallel}"),
+            ("Serving Engine", ENGINE_NAMES.get(plan.engine, plan.engine)),
+        ]),
+        _section("LATENCY", [
+            ("TTFT", f"{_latency_text(lat.ttft_ms, plan.slo.ttft_ms)}: the prefill of all {plan.batch_size:,} prompts"),
+            ("ITL", f"{_latency_text(lat.itl_ms, plan.slo.itl_ms)}: the mean decode step as contexts grow"),
+            ("End to End", _ms(lat.e2e_ms)),
+        ]),
+        _section("THROUGHPUT", [
+            ("Output Tokens/s", f"{_num(tput.output_tokens_per_second)} ({_num(tput.output_tokens_per_second_per_gpu)} "
+                                "per GPU)"),
+            ("Requests/s", _num(tput.requests_per_second, 3)),
+        ]),
+        _section("MEMORY", [
+            *((label_text(k), _gib(v)) for k, v in plan.memory_breakdown_gib.items()),
+            ("Per GPU", f"{_gib(plan.memory_per_gpu_gib)} of {_gib(plan.gpu_memory_gib)}"),
+            ("Largest Batch", f"{plan.max_batch_size:,} sequences of this length fit the KV cache"),
+        ]),
+    ] + _notes(plan.assumptions, plan.warnings)
 
 
 def _price_text(price) -> str:
@@ -378,14 +423,20 @@ def _price_text(price) -> str:
     return f"{_usd(price.usd_per_gpu_hour)} per GPU-hour ({where}; {age})"
 
 
-def _inference_cost(cost) -> Any:
+def _inference_cost(cost, res) -> Any:
+    price = cost.price
+    instances = -(-res.total_gpus // price.gpus_per_instance) if price.gpus_per_instance else 0
+    rented = (f"{_usd(cost.whole_instance_monthly_cost)} per month for {_plural(instances, 'instance')} of "
+              f"{price.instance_type or 'the listed size'} ({price.gpus_per_instance} GPUs each)"
+              if instances else f"{_usd(cost.whole_instance_monthly_cost)} per month")
     return _section("COST ESTIMATES", [
-        ("Monthly GPU Cost", f"{_usd(cost.monthly_gpu_cost)} per month "
-                             f"({_usd(cost.cost_per_replica_month)} per replica)"),
-        ("Whole Instances", f"{_usd(cost.whole_instance_monthly_cost)} per month"),
+        ("Monthly Cost", rented),
+        ("Monthly GPU Cost", f"{_usd(cost.monthly_gpu_cost)} for the {res.total_gpus} GPUs alone "
+                             f"({_usd(cost.cost_per_replica_month)} per replica, {_usd(cost.usd_per_gpu_hour)} "
+                             "per GPU-hour)"),
         ("Cost per 1M Tokens", f"{_usd(cost.cost_per_million_tokens, 4)} per 1M output tokens"),
         ("Cost per 1M All Tokens", f"{_usd(cost.cost_per_million_total_tokens, 4)} per 1M input + output tokens"),
-        ("Price", _price_text(cost.price)),
+        ("Price", _price_text(price)),
     ])
 
 
@@ -445,20 +496,13 @@ def _memory_label(key: str) -> str:
     return "Freed before the peak" if key == "not_resident_at_peak" else label_text(key)
 
 
-def _nodes_text(res) -> str:
-    """Nodes x GPUs per node, or the share of one node a small job uses."""
-    if res.required_gpus < res.gpus_per_node:
-        return f"1 node ({res.required_gpus} of its {res.gpus_per_node} GPUs)"
-    return f"{_plural(res.nodes, 'node')} x {_plural(res.gpus_per_node, 'GPU')} per node"
-
-
 def _training_gpu_rows(res) -> list[tuple[str, str]]:
     fits = "fits" if res.fits else "DOES NOT FIT"
     return [
         ("Required GPUs", f"{res.required_gpus:,} x {res.gpu_type} (memory alone needs {res.min_gpus_for_memory:,})"),
         ("Recommended GPU", f"{res.recommended_gpu} ({res.recommendation_reason})" if res.recommendation_reason
          else res.recommended_gpu),
-        ("Nodes", _nodes_text(res)),
+        ("Nodes", _nodes_text(res.required_gpus, res.nodes, res.gpus_per_node)),
         ("Parallelism", f"data {res.data_parallel} x tensor {res.tensor_parallel} x pipeline {res.pipeline_parallel}, "
                         f"ZeRO stage {res.zero_stage}"),
         ("Layout", res.sharding),
@@ -719,6 +763,7 @@ def report(result: Any) -> list:
 
 
 report.register(InferencePlan, inference_report)
+report.register(LatencyPlan, latency_report)
 report.register(TrainingPlan, training_report)
 report.register(ForecastPlan, forecast_report)
 report.register(GPUComparison, compare_report)

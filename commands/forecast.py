@@ -30,18 +30,24 @@ from commands.common import (  # noqa: E402
 # flag dest -> (section, key) in the config, or (key,) at its top level; a dict value maps by mode.
 FLAG_TARGETS: dict[str, tuple | dict] = {
     "rps": ("workload", "requests_per_second"),
-    "input_tokens": {"forecast": ("forecast", "avg_input_tokens"), None: ("workload", "avg_input_tokens")},
-    "output_tokens": {"forecast": ("forecast", "avg_output_tokens"), None: ("workload", "avg_output_tokens")},
-    "peak_multiplier": {"forecast": ("forecast", "peak_load_multiplier"), None: ("workload", "peak_load_multiplier")},
-    "ttft_slo_ms": {"forecast": ("forecast", "ttft_slo_ms"), None: ("workload", "ttft_slo_ms")},
-    "itl_slo_ms": {"forecast": ("forecast", "itl_slo_ms"), None: ("workload", "itl_slo_ms")},
+    "input_tokens": {"forecast": ("forecast", "avg_input_tokens"), "fleet": ("forecast", "avg_input_tokens"),
+                     "latency": ("latency", "input_tokens"), None: ("workload", "avg_input_tokens")},
+    "output_tokens": {"forecast": ("forecast", "avg_output_tokens"), "fleet": ("forecast", "avg_output_tokens"),
+                      "latency": ("latency", "output_tokens"), None: ("workload", "avg_output_tokens")},
+    "peak_multiplier": {"forecast": ("forecast", "peak_load_multiplier"), "fleet": ("forecast", "peak_load_multiplier"),
+                        None: ("workload", "peak_load_multiplier")},
+    "ttft_slo_ms": {"forecast": ("forecast", "ttft_slo_ms"), "fleet": ("forecast", "ttft_slo_ms"),
+                    "latency": ("latency", "ttft_slo_ms"), None: ("workload", "ttft_slo_ms")},
+    "itl_slo_ms": {"forecast": ("forecast", "itl_slo_ms"), "fleet": ("forecast", "itl_slo_ms"),
+                   "latency": ("latency", "itl_slo_ms"), None: ("workload", "itl_slo_ms")},
     "model": ("model", "model"),
     "model_config": ("model", "model_config_path"),
     "model_size": ("model", "model_size_billions"),
     "precision": ("model", "precision"),
     "kv_precision": ("model", "kv_precision"),
     "context_window": ("model", "context_window"),
-    "batch_size": ("model", "batch_size"),
+    "batch_size": {"latency": ("latency", "batch_size"), None: ("model", "batch_size")},
+    "engine": ("gpu", "engine"),
     "gpu_type": ("gpu", "gpu_type"),
     "tensor_parallel": {"training": ("training", "tensor_parallel"), None: ("gpu", "tensor_parallel")},
     "target_utilization": ("gpu", "target_gpu_utilization"),
@@ -89,7 +95,7 @@ FLAGS_MODE = {"fleet": "forecast"}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from models import FLEET_EXECUTORS, MODES, PROVISION_STEPS
+    from models import FLEET_EXECUTORS, MODES, PROVISION_STEPS, SERVING_ENGINES
 
     parser = Parser(
         prog="forecast.py",
@@ -130,11 +136,15 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--model-size", type=POSITIVE, metavar="B", help="parameters in billions (derives a Llama-like shape)")
     model.add_argument("--precision", type=str.upper, help="weights: FP32, FP16, BF16, FP8, INT8, INT4")
     model.add_argument("--kv-precision", type=str.upper, help="KV cache: FP32, FP16, BF16, FP8, INT8")
-    model.add_argument("--context-window", type=POSITIVE_INT, help="longest sequence to plan for, tokens")
-    model.add_argument("--batch-size", type=POSITIVE_INT, help="fix the decode batch per replica")
+    model.add_argument("--context-window", type=POSITIVE_INT,
+                       help="the engine's maximum model length (vLLM --max-model-len): one sequence this long must fit")
+    model.add_argument("--batch-size", type=POSITIVE_INT,
+                       help="inference: cap on running sequences per replica (vLLM --max-num-seqs); latency: the static batch")
     # ---- hardware
     gpu = parser.add_argument_group("hardware")
     gpu.add_argument("--gpu-type", help="GPU (H100-80GB, A100-80GB, H200-141GB, L40S-48GB, ...); default: cheapest that fits")
+    gpu.add_argument("--engine", type=str.lower, choices=SERVING_ENGINES,
+                     help="serving engine whose KV-memory policy and batch limits to plan with (default vllm)")
     gpu.add_argument("--tensor-parallel", type=POSITIVE_INT, help="tensor-parallel degree")
     gpu.add_argument("--target-utilization", type=number(float), help="planned share of sustainable load (default 0.7)")
     gpu.add_argument("--gpu-memory-utilization", type=number(float), help="share of GPU memory the engine takes (default 0.9)")

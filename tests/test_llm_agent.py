@@ -56,7 +56,7 @@ INFERENCE = [
     typed("2"),                   # peak 2 typed where 1.5 is shown
     ENTER, ENTER,                 # longest sequence: the model's; TTFT: no target
     typed("40"),                  # ITL target 40 ms
-    ENTER, ENTER,                 # GPU: the planner chooses; utilization 0.7
+    ENTER, ENTER, ENTER,          # GPU: the planner chooses; serving engine: vLLM; utilization 0.7
     ENTER, ENTER, ENTER,          # cost: yes, the cheapest cloud, on-demand
     ENTER,                        # calibration profile: the shipped fits
 ]
@@ -175,7 +175,7 @@ def test_esc_goes_back_one_question(in_tmp):
 
 def test_changing_the_model_re_asks_a_gpu_that_cannot_hold_it(in_tmp):
     keys = [ENTER, typed("llama-3.1-8b"), ENTER, *[ENTER] * 7,
-            "T4-16GB", ENTER, ENTER, "n", ENTER,            # an 8B model in FP16 fits one T4; no cost
+            "T4-16GB", ENTER, ENTER, ENTER, "n", ENTER,     # an 8B model in FP16 fits one T4; vLLM; no cost
             "Model", ENTER, typed("llama-3.1-70b"),         # 70B in FP16 (131 GiB) does not fit 8 x 16 GB T4s:
             "H100-80GB", ENTER,                             # the GPU is asked again, without T4 on offer
             *REVIEW_PLAN, "y", ENTER, "n", "n"]
@@ -188,7 +188,7 @@ def test_changing_the_model_re_asks_a_gpu_that_cannot_hold_it(in_tmp):
 def test_a_failed_plan_offers_the_answer_that_caused_it_first(in_tmp):
     keys = [ENTER, typed("llama-3.1-70b"), ENTER, *[ENTER] * 6,
             typed("1"),                                     # an ITL target of 1 ms: no GPU meets it
-            ENTER, ENTER, "n", ENTER, *REVIEW_PLAN,
+            ENTER, ENTER, ENTER, "n", ENTER, *REVIEW_PLAN,
             ENTER, typed("60"),                             # "change which answer?": Enter takes the ITL target
             *REVIEW_PLAN, "y", ENTER, "n", "n"]
     code, out, err = drive(*keys)
@@ -202,7 +202,7 @@ def test_a_cloud_without_an_instance_for_the_replica_is_not_offered(in_tmp):
     # 70B in FP16 needs 2 H100s per replica; runpod lists only 1-GPU H100 instances (data/cloud_prices.csv)
     code, out, err, shown = drive_on_screen([
         ("What to plan?", "".join([ENTER, typed("llama-3.1-70b"), ENTER, *[ENTER] * 7, "H100-80GB", ENTER, ENTER,
-                                   ENTER])),
+                                   ENTER, ENTER])),
         ("the cheapest listed)", CTRL_C)])
     cloud_menu = shown[shown.index("Cloud:"):]
     assert "lambda" in cloud_menu and "runpod" not in cloud_menu
@@ -255,7 +255,7 @@ def test_forecast_typed_tokens_win_over_the_history_and_blank_takes_its_columns(
     sized = [ENTER, typed("llama-3.1-8b"), ENTER,          # with a model: 8B, FP16
              typed("500"), ENTER,                           # prompt tokens typed; generated: from the history
              ENTER, ENTER, typed("50"),                     # peak: the default; no TTFT; an ITL target of 50 ms
-             "H100-80GB", ENTER, ENTER, ENTER, ENTER]       # GPU, utilization, replicas now: assumed; no profile
+             "H100-80GB", ENTER, ENTER, ENTER, ENTER, ENTER]  # GPU, vLLM, utilization, replicas: assumed; no profile
     code, out, err = drive(*forecast_keys(history, *sized), *REVIEW_PLAN, *SAVE_BOTH, *NO_PICTURE)
     assert code == 0, err
     plan, config = saved(in_tmp, "forecast")
@@ -274,7 +274,7 @@ def test_forecast_without_token_columns_takes_the_default_trace_and_a_latency_ta
     history = write_history(tmp_path_factory.mktemp("data") / "traffic.csv", tokens=False)
     sized = [ENTER, typed("llama-3.1-8b"), ENTER, ENTER, ENTER,   # no tokens typed, none in the history
              ENTER, typed("300"), ENTER,                        # a TTFT target of 300 ms, no ITL target
-             ENTER, ENTER, ENTER, ENTER]                        # GPU: the planner's; utilization; replicas; profile
+             ENTER, ENTER, ENTER, ENTER, ENTER]                 # GPU: the planner's; vLLM; utilization; replicas; profile
     code, out, err = drive(*forecast_keys(history, *sized), *REVIEW_PLAN, *SAVE_BOTH, *NO_PICTURE)
     assert code == 0, err
     plan, config = saved(in_tmp, "forecast")
@@ -314,7 +314,7 @@ def test_forecast_history_columns_are_offered_and_a_bad_choice_is_asked_again(in
 
 def test_compare_ranks_options_and_the_pick_gets_its_full_plan(cli, in_tmp):
     keys = [DOWN, ENTER, typed("llama-3.1-8b"), ENTER, typed("5"), *[ENTER] * 5, typed("50"),
-            ENTER, "lambda", ENTER, ENTER, ENTER,           # utilization; cloud lambda; on-demand; no profile
+            ENTER, ENTER, "lambda", ENTER, ENTER, ENTER,    # vLLM; utilization; cloud lambda; on-demand; no profile
             *REVIEW_PLAN, ENTER,                           # the comparison; Enter: the full plan of the cheapest
             *SAVE_BOTH, *NO_PICTURE]
     code, out, err = drive(*keys)
@@ -334,7 +334,7 @@ def test_compare_ranks_options_and_the_pick_gets_its_full_plan(cli, in_tmp):
 
 def test_compare_kept_as_a_table_saves_the_config_that_reproduces_it(cli, in_tmp):
     keys = [DOWN, ENTER, typed("llama-3.1-8b"), ENTER, typed("5"), *[ENTER] * 5, typed("50"), ENTER, ENTER, ENTER,
-            ENTER, *REVIEW_PLAN, "none: keep", ENTER, *SAVE_BOTH]
+            ENTER, ENTER, *REVIEW_PLAN, "none: keep", ENTER, *SAVE_BOTH]
     code, out, err = drive(*keys)
     assert code == 0, err
     plan, config = saved(in_tmp, "compare")
@@ -533,7 +533,7 @@ def test_on_a_terminal_typing_20_over_the_shown_default_plans_20(in_tmp):
     terminal.expect(r"Average requests per second: 10")
     terminal.type("20" + ENTER)
     terminal.expect(r"Average prompt tokens")
-    terminal.type(ENTER * 12)                                 # every other default up to the review screen
+    terminal.type(ENTER * 13)                                 # every other default up to the review screen
     review = terminal.expect(r"Leave without planning")
     assert "Requests per second     20\n" in review
     terminal.type(ENTER)                                      # plan
@@ -551,7 +551,7 @@ def test_on_a_terminal_a_comma_and_an_unwritable_path_are_asked_again(in_tmp):
     terminal.type(typed("1,5"))
     terminal.expect(r"without a comma")
     terminal.type(CTRL_U + typed("2"))
-    terminal.type(ENTER * 9)
+    terminal.type(ENTER * 10)
     terminal.expect(r"Leave without planning")
     terminal.type(ENTER)
     terminal.expect(r"Save the plan as JSON\?")
@@ -625,3 +625,19 @@ def test_the_command_line_without_arguments_on_a_terminal_starts_the_wizard(monk
     monkeypatch.setattr(llm_agent, "run_wizard", lambda **kwargs: calls.append(kwargs) or 130)
     assert forecast.main([], stdout=io.StringIO(), stderr=io.StringIO()) == 130
     assert len(calls) == 1
+
+
+def test_static_batch_latency_branch_plans_what_the_cli_plans(cli, in_tmp):
+    keys = [DOWN * 6, ENTER,                          # plan: static-batch latency (the last row)
+            typed("llama-3.1-8b"), ENTER,             # the model, FP16
+            typed("8"), ENTER, ENTER,                 # a batch of 8; 1024 prompt and 128 generated tokens (shown)
+            ENTER, typed("20"),                       # no TTFT target; an ITL target of 20 ms
+            "H100-80GB", ENTER, ENTER, ENTER,         # the GPU (no "planner chooses" here), vLLM, no profile
+            *REVIEW_PLAN, *SAVE_BOTH]
+    code, out, err = drive(*keys)
+    assert code == 0, err
+    assert "STATIC-BATCH LATENCY" in out
+    plan, config = saved(in_tmp, "latency")
+    assert config["latency"] == {"batch_size": 8, "input_tokens": 1024, "output_tokens": 128, "itl_slo_ms": 20.0}
+    assert plan["batch_size"] == 8 and plan["gpu_type"] == "H100-80GB" and plan["slo"]["itl_ms"]["target"] == 20.0
+    assert cli_plan(cli, in_tmp / "latency_config.json") == plan

@@ -12,7 +12,7 @@ import pytest
 
 import reports
 from models import (GPUResources, InferenceCost, InferencePlan, InputError, Latency, ModelSummary, PriceQuote,
-                    Throughput)
+                    SLOReport, SLOTarget, Throughput)
 
 PLAN_FLAGS = ["--mode", "inference", "--rps", "20", "--input-tokens", "500", "--output-tokens", "200",
               "--model", "llama-3.1-8b", "--gpu-type", "H100-80GB", "--itl-slo-ms", "40", "--cost"]
@@ -30,12 +30,14 @@ def fixed_plan(**changes) -> InferencePlan:
                            num_layers=80, hidden_size=8192, num_attention_heads=64, num_kv_heads=8, head_dim=128,
                            intermediate_size=28672, vocab_size=128256, num_experts=0, experts_per_token=0,
                            kv_cache_kib_per_token=320.0, precision="FP16", kv_precision="FP16", source="catalog"),
-        gpu_resources=GPUResources(gpu_type="H100-80GB", recommended_gpu="H100-80GB", gpus_per_replica=4,
+        gpu_resources=GPUResources(gpu_type="H100-80GB", recommended_gpu="H200-141GB", gpus_per_replica=4,
                                    tensor_parallel=4, memory_per_replica_gib=284.4,
                                    memory_breakdown_gib={"weights": 131.4, "kv_cache": 140.0, "activations": 6.0,
                                                          "overhead": 7.0},
                                    gpu_memory_gib=80.0, max_concurrency_per_replica=57, replicas=2, replicas_min=1,
-                                   replicas_max=2, total_gpus=8, nodes=1, gpus_per_node=8),
+                                   replicas_max=2, total_gpus=8, nodes=1, gpus_per_node=8,
+                                   recommendation_reason="H200-141GB (TP 2, 4 GPUs, $15,000/month) meets the same "
+                                                         "targets for less than H100-80GB ($17,520/month)."),
         throughput=Throughput(batch_size=24, output_tokens_per_second_per_replica=1500.0,
                               max_output_tokens_per_second_per_replica=2100.0, total_output_tokens_per_second=3000.0,
                               max_rps_per_replica=10.5, max_rps_capacity=21.0),
@@ -49,6 +51,8 @@ def fixed_plan(**changes) -> InferencePlan:
                                             as_of_date="2026-01-21", age_days=30, source="test")),
         assumptions=["Model Llama-3.1-70B: shape from the catalog."],
         warnings=["Price is 30 days old."],
+        slo=SLOReport(ttft_ms=SLOTarget(target=None, predicted=120.5, met=None),
+                      itl_ms=SLOTarget(target=50.0, predicted=61.2, met=False)),
         alternatives=[{"gpu_type": "H200-141GB", "tensor_parallel": 2, "precision": "FP16", "total_gpus": 4,
                        "replicas": 2, "monthly_gpu_cost": 20000.0, "feasible": True, "reason": ""},
                       {"gpu_type": "A100-80GB", "tensor_parallel": 4, "precision": "FP16", "total_gpus": 16,
@@ -67,6 +71,7 @@ INPUT SUMMARY
    Model:                Llama-3.1-70B (llama-3.1-70b)
    Model Size:           70.55B params (70.55B active per token)
    Precision:            FP16 weights, FP16 KV cache (320.0 KiB per token)
+   Serving Engine:       vLLM
 
 GPU RESOURCES
    GPU Memory per Replica:  284.40 GiB
@@ -74,11 +79,15 @@ GPU RESOURCES
      KV cache:              140.00 GiB
      Activations:           6.00 GiB
      Overhead:              7.00 GiB
+   GPU:                     H100-80GB (as asked)
    GPUs per Replica:        4 x H100-80GB (80.00 GiB each), tensor parallel 4
-   Recommended GPU:         H100-80GB
    Max Concurrency:         57 sequences per replica
    Replicas:                2 (range 1 - 2)
    Total GPUs:              8 (1 node x 8 GPUs per node)
+
+CHEAPER OPTION
+   - H200-141GB (TP 2, 4 GPUs, $15,000/month) meets the same targets for less than H100-80GB
+     ($17,520/month).
 
 THROUGHPUT
    Batch Size:           24 sequences per decode step (operating point)
@@ -95,8 +104,9 @@ LATENCY
    End to End:  6,360.5 ms per request
 
 COST ESTIMATES
-   Monthly GPU Cost:        $17,520.00 per month ($8,760.00 per replica)
-   Whole Instances:         $17,520.00 per month
+   Monthly Cost:            $17,520.00 per month for 1 instance of p5.48xlarge (8 GPUs each)
+   Monthly GPU Cost:        $17,520.00 for the 8 GPUs alone ($8,760.00 per replica, $3.00 per
+                            GPU-hour)
    Cost per 1M Tokens:      $2.2222 per 1M output tokens
    Cost per 1M All Tokens:  $0.6349 per 1M input + output tokens
    Price:                   $3.00 per GPU-hour (aws, p5.48xlarge, on-demand, us-east-1; as of
@@ -144,12 +154,13 @@ REAL_PLAN_LABELS = [
     ("Input Tokens", r"500 tokens per request"),
     ("GPU Memory per Replica", r"[\d,.]+ GiB"),
     ("GPUs per Replica", r"\d+ x H100-80GB"),
-    ("Total GPUs", r"\d+ \(\d+ nodes? x 8 GPUs per node\)"),
+    ("Total GPUs", r"\d+ \((\d+ nodes? x 8 GPUs per node|1 node, \d of its 8 GPUs)\)"),
     ("TPS per Replica", r"[\d,.]+ output tokens/s"),
     ("Max RPS Capacity", r"[\d,.]+ req/s"),
     ("Est. TTFT", r"[\d,.]+ ms"),
     ("Est. ITL", r"[\d,.]+ ms \(target <= 40\.0 ms: met\)"),
-    ("Monthly GPU Cost", r"\$[\d,.]+ per month"),
+    ("Monthly Cost", r"\$[\d,.]+ per month for \d+ instances? of "),
+    ("Monthly GPU Cost", r"\$[\d,.]+ for the \d+ GPUs alone"),
     ("Cost per 1M Tokens", r"\$[\d.]+ per 1M output tokens"),
 ]
 
@@ -350,3 +361,27 @@ def test_tables_stay_readable_at_80_columns(cli, monkeypatch, argv):
     if "compare" in argv:
         header = next(line for line in lines if line.lstrip().startswith("GPU ") and "$/GPU-h" in line)
         assert "$/month" in header
+
+
+def test_one_gpu_is_a_share_of_one_node_not_a_node_of_eight():
+    plan = fixed_plan(gpu_resources=GPUResources(
+        gpu_type="H100-80GB", recommended_gpu="H100-80GB", gpus_per_replica=1, tensor_parallel=1,
+        memory_per_replica_gib=40.0, memory_breakdown_gib={"weights": 16.0, "kv_cache": 20.0, "activations": 2.0,
+                                                          "overhead": 2.0},
+        gpu_memory_gib=80.0, max_concurrency_per_replica=64, replicas=1, replicas_min=1, replicas_max=1, total_gpus=1,
+        nodes=1, gpus_per_node=8))
+    text = render_text(plan)
+    assert re.search(r"Total GPUs: +1 \(1 node, 1 of its 8 GPUs\)", text)
+    assert "CHEAPER OPTION" not in text  # the plan's GPU is the cheapest
+
+
+def test_static_batch_latency_mode_through_the_cli(cli):
+    argv = ["--mode", "latency", "--model", "llama-3.1-8b", "--gpu-type", "H100-80GB", "--batch-size", "8",
+            "--input-tokens", "1024", "--output-tokens", "128", "--itl-slo-ms", "5"]
+    result = cli(*argv)
+    assert result.exit_code == 0, result.stderr
+    text = result.stdout
+    assert "STATIC-BATCH LATENCY" in text and re.search(r"ITL: +[\d.]+ ms \(target <= 5.0 ms: MISSED\)", text)
+    plan = json.loads(cli(*argv, "--format", "json").stdout)
+    assert plan["slo"]["itl_ms"]["met"] is False and plan["batch_size"] == 8
+    assert any("ITL" in w and "5" in w for w in plan["warnings"])

@@ -390,6 +390,21 @@ def write_json_atomic(path: str | os.PathLike, payload: Any, field_name: str = "
 
 # --------------------------------------------------------------------------- model architectures
 
+def resolve_model(model, default_precision: str | None = None) -> tuple[Any, Any, list[str]]:
+    """``(model with its precision resolved, architecture, assumptions)``: a precision left unset serves the
+    checkpoint as published (``quantization_config``), else FP16; ``default_precision`` (training) overrides
+    the checkpoint's."""
+    import dataclasses
+
+    import architecture
+
+    arch, notes = resolve_architecture(model)
+    if model.precision is None:
+        precision = default_precision or architecture.checkpoint_precision(arch) or "FP16"
+        model = dataclasses.replace(model, precision=precision)
+    return model, arch, [note for note in [*notes, _checkpoint_note(arch, model.precision)] if note]
+
+
 def resolve_architecture(model) -> tuple[Any, list[str]]:
     """The architecture a :class:`models.ModelConfig` names (a ``--model-config`` file, a catalog model, or a size
     alone; ``hf_config.architecture_from_hf_config`` reads Hugging Face configs), with the assumptions it rests on."""
@@ -413,7 +428,7 @@ def resolve_architecture(model) -> tuple[Any, list[str]]:
             f"{arch.num_kv_heads} KV heads (GQA), FFN {arch.intermediate_size}, vocabulary {arch.vocab_size}. "
             "Pass --model or --model-config for the real architecture."
         ]
-    return arch, [note for note in notes + [_layout_note(arch), _checkpoint_note(arch, model.precision)] if note]
+    return arch, [note for note in notes + [_layout_note(arch)] if note]
 
 
 def _layout_note(arch) -> str:

@@ -507,7 +507,7 @@ def sweep_batch_sizes(workload: LLMWorkloadInput, model: ModelConfig, gpu: GPUCo
                       batch_sizes: list[int]) -> list[dict]:
     """ITL and output throughput per replica at each batch size (for plots), on the planned GPU/TP."""
     plan = plan_inference(workload, model, gpu)
-    arch, _ = _resolve(model)
+    model, arch, _ = _resolve(model)
     dep = deployment(arch, config.get_gpu(plan.gpu_resources.gpu_type), model.precision,
                      model.effective_kv_precision, plan.gpu_resources.tensor_parallel, gpu.engine,
                      gpu.gpu_memory_utilization)
@@ -644,10 +644,12 @@ def _min_replica_gib(dep: Deployment, tokens: int) -> float:
     return sum(parts.values()) / dep.policy.memory_fraction
 
 
-def _resolve(model: ModelConfig) -> tuple[ModelArchitecture, list[str]]:
-    from config_loader import resolve_architecture
+def _resolve(model: ModelConfig) -> tuple[ModelConfig, ModelArchitecture, list[str]]:
+    """The model with its precision resolved (the checkpoint's own when none was asked), its architecture and the
+    assumptions they rest on."""
+    from config_loader import resolve_model
 
-    return resolve_architecture(model)
+    return resolve_model(model)
 
 
 def check_context(arch: ModelArchitecture, model: ModelConfig, tokens: int) -> list[str]:
@@ -749,7 +751,7 @@ def compare_options(workload: LLMWorkloadInput, model: ModelConfig, gpu_cfg: GPU
         if names is not None and not isinstance(names, (list, tuple)):
             raise InputError(name, names, "a list of names")
     precisions = [check_choice("precisions", p, PRECISIONS) for p in precisions] if precisions else None
-    arch, _ = _resolve(model)
+    model, arch, _ = _resolve(model)
     check_context(arch, model, workload.avg_input_tokens + workload.avg_output_tokens)
     gpus = [config.get_gpu(g) for g in gpu_types] if gpu_types else _gpu_candidates(gpu_cfg)
     options = evaluate_options(arch, gpus, precisions or comparison_precisions(model), workload, model, gpu_cfg, cost)
@@ -819,7 +821,7 @@ def plan_inference(workload: LLMWorkloadInput, model: ModelConfig, gpu_cfg: GPUC
     parallel degree is the one that needs the fewest GPUs in total (ties: the smaller degree). On a GPU the
     user named, a plan that cannot meet a latency target is still made, with ``slo`` and a warning saying so.
     """
-    arch, assumptions = _resolve(model)
+    model, arch, assumptions = _resolve(model)
     context_warnings = check_context(arch, model, workload.avg_input_tokens + workload.avg_output_tokens)
     options = evaluate_options(arch, _gpu_candidates(gpu_cfg), [model.precision], workload, model, gpu_cfg, cost)
     chosen = _chosen(options, arch, fixed_gpu=gpu_cfg.gpu_type is not None, workload=workload)
@@ -1013,7 +1015,7 @@ def plan_latency(model: ModelConfig, gpu_cfg: GPUConfig, batch_size: int, input_
     targets = LLMWorkloadInput(1.0, input_tokens, output_tokens, ttft_slo_ms=ttft_slo_ms, itl_slo_ms=itl_slo_ms)
     if gpu_cfg.gpu_type is None:
         raise InputError("gpu.gpu_type", None, "the GPU the benchmark runs on (--gpu-type)")
-    arch, assumptions = _resolve(model)
+    model, arch, assumptions = _resolve(model)
     warnings = check_context(arch, model, input_tokens + output_tokens)
     gpu = config.get_gpu(gpu_cfg.gpu_type)
     deployments = [deployment(arch, gpu, model.precision, model.effective_kv_precision, tp, gpu_cfg.engine,

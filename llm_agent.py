@@ -23,9 +23,11 @@ from models import (
     CLOUDS, FORECAST_METHODS, MAX_HORIZON_DAYS, OPTIMIZERS, PRECISIONS, SCENARIOS, SERVING_ENGINES, InputError,
     PlannerError,
 )
+from architecture import checkpoint_precision
 from wizard_answers import (
-    clouds_for, culprit, frequency_choices, in_words, inference_gpus, parse_history, parse_measurements, parse_model,
-    parse_number, parse_output_path, parse_profile, pricing_for, training_gpus, training_precisions,
+    clouds_for, culprit, frequency_choices, in_words, inference_gpus, model_architecture, parse_history,
+    parse_measurements, parse_model, parse_number, parse_output_path, parse_profile, pricing_for, training_gpus,
+    training_precisions,
 )
 from wizard_prompts import NO_DEFAULT, Back, Cancelled, Prompter, default_text
 
@@ -192,7 +194,7 @@ class Wizard:
                 ("full", "full fine-tuning / pre-training"), ("lora", "LoRA adapters on a frozen base"),
                 ("qlora", "QLoRA: LoRA on a 4-bit (NF4) base")], "full", applies=training),
             self._choice("model.precision", "Precision", self._precision_message, self._precisions,
-                         lambda a: "BF16" if a.get("mode") == "training" else "FP16", applies=_with_model),
+                         self._default_precision, applies=_with_model),
             self._number("training.lora_rank", "LoRA rank", "LoRA rank:", 16, integer=True, maximum=4096,
                          applies=lambda a: training(a) and a.get("training.method") in ("lora", "qlora")),
             *self._traffic_questions(),
@@ -478,6 +480,15 @@ class Wizard:
         if answers.get("mode") == "compare":
             return "Weight precision (FP8 is compared too for 16-bit):"
         return "Weight precision:" if answers.get("mode") != "training" else "Training precision:"
+
+    def _default_precision(self, answers: dict) -> str:
+        """BF16 for training; for serving the checkpoint's own weight format (MXFP4 for gpt-oss), else FP16."""
+        if answers.get("mode") == "training":
+            return "BF16"
+        try:
+            return checkpoint_precision(model_architecture(answers["model"])) or "FP16"
+        except (PlannerError, KeyError):
+            return "FP16"
 
     def _precisions(self, answers: dict) -> list[tuple[str, str]]:
         if answers.get("mode") == "training":

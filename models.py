@@ -489,7 +489,9 @@ class ModelConfig:
     """Which model and at which precision (catalog id, HF ``config.json`` path, or a size alone)."""
 
     model_size_billions: float | None = None
-    precision: str = "FP16"
+    precision: str | None = None
+    """Weights: FP32, FP16, BF16, FP8, INT8, INT4, MXFP4, NVFP4; ``None`` serves the checkpoint as published (its
+    ``quantization_config``: MXFP4 experts for gpt-oss, block FP8 for DeepSeek-V3), else FP16, and trains in FP16."""
     context_window: int | None = None
     """The engine's maximum model length (vLLM ``--max-model-len``): one sequence this long must fit in the KV cache;
     above the model's trained length it is allowed with a warning (RoPE scaling). ``None``: the workload's own
@@ -510,7 +512,8 @@ class ModelConfig:
             check_number, "model.model_size_billions", self.model_size_billions, maximum=100_000))
         _optional(check_name, "model.model", self.model, example="llama-3.1-70b")
         _optional(check_name, "model.model_config_path", self.model_config_path, example="config.json")
-        object.__setattr__(self, "precision", check_choice("model.precision", self.precision, PRECISIONS))
+        if self.precision is not None:
+            object.__setattr__(self, "precision", check_choice("model.precision", self.precision, PRECISIONS))
         if self.kv_precision is not None:
             object.__setattr__(self, "kv_precision", check_choice("model.kv_precision", self.kv_precision, KV_PRECISIONS))
         for name in ("context_window", "batch_size"):
@@ -520,7 +523,7 @@ class ModelConfig:
     def effective_kv_precision(self) -> str:
         if self.kv_precision:
             return self.kv_precision
-        return {"FP32": "FP32", "BF16": "BF16", "FP8": "FP8"}.get(self.precision, "FP16")
+        return {"FP32": "FP32", "BF16": "BF16", "FP8": "FP8"}.get(self.precision or "FP16", "FP16")
 
 
 @dataclass(frozen=True)

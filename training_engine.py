@@ -842,9 +842,9 @@ def plan_training(training: TrainingInput, model: ModelConfig, gpu_cfg: GPUConfi
     ``training.mfu`` when given. The recommended GPU is the cheapest (total cost) that fits and meets
     the deadline.
     """
-    from config_loader import resolve_architecture
+    from config_loader import resolve_model
 
-    arch, assumptions = resolve_architecture(model)
+    model, arch, assumptions = resolve_model(model, default_precision="FP16")
     job, notes = make_job(training, model, arch)
     cons = dataclasses.replace(Constraints.of(training), tensor_parallel=training.tensor_parallel or gpu_cfg.tensor_parallel)
     check_limits(training, arch, cons)

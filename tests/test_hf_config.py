@@ -151,9 +151,15 @@ def test_unknown_quantization_method_is_said_not_guessed(tmp_path):
 
 
 def test_plan_notes_say_how_the_checkpoint_stores_its_weights():
-    _, notes = resolve_architecture(ModelConfig(model="gpt-oss-120b", precision="FP16"))
+    from config_loader import resolve_model
+
+    _, _, notes = resolve_model(ModelConfig(model="gpt-oss-120b", precision="FP16"))
     assert any("stores its routed experts in MXFP4" in note and "--precision MXFP4" in note for note in notes)
-    _, published = resolve_architecture(ModelConfig(model="gpt-oss-120b", precision="MXFP4"))
+    _, _, published = resolve_model(ModelConfig(model="gpt-oss-120b", precision="MXFP4"))
     assert any("planned as published" in note for note in published)
+    # no precision asked: the checkpoint is served as published
+    model, _, default = resolve_model(ModelConfig(model="gpt-oss-120b"))
+    assert model.precision == "MXFP4" and any("planned as published" in note for note in default)
+    assert resolve_model(ModelConfig(model="llama-3.1-8b"))[0].precision == "FP16"  # no quantization_config
     _, layout = resolve_architecture(ModelConfig(model="qwen3-next-80b-a3b"))
     assert any(note.startswith("Layers: 36 linear, 12 full.") and "fixed state" in note for note in layout)

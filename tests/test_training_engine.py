@@ -429,7 +429,7 @@ def test_bloom_layout_is_found_on_384_gpus():
     res = p.gpu_resources
     assert res.fits and res.data_parallel * res.tensor_parallel * res.pipeline_parallel == 384
     assert 2048 % (res.data_parallel * p.training_metrics.micro_batch_size) == 0
-    job, _ = te.make_job(TrainingInput(**{**SEED_TRAINING, **training}), ModelConfig(model="bloom-176b"),
+    job, _ = te.make_job(TrainingInput(**{**SEED_TRAINING, **training}), ModelConfig(model="bloom-176b", precision="BF16"),
                          config.get_model("bloom-176b"))
     bloom = min((te.evaluate(job, te.Layout(8, 4, 12, z, m, c), config.get_gpu("A100-80GB"), EFF)
                  for z in (0, 1) for m in (1, 2) for c in (False, True)),

@@ -27,15 +27,15 @@ def dep(model="llama-3.1-8b", gpu="H100-80GB", precision="FP16", kv="FP16", tp=1
 
 
 def test_fp16_weights_are_two_bytes_per_parameter():
-    arch = config.get_model("llama-3.1-70b")
-    assert ie.weight_bytes(arch, "FP16") == pytest.approx(2 * architecture.total_params(arch))
+    # Llama-3.1-70B: 70,553,706,496 parameters (the safetensors index of meta-llama/Llama-3.1-70B); 2 bytes each
+    assert ie.weight_bytes(config.get_model("llama-3.1-70b"), "FP16") == pytest.approx(141.107e9, rel=1e-4)
 
 
 def test_int4_keeps_embeddings_in_16_bit():
-    arch = config.get_model("llama-3.1-8b")
-    embed = architecture.embedding_params(arch)
-    linear = architecture.total_params(arch) - embed
-    assert ie.weight_bytes(arch, "INT4") == pytest.approx(linear * (0.5 + 4 / 128) + embed * 2)
+    # Llama-3.1-8B by hand: 8,030,261,248 parameters, of which the untied input and output embeddings are
+    # 2 x 128,256 x 4,096 = 1,050,673,152 (kept 16-bit: 2.101 GB); the other 6,979,588,096 in INT4 with a 16-bit
+    # scale and zero per group of 128 (0.5 + 4/128 = 0.53125 bytes each: 3.708 GB). Total 5.809 GB.
+    assert ie.weight_bytes(config.get_model("llama-3.1-8b"), "INT4") == pytest.approx(5.809e9, rel=1e-3)
 
 
 def test_tensor_parallel_splits_weights_and_kv():
@@ -52,11 +52,13 @@ def test_kv_heads_are_replicated_past_their_count():
 
 
 def test_max_concurrency_follows_the_kv_budget():
+    # Llama-3.1-8B FP16 on one H200 under vLLM, by hand: KV per token 2 x 32 layers x 8 KV heads x 128 x 2 bytes
+    # = 128 KiB, so a 2,048-token sequence holds 256 MiB. Budget: 141 GiB x 0.99 usable x 0.9 (vLLM
+    # gpu_memory_utilization) = 134.9 GB, less 16.06 GB of weights and about 2.1 GB of workspace and CUDA context
+    # = 116.7 GB; / 268.4 MB = 434 sequences (under vLLM's 1,024 cap on a GPU this size).
     d = dep(gpu="H200-141GB")
-    budget = ie.kv_budget_bytes(d, 0.9)
-    per_seq = d.kv_bytes_per_token * 2048
-    assert ie.max_concurrency(d, 0.9, 2048) == min(int(budget / per_seq), config.default("max_num_seqs"))
-    assert ie.max_concurrency(d, 0.9, 32768) < ie.max_concurrency(d, 0.9, 2048)
+    assert ie.max_concurrency(d, 0.9, 2048) == 434
+    assert ie.max_concurrency(d, 0.9, 32768) == 434 * 2048 // 32768  # 16x the tokens, a sixteenth of the sequences
 
 
 def test_model_too_big_has_no_kv_budget():
@@ -67,11 +69,11 @@ def test_model_too_big_has_no_kv_budget():
 
 
 def test_decode_is_bandwidth_bound_at_batch_one():
-    """Batch 1: the step is about weights / (bandwidth x efficiency) plus the fixed per-layer cost."""
-    d = dep(gpu="H100-80GB")
-    step = ie.decode_step_s(d, EFF, 1, 128)
-    stream = d.dense_weight_bytes / (d.bandwidth_bytes_s * EFF.weight_bandwidth)
-    assert stream < step < stream * 1.5
+    """Batch 1 on an H100: 16.06 GB of weights over 3.35 TB/s is 4.79 ms at full bandwidth (the floor); at the
+    60-80% of bandwidth decode kernels reach (the H200 measurements in data/calibration show 66%), plus some
+    tens of microseconds per layer for 32 layers, 6-9 ms."""
+    step_ms = ie.decode_step_s(dep(gpu="H100-80GB"), EFF, 1, 128) * 1e3
+    assert 6.0 < step_ms < 9.0
 
 
 @pytest.mark.parametrize("batch", [1, 8, 64, 256])

@@ -823,7 +823,7 @@ class PlanRequest:
                 config[name] = dataclasses.asdict(value)
         if self.forecast is not None:
             config["forecast"] = self.forecast.to_config()
-        config["options"] = {"include_cost": self.include_cost, **(dataclasses.asdict(self.cost) if self.cost else {})}
+        config["options"] = {"include_cost": self.include_cost, **dataclasses.asdict(self.cost or CostOptions())}
         for name in ("profile", "measurements"):
             if getattr(self, name) is not None:
                 config[name] = getattr(self, name)

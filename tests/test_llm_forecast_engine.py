@@ -298,3 +298,13 @@ def test_validate_on_your_own_measurements_with_and_without_a_profile(cli, profi
     assert after["summary"][kind]["median_abs_error_pct"] < before["summary"][kind]["median_abs_error_pct"]
     errors = [abs(r["error_pct"]) for r in before["rows"]]
     assert errors == sorted(errors, reverse=True)  # farthest off first
+
+
+def test_a_plans_inputs_ask_its_question_again_from_python(hourly_csv):
+    from config_loader import plan_request
+
+    engine = LLMForecastEngine()
+    request = PlanRequest("forecast", model=ModelConfig(model="llama-3.1-8b"), gpu=GPUConfig(gpu_type="H100-80GB"),
+                          forecast=ForecastInput(history=str(hourly_csv), horizon_days=1, method="seasonal_naive"))
+    plan = engine.plan(request)
+    assert engine.plan(plan_request(plan.inputs)).to_dict() == plan.to_dict()

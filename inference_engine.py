@@ -14,7 +14,7 @@ FLOPS, interconnect), times efficiencies fitted on measurements (``calibration.p
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 import architecture
 import config
@@ -902,7 +902,7 @@ def _build_plan(arch, assumptions, chosen: Option, recommended: Option, options,
                         f"{limit} sequences of {isl + osl} tokens under {dep.policy.name}; planned at {limit}.")
     plan_cost = _cost(chosen, workload, include_cost, cost, warnings)
     return InferencePlan(
-        inputs=_inputs(workload, model, gpu_cfg, include_cost, cost),
+        inputs={},  # the question as asked: LLMForecastEngine fills it in
         model=_summary(arch, model, kv_precision),
         gpu_resources=resources, throughput=throughput, latency=latency, cost=plan_cost,
         assumptions=assumptions + _assumptions(dep, eff, workload, gpu_cfg, model),
@@ -939,12 +939,6 @@ def _warnings(workload: LLMWorkloadInput, latency: Latency, chosen: Option, reco
         warnings.append("No latency targets given: replicas are sized for throughput only "
                         "(set --ttft-slo-ms / --itl-slo-ms for interactive services).")
     return warnings
-
-
-def _inputs(workload, model, gpu_cfg, include_cost, cost) -> dict:
-    options = {"include_cost": include_cost, **(asdict(cost) if cost else {})}
-    return {"mode": "inference", "workload": asdict(workload), "model": asdict(model), "gpu": asdict(gpu_cfg),
-            "options": options}
 
 
 def _summary(arch: ModelArchitecture, model: ModelConfig, kv_precision: str) -> ModelSummary:
@@ -1035,9 +1029,7 @@ def plan_latency(model: ModelConfig, gpu_cfg: GPUConfig, batch_size: int, input_
     breakdown = memory_breakdown_gib(dep, batch_size, tokens)
     slo = slo_report(latency.ttft_ms, latency.itl_ms, targets)
     return LatencyPlan(
-        inputs={"mode": "latency", "batch_size": batch_size, "input_tokens": input_tokens,
-                "output_tokens": output_tokens, "ttft_slo_ms": ttft_slo_ms, "itl_slo_ms": itl_slo_ms,
-                "model": asdict(model), "gpu": asdict(gpu_cfg)},
+        inputs={},  # the question as asked: LLMForecastEngine fills it in
         model=_summary(arch, model, model.effective_kv_precision), gpu_type=gpu.id,
         tensor_parallel=dep.tensor_parallel, engine=gpu_cfg.engine, batch_size=batch_size,
         input_tokens=input_tokens, output_tokens=output_tokens, latency=latency, throughput=throughput,

@@ -54,29 +54,25 @@ class LLMForecastEngine:
             return self.validate(request.measurements, request.profile)
         with profile_in_use(request.profile) as profile:
             result = self._answer(request, progress)
-        if profile is None:
-            return result
-        return dataclasses.replace(result, assumptions=[f"efficiencies: {profile.description}", *result.assumptions])
+        named = [f"efficiencies: {profile.description}"] if profile is not None else []
+        return dataclasses.replace(result, inputs=request.to_config(), assumptions=[*named, *result.assumptions])
 
     def _answer(self, request: PlanRequest, progress):
         if request.mode == "fleet":
             return self.plan_fleet(request.forecast, request.fleet, request.model, request.gpu,
                                    include_cost=request.include_cost, cost=request.cost, profile=request.profile,
-                                   inputs=request.to_config(), progress=progress)
+                                   progress=progress)
         if request.mode == "inference":
             return self.generate_inference_plan(request.workload, request.model, request.gpu,
                                                 include_cost=request.include_cost, cost=request.cost)
         if request.mode == "compare":
-            return dataclasses.replace(self.compare_gpu_options(request.workload, request.model, request.gpu,
-                                                                cost=request.cost), inputs=request.to_config())
+            return self.compare_gpu_options(request.workload, request.model, request.gpu, cost=request.cost)
         if request.mode == "training":
             return self.generate_training_plan(request.training, request.model, request.gpu,
                                                include_cost=request.include_cost, cost=request.cost)
         if request.mode == "latency":
-            return dataclasses.replace(self.plan_latency(request.latency, request.model, request.gpu),
-                                       inputs=request.to_config())
-        return self.forecast(request.forecast, request.model, request.gpu, inputs=request.to_config(),
-                             progress=progress)
+            return self.plan_latency(request.latency, request.model, request.gpu)
+        return self.forecast(request.forecast, request.model, request.gpu, progress=progress)
 
     # ----------------------------------------------------------------- inference
 
@@ -88,7 +84,9 @@ class LLMForecastEngine:
 
         _check_inputs(workload=(workload, LLMWorkloadInput), model=(model, ModelConfig))
         _check_options(gpu, include_cost, cost)
-        return plan_inference(workload, model, gpu or GPUConfig(), include_cost=include_cost, cost=cost)
+        gpu = gpu or GPUConfig()
+        return _asked(plan_inference(workload, model, gpu, include_cost=include_cost, cost=cost), "inference",
+                      workload=workload, model=model, gpu=gpu, include_cost=include_cost, cost=cost)
 
     def compare_gpu_options(self, workload: LLMWorkloadInput, model: ModelConfig,
                             gpu: GPUConfig | None = None, cost: CostOptions | None = None,
@@ -101,8 +99,7 @@ class LLMForecastEngine:
         _check_options(gpu, False, cost)
         gpu = gpu or GPUConfig()
         comparison = compare_options(workload, model, gpu, cost=cost, gpu_types=gpu_types, precisions=precisions)
-        inputs = PlanRequest("compare", model=model, workload=workload, gpu=gpu, cost=cost).to_config()
-        return dataclasses.replace(comparison, inputs=inputs)
+        return _asked(comparison, "compare", model=model, workload=workload, gpu=gpu, cost=cost)
 
     def plan_latency(self, question: LatencyInput, model: ModelConfig, gpu: GPUConfig) -> LatencyPlan:
         """What a static-batch benchmark measures (``vllm bench latency``, ``trtllm-bench latency``) on ``gpu``;
@@ -112,8 +109,7 @@ class LLMForecastEngine:
         _check_inputs(latency=(question, LatencyInput), model=(model, ModelConfig), gpu=(gpu, GPUConfig))
         plan = plan_latency(model, gpu, question.batch_size, question.input_tokens, question.output_tokens,
                             ttft_slo_ms=question.ttft_slo_ms, itl_slo_ms=question.itl_slo_ms)
-        inputs = PlanRequest("latency", model=model, gpu=gpu, latency=question).to_config()
-        return dataclasses.replace(plan, inputs=inputs)
+        return _asked(plan, "latency", model=model, gpu=gpu, latency=question)
 
     # ----------------------------------------------------------------- training
 
@@ -125,25 +121,23 @@ class LLMForecastEngine:
 
         _check_inputs(training=(training, TrainingInput), model=(model, ModelConfig))
         _check_options(gpu, include_cost, cost)
-        return plan_training(training, model, gpu or GPUConfig(), include_cost=include_cost, cost=cost)
+        gpu = gpu or GPUConfig()
+        return _asked(plan_training(training, model, gpu, include_cost=include_cost, cost=cost), "training",
+                      training=training, model=model, gpu=gpu, include_cost=include_cost, cost=cost)
 
     # ----------------------------------------------------------------- demand forecast
 
     def forecast(self, question: ForecastInput, model: ModelConfig | None = None, gpu: GPUConfig | None = None, *,
-                 inputs: dict | None = None, progress: Callable[[int, int], None] | None = None) -> ForecastPlan:
-        """Forecast demand from ``question.history`` and, with a ``model``, the replicas and GPUs it needs.
-
-        See :func:`capacity_timeline.plan_forecast`; ``inputs`` (the question as a config file) defaults to
-        the one these arguments make.
-        """
+                 progress: Callable[[int, int], None] | None = None) -> ForecastPlan:
+        """Forecast demand from ``question.history`` and, with a ``model``, the provisioning schedule and the
+        scaling advice; see :func:`capacity_timeline.plan_forecast`."""
         from capacity_timeline import plan_forecast
 
         _checked("forecast", question, ForecastInput, optional=False)
         _checked("model", model, ModelConfig)
         _checked("gpu", gpu, GPUConfig)
         gpu = gpu or GPUConfig()
-        if inputs is None:
-            inputs = PlanRequest("forecast", model=model, gpu=gpu, forecast=question).to_config()
+        inputs = PlanRequest("forecast", model=model, gpu=gpu, forecast=question).to_config()
         return plan_forecast(question, model, gpu, inputs=inputs, progress=progress)
 
     def forecast_future_needs(self, rps_history, model: ModelConfig | None = None, horizon_days: float = 30,
@@ -173,8 +167,7 @@ class LLMForecastEngine:
 
     def plan_fleet(self, question: ForecastInput, fleet: FleetInput | None = None, model: ModelConfig | None = None,
                    gpu: GPUConfig | None = None, *, include_cost: bool = False, cost: CostOptions | None = None,
-                   profile: str | None = None, inputs: dict | None = None, progress=None,
-                   executor=None) -> FleetPlan:
+                   profile: str | None = None, progress=None, executor=None) -> FleetPlan:
         """Forecast and plan every service of a long table: :meth:`forecast` per service, and the fleet's totals.
 
         ``question.history`` is the table (CSV or Parquet path, or a pandas frame: one row per service and
@@ -192,8 +185,8 @@ class LLMForecastEngine:
         fleet = _checked("fleet", fleet, FleetInput) or FleetInput()
         _checked("model", model, ModelConfig)
         _check_options(gpu, include_cost, cost)
-        inputs = inputs or PlanRequest("fleet", model=model, gpu=gpu or GPUConfig(), forecast=question, fleet=fleet,
-                                       include_cost=include_cost, cost=cost, profile=profile).to_config()
+        inputs = PlanRequest("fleet", model=model, gpu=gpu or GPUConfig(), forecast=question, fleet=fleet,
+                             include_cost=include_cost, cost=cost, profile=profile).to_config()
         kept = {}
         if fleet.retry_failed is not None:
             kept = retry_split(read_result(fleet.retry_failed), inputs, fleet.retry_failed)
@@ -362,6 +355,11 @@ def _retry_notes(kept: dict, names: set, path: str | None) -> list[str]:
         notes.append(f"{len(gone):,} services of {path} are not in this table and were left out: "
                      + ", ".join(gone[:10]) + (" ..." if len(gone) > 10 else ""))
     return notes
+
+
+def _asked(result, mode: str, **question):
+    """``result`` carrying its question (``PlanRequest(mode, **question).to_config()``) as ``inputs``."""
+    return dataclasses.replace(result, inputs=PlanRequest(mode, **question).to_config())
 
 
 def _check_inputs(**required) -> None:

@@ -1079,9 +1079,8 @@ def _build_plan(ask: _Request, chosen: GPUOption, recommended: GPUOption, assump
         mfu_source="given (--mfu)" if ask.mfu else "predicted from the step-time physics (calibration.fit_training)",
     )
     resources = _resources(ask, chosen, recommended, breakdown)
-    inputs = _inputs(training, model, gpu_cfg, include_cost, ask.cost)
     return TrainingPlan(
-        inputs=inputs, model=_summary(job, model), memory_breakdown_gib=breakdown, gpu_resources=resources,
+        inputs={}, model=_summary(job, model), memory_breakdown_gib=breakdown, gpu_resources=resources,
         training_metrics=metrics, cost=cost, assumptions=assumptions + _assumptions(ask, chosen),
         warnings=_warnings(ask, chosen, recommended, metrics),
     )
@@ -1146,14 +1145,6 @@ def _summary(job: Job, model: ModelConfig) -> ModelSummary:
         kv_cache_kib_per_token=round(kv_bytes / 1024, 2), precision=job.precision,
         kv_precision=model.effective_kv_precision, source=arch.source,
     )
-
-
-def _inputs(training: TrainingInput, model: ModelConfig, gpu_cfg: GPUConfig, include_cost: bool, cost) -> dict:
-    """The question as asked, in config-file shape (``--config`` on a written plan asks it again); the planner's
-    choices (layout, GPU type) are in the plan's results, not here."""
-    options = {"include_cost": include_cost, **(dataclasses.asdict(cost) if cost is not None else {})}
-    return {"mode": "training", "training": dataclasses.asdict(training), "model": dataclasses.asdict(model),
-            "gpu": dataclasses.asdict(gpu_cfg), "options": options}
 
 
 def _assumptions(ask: _Request, chosen: GPUOption) -> list[str]:

@@ -287,6 +287,9 @@ def test_a_profile_applies_through_flags_and_config_and_is_named(cli, tmp_path, 
     assert by_flag["assumptions"][0].startswith("efficiencies: calibration profile trtllm")
     after = json_of(cli, *INFERENCE_FLAGS)  # and only inside that plan
     assert after["latency"] == stock["latency"]
+    written = tmp_path / "plan.json"
+    assert cli(*INFERENCE_FLAGS, "--efficiency-profile", str(profile), "--output", str(written)).exit_code == 0
+    assert json_of(cli, "--config", str(written)) == json.loads(written.read_text())  # the profile is in its inputs
 
 
 def test_validate_on_your_own_measurements_with_and_without_a_profile(cli, profile):

@@ -505,12 +505,11 @@ def saturated_output_tokens_per_s(dep: Deployment, eff: Efficiency, input_tokens
 
 def sweep_batch_sizes(workload: LLMWorkloadInput, model: ModelConfig, gpu: GPUConfig,
                       batch_sizes: list[int]) -> list[dict]:
-    """ITL and output throughput per replica at each batch size (for plots), on the planned GPU/TP."""
-    plan = plan_inference(workload, model, gpu)
+    """ITL and output throughput per replica at each batch size (for plots) on ``gpu.gpu_type`` at
+    ``gpu.tensor_parallel`` (a plan's replica)."""
     model, arch, _ = _resolve(model)
-    dep = deployment(arch, config.get_gpu(plan.gpu_resources.gpu_type), model.precision,
-                     model.effective_kv_precision, plan.gpu_resources.tensor_parallel, gpu.engine,
-                     gpu.gpu_memory_utilization)
+    dep = deployment(arch, config.get_gpu(gpu.gpu_type), model.precision, model.effective_kv_precision,
+                     gpu.tensor_parallel, gpu.engine, gpu.gpu_memory_utilization)
     eff = Efficiency.fitted()
     rows = []
     for batch in batch_sizes:

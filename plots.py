@@ -68,8 +68,10 @@ def _(plan: ForecastPlan, target: Path, field_name: str) -> Path:
 
 
 def batch_sweep(plan: InferencePlan) -> list[dict]:
-    """ITL and throughput per replica at batch sizes up to the plan's max concurrency."""
+    """ITL and throughput per replica at batch sizes up to the plan's max concurrency, on the plan's replica and
+    with the efficiencies it was planned with (its calibration profile, if any)."""
     import inference_engine
+    from calibration import profile_in_use
     from config_loader import section_input
 
     res = plan.gpu_resources
@@ -78,7 +80,8 @@ def batch_sweep(plan: InferencePlan) -> list[dict]:
     model = dataclasses.replace(section_input(plan.inputs, "model"), precision=plan.model.precision)
     top = max(res.max_concurrency_per_replica, plan.throughput.batch_size, 1)
     sizes = sorted({*(2**i for i in range(top.bit_length()) if 2**i <= top), top, plan.throughput.batch_size})
-    return inference_engine.sweep_batch_sizes(section_input(plan.inputs, "workload"), model, gpu, sizes)
+    with profile_in_use(plan.inputs.get("profile")):
+        return inference_engine.sweep_batch_sizes(section_input(plan.inputs, "workload"), model, gpu, sizes)
 
 
 def plot_inference(plan: InferencePlan, target: Path, field_name: str = "--plot") -> Path:

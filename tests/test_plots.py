@@ -132,3 +132,10 @@ def test_failed_plot_keeps_the_old_file_and_leaves_no_temp(real_plan, tmp_path, 
         plots.plot(real_plan, target)
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["plan.png"]
+
+
+def test_the_sweep_passes_through_the_plans_operating_point(real_plan):
+    """The curve drawn is the plan's own physics: at the plan's batch, the sweep's ITL is the plan's ITL."""
+    point = next(p for p in plots.batch_sweep(real_plan) if p["batch_size"] == real_plan.throughput.batch_size)
+    assert point["itl_ms"] > 0 and real_plan.latency.itl_ms > 0
+    assert point["itl_ms"] == pytest.approx(real_plan.latency.itl_ms, rel=0.03)  # the plan runs a fractional batch

@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from measurements import Measurement, resolve_model
+from measurements import Measurement, cell_architecture
 from models import InputError
 
 # Field names read from (repo, path, commit):
@@ -87,7 +87,7 @@ def _same(name: str, a, b) -> bool:
     if name == "gpu":
         return config.get_gpu(a, field_name="--gpu").id == config.get_gpu(b, field_name="--gpu").id
     if name == "model":
-        return resolve_model(a) == resolve_model(b)
+        return cell_architecture(a) == cell_architecture(b)
     if isinstance(a, str) and isinstance(b, str):
         return a.lower() == b.lower()
     return math.isclose(float(a), float(b), rel_tol=0.01)

@@ -31,9 +31,7 @@ from pathlib import Path
 from typing import Callable, NamedTuple
 
 from config import DATA_DIR  # the checkout's data/, or an installed copy's
-from measurements import (  # noqa: F401  (load_* re-exported for the training tests)
-    KINDS, Measurement, load_h200, load_published, load_training_runs, read_measurements, shipped_measurements,
-)
+from measurements import Measurement, read_measurements, shipped_measurements
 from models import InputError, UnknownKeyError, ValidationReport, check_number
 
 SMALLEST_PREDICTION = 1e-9
@@ -743,8 +741,6 @@ def profile_in_use(path: str | Path | None):
 
 
 def _parser():
-    import argparse
-
     from commands.common import POSITIVE, POSITIVE_INT, Parser
 
     parser = Parser(prog="python calibration.py", description="Calibrate the planner's efficiencies to measurements.")

@@ -266,16 +266,31 @@ def _family(family: str | None) -> str | None:
     return by_lower[family.strip().lower()]
 
 
+VARIANT_SUFFIXES = ("-instruct", "-chat", "-it", "-hf", "-fp8", "-fp4", "-awq", "-gptq", "-int4", "-int8",
+                    "-dynamic", "-w8a8", "-w4a16", "-base")
+"""Suffixes of fine-tuned or quantized checkpoints of a catalog model (same shape): ``...-Instruct-FP8``."""
+
+
 def get_model(name: str, field_name: str = "model.model") -> ModelArchitecture:
     """A catalog model by short id (``llama-3.1-70b``), Hugging Face id or alias (``meta-llama/Llama-3.1-8B-Instruct``),
-    any case; an unknown name is an :class:`UnknownModel` naming the closest models by family and size."""
+    any case, also a fine-tuned or quantized variant of one (``nvidia/Llama-3.1-8B-Instruct-FP8``: the same shape;
+    its weights' format is ``--precision``'s); an unknown name is an :class:`UnknownModel` naming the closest models
+    by family and size."""
     if not isinstance(name, str):
         raise InputError(field_name, name, "a model id such as llama-3.1-70b")
     wanted = name.strip().lower().removeprefix("https://huggingface.co/").removeprefix("hf.co/")
-    model_id = _model_names().get(wanted) or _model_names().get(wanted.split("/")[-1])
+    model_id = _model_names().get(wanted) or _model_names().get(wanted.split("/")[-1]) or _variant_of(wanted)
     if model_id is None:
         raise UnknownModel(field_name, name, closest_models(name))
     return _model(model_id)
+
+
+def _variant_of(name: str) -> str | None:
+    """The catalog id of the model ``name`` is a variant of (its variant suffixes taken off), else ``None``."""
+    stripped = name.split("/")[-1]
+    while stripped.endswith(VARIANT_SUFFIXES):
+        stripped = stripped[:stripped.rindex("-")]
+    return _model_names().get(stripped)
 
 
 class UnknownModel(NotFoundError):

@@ -24,7 +24,7 @@ from typing import Any, BinaryIO, Callable
 from hf_config import architecture_from_hf_config, quantization_note
 from models import (
     MODES, CostOptions, FleetInput, ForecastInput, GPUConfig, InputError, LatencyInput, LLMWorkloadInput, ModelConfig,
-    PlanRequest, TrainingInput, UnknownKeyError, check_number,
+    PlanRequest, TrainingInput, UnknownKeyError,
 )
 
 SECTION_MODELS = {
@@ -46,8 +46,9 @@ MISSING_KEY_FLAGS = {"workload": "--rps, --input-tokens, --output-tokens",
                      "training": "--dataset-size, --sequence-length, --epochs, --global-batch-size",
                      "forecast": "--history FILE"}
 """The flags that give a section's required keys, named when one is missing."""
-FORECAST_SHAPE_KEYS = ("avg_input_tokens", "avg_output_tokens", "peak_load_multiplier", "ttft_slo_ms", "itl_slo_ms")
-"""Request-shape keys a forecast takes from a ``workload`` section when its own section lacks them."""
+FORECAST_SHAPE_KEYS = ("avg_input_tokens", "avg_output_tokens", "ttft_slo_ms", "itl_slo_ms")
+"""Request-shape keys a forecast takes from a ``workload`` section when its own section lacks them (not the peak
+multiplier: a workload's is peak over an average rate, a forecast's is the burst within one period)."""
 
 TEMPLATES: dict[str, dict] = {
     "inference": {
@@ -237,7 +238,7 @@ def plan_request(config: dict) -> PlanRequest:
 
 
 def _forecast_section(config: dict) -> dict:
-    """The forecast section with the request shape (tokens, targets, peak) a ``workload`` section gives."""
+    """The forecast section with the request shape (tokens, latency targets) a ``workload`` section gives."""
     workload = config.get("workload", {})
     shape = {key: workload[key] for key in FORECAST_SHAPE_KEYS if workload.get(key) is not None}
     return {"forecast": {**shape, **{k: v for k, v in config.get("forecast", {}).items() if v is not None}}}
@@ -256,11 +257,6 @@ def _fleet_section(config: dict) -> dict:
 def _names_a_model(config: dict) -> bool:
     """Whether the ``model`` section names a model (a precision alone does not)."""
     return any(value is not None for key, value in config.get("model", {}).items() if key != "precision")
-
-
-def effective_config(config: dict) -> dict:
-    """A deep copy suitable for a plan's ``inputs`` (what was actually used)."""
-    return copy.deepcopy(config)
 
 
 def template(mode: str) -> dict:

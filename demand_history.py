@@ -28,7 +28,6 @@ pandas is imported inside the functions, so importing this module is cheap.
 from __future__ import annotations
 
 import io
-import math
 import os
 import re
 from dataclasses import dataclass
@@ -418,7 +417,6 @@ def _numeric_values(frame, column: str, first_row: int = 1, *, required: bool = 
     """The column as floats (empty cells NaN): finite, >= 0 and <= :data:`MAX_DEMAND`; ``first_row`` numbers
     the frame's first row in messages."""
     import numpy as np
-    import pandas as pd
 
     raw = frame[column]
     values = _to_float(raw)

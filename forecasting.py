@@ -52,7 +52,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from forecast_intervals import BAND_LEVELS, ErrorModel, band_scale, naive_fallback_model, step_peak_quantiles_from
-from forecast_intervals import calibrated_quantiles  # noqa: F401 -- re-exported for callers of forecasting
 from models import SCENARIOS, InputError, check_choice, check_number
 
 LOG = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from config import BYTES_PER_GIB
 from models import (
     PRECISIONS, GPUComparison, GPUConfig, GPUResources, GPUSpec, InfeasibleError, InferencePlan, InputError, Latency,
     LatencyPlan, LLMWorkloadInput, ModelArchitecture, ModelConfig, ModelSummary, SLOReport, SLOTarget,
-    StaticBatchLatency, StaticBatchThroughput, Throughput, check_choice, check_number,
+    StaticBatchLatency, StaticBatchThroughput, Throughput, check_choice, check_number, default_kv_precision,
 )
 
 ACTIVATION_BYTES = 2  # activations in 16-bit during inference
@@ -619,19 +619,20 @@ def _target(value: float | None) -> str:
 
 def _kv_precision(model: ModelConfig, precision: str) -> str:
     """The KV-cache precision at weight ``precision``: the user's, else the default for that precision."""
-    return model.kv_precision or ModelConfig(model="x", precision=precision).effective_kv_precision
+    return model.kv_precision or default_kv_precision(precision)
 
 
 def gpus_that_hold(arch: ModelArchitecture, precision: str, kv_precision: str, tokens_per_sequence: int,
-                   gpu_memory_utilization: float = 0.9) -> list[tuple[GPUSpec, int]]:
+                   engine: str = "vllm") -> list[tuple[GPUSpec, int]]:
     """``(gpu, smallest tensor-parallel degree)`` for each catalog GPU where one replica of ``arch`` holds a sequence
-    of ``tokens_per_sequence`` within one node (:func:`evaluate_option`'s fit rule; FP8 needs FP8 tensor cores)."""
+    of ``tokens_per_sequence`` within one node under ``engine``'s memory policy (:func:`evaluate_option`'s fit rule;
+    FP8 needs FP8 tensor cores)."""
     held = []
     for gpu in config.list_gpus():
         if precision == "FP8" and "FP8" not in gpu.tflops:
             continue
         fits = (t for t in valid_tensor_parallel(arch, gpu) if max_concurrency(
-            deployment(arch, gpu, precision, kv_precision, t), gpu_memory_utilization, tokens_per_sequence) >= 1)
+            deployment(arch, gpu, precision, kv_precision, t, engine), None, tokens_per_sequence) >= 1)
         degree = next(fits, None)
         if degree is not None:
             held.append((gpu, degree))
@@ -891,7 +892,7 @@ def _build_plan(arch, assumptions, chosen: Option, recommended: Option, options,
                       e2e_ms=round(point.e2e_s * 1e3, 1), prefill_ms=round(point.prefill_s * 1e3, 2),
                       queueing_ms=round(point.queueing_s * 1e3, 2))
     slo = slo_report(latency.ttft_ms, latency.itl_ms, workload)
-    warnings = _warnings(workload, latency, chosen, recommended)
+    warnings = _target_warnings(workload)
     warnings += slo_warnings(slo, f"on {chosen.tensor_parallel} x {gpu.id} at the planned load (even one sequence "
                                   f"per replica gives ITL {chosen.itl_ms:,.1f} ms, TTFT {chosen.ttft_ms:,.0f} ms)"
                              if chosen.misses_targets else f"on {chosen.tensor_parallel} x {gpu.id} at the planned load")
@@ -932,12 +933,11 @@ def _recommendation(chosen: Option, recommended: Option) -> str:
             f"(${chosen.monthly_gpu_cost:,.0f}/month).")
 
 
-def _warnings(workload: LLMWorkloadInput, latency: Latency, chosen: Option, recommended: Option) -> list[str]:
-    warnings = []
+def _target_warnings(workload: LLMWorkloadInput) -> list[str]:
     if workload.ttft_slo_ms is None and workload.itl_slo_ms is None:
-        warnings.append("No latency targets given: replicas are sized for throughput only "
-                        "(set --ttft-slo-ms / --itl-slo-ms for interactive services).")
-    return warnings
+        return ["No latency targets given: replicas are sized for throughput only; give TTFT and ITL targets "
+                "(ttft_slo_ms, itl_slo_ms) for an interactive service."]
+    return []
 
 
 def _summary(arch: ModelArchitecture, model: ModelConfig, kv_precision: str) -> ModelSummary:

@@ -199,12 +199,12 @@ class Wizard:
                          applies=lambda a: training(a) and a.get("training.method") in ("lora", "qlora")),
             *self._traffic_questions(),
             *self._training_questions(training),
-            self._choice("gpu.gpu_type", "GPU", "GPU (type to filter):", self._gpus, None,
-                         applies=lambda a: _with_model(a) and a.get("mode") != "compare",
-                         blank="let the planner choose"),
             self._choice("gpu.engine", "Serving engine", "Serving engine (its KV-memory policy and batch limits):",
                          lambda a: [(e, ENGINE_TITLES[e]) for e in SERVING_ENGINES], "vllm",
                          applies=lambda a: _serving(a) or a.get("mode") == "latency"),
+            self._choice("gpu.gpu_type", "GPU", "GPU (type to filter):", self._gpus, None,
+                         applies=lambda a: _with_model(a) and a.get("mode") != "compare",
+                         blank="let the planner choose"),
             self._number("gpu.target_gpu_utilization", "Planned utilization",
                          "Share of a replica's sustainable load to plan for, (0-1]:", 0.7, maximum=1.0,
                          applies=_serving),
@@ -504,7 +504,8 @@ class Wizard:
     def _held(self, answers: dict) -> dict[str, int]:
         """GPUs that hold the model (serving), with the fewest GPUs per replica."""
         try:
-            return inference_gpus(answers["model"], answers.get("model.precision", "FP16"), sum(self._tokens(answers)))
+            return inference_gpus(answers["model"], answers.get("model.precision", "FP16"), sum(self._tokens(answers)),
+                                  answers.get("gpu.engine", "vllm"))
         except (PlannerError, KeyError):
             return {}
 

@@ -266,6 +266,14 @@ class LLMForecastEngine:
             self._registry = Registry(self._db_path)
         return self._registry
 
+    def register_service(self, name: str, **fields):
+        """Add a service to the registry (:meth:`services.Registry.add_service`); GPUs held, when not given, are
+        its replicas x the fewest GPUs one replica of its model needs on its GPU type (:func:`replica_gpus`)."""
+        if fields.get("gpus") is None and fields.get("replicas"):
+            fields["gpus"] = fields["replicas"] * replica_gpus(fields["model"], fields["gpu_type"],
+                                                              fields.get("precision"))
+        return self.registry.add_service(name, **fields)
+
     def service_request(self, name: str, horizon_days: float = 30, scenario: str = "pessimistic") -> PlanRequest:
         """The question a registered service asks: a forecast of its traffic history, else its current traffic.
 
@@ -355,6 +363,24 @@ def _retry_notes(kept: dict, names: set, path: str | None) -> list[str]:
         notes.append(f"{len(gone):,} services of {path} are not in this table and were left out: "
                      + ", ".join(gone[:10]) + (" ..." if len(gone) > 10 else ""))
     return notes
+
+
+def replica_gpus(model: str, gpu_type: str, precision: str | None = None) -> int:
+    """The fewest GPUs of ``gpu_type`` whose memory holds one replica of ``model`` (1 when none do: the plan says
+    so)."""
+    import config
+    from config_loader import resolve_model
+    from inference_engine import gpus_that_hold
+
+    asked, arch, _ = resolve_model(ModelConfig(model=model, precision=precision))
+    gpu = config.get_gpu(gpu_type).id
+    held = dict((g.id, degree) for g, degree in gpus_that_hold(arch, asked.precision, asked.effective_kv_precision,
+                                                                REPLICA_SIZING_TOKENS))
+    return held.get(gpu, 1)
+
+
+REPLICA_SIZING_TOKENS = 2048
+"""Tokens of the one sequence a replica must hold when its GPU count is sized from the model alone."""
 
 
 def _asked(result, mode: str, **question):

@@ -183,7 +183,7 @@ class Measurement:
             object.__setattr__(self, "kv_precision", check_choice("kv_precision", self.kv_precision, KV_PRECISIONS))
         check_number("tensor_parallel", self.tensor_parallel, integer=True)
         if self.architecture is None:
-            object.__setattr__(self, "architecture", resolve_model(self.model))
+            object.__setattr__(self, "architecture", cell_architecture(self.model))
         heads = self.architecture.num_attention_heads
         if heads % self.tensor_parallel:
             raise InputError("tensor_parallel", self.tensor_parallel, f"a divisor of the model's {heads} attention heads")
@@ -248,7 +248,7 @@ def _check_training(row: Measurement) -> None:
 
 
 @functools.lru_cache(maxsize=256)
-def resolve_model(text: str, base_dir: str = "") -> ModelArchitecture:
+def cell_architecture(text: str, base_dir: str = "") -> ModelArchitecture:
     """The architecture a ``model`` cell names: a catalog or Hugging Face id, or a path to a ``config.json``
     (relative to ``base_dir``, the measurements file's folder)."""
     import config
@@ -257,34 +257,9 @@ def resolve_model(text: str, base_dir: str = "") -> ModelArchitecture:
     if not isinstance(text, str) or not text.strip():
         raise InputError("model", text, "a catalog model id, a Hugging Face id or a path to a config.json")
     if not text.lower().endswith(".json"):
-        return _catalog_model(text)
+        return config.get_model(text, field_name="model")
     path = Path(base_dir) / text if base_dir and not Path(text).is_absolute() else Path(text)
     return architecture_from_hf_config(parse_json(read_text_file(str(path), "model"), "model", text), text)
-
-
-VARIANT_SUFFIXES = ("-instruct", "-chat", "-it", "-hf", "-fp8", "-fp4", "-awq", "-gptq", "-int4", "-int8",
-                    "-dynamic", "-w8a8", "-w4a16", "-base")
-"""Suffixes of fine-tuned or quantized checkpoints of a catalog model (same shape): ``...-Instruct-FP8``."""
-
-
-def _catalog_model(text: str) -> ModelArchitecture:
-    """A catalog model by id or Hugging Face id, also for its instruct and quantized variants
-    (``nvidia/Llama-3.1-8B-Instruct-FP8`` -> ``llama-3.1-8b``)."""
-    import config
-
-    try:
-        return config.get_model(text, field_name="model")
-    except InputError as first:
-        name = text.strip().split("/")[-1].lower()
-        stripped = name
-        while stripped.endswith(VARIANT_SUFFIXES):
-            stripped = stripped[:stripped.rindex("-")]
-        if stripped == name:
-            raise first from None
-        try:
-            return config.get_model(stripped, field_name="model")
-        except InputError:
-            raise first from None
 
 
 # --------------------------------------------------------------------------- files
@@ -333,7 +308,7 @@ def _row_from_cells(raw: dict, where: str, base_dir: Path, number: int) -> Measu
         column = "unit"
         values["value"] = _in_unit(kind, values.pop("value"), values.pop("unit"))
         column = "model"
-        architecture = resolve_model(values["model"] or "", str(base_dir))
+        architecture = cell_architecture(values["model"] or "", str(base_dir))
         column = "num_gpus"
         training = _training_setup(kind, values)
         return Measurement(kind=kind, architecture=architecture, training=training, precision=values["precision"],
@@ -584,7 +559,7 @@ def _whole(text: str) -> int | None:
 def _architecture(name: str, shapes: dict) -> ModelArchitecture:
     """A training run's model: a shape of ``training_runs.json``, else the catalog's."""
     if name not in shapes:
-        return resolve_model(name)
+        return cell_architecture(name)
     fields = {k: v for k, v in shapes[name].items() if k != "source"}
     return ModelArchitecture(id=name, name=name, source=shapes[name]["source"], **fields)
 

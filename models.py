@@ -484,6 +484,11 @@ class LLMWorkloadInput:
         return self.requests_per_second * self.peak_load_multiplier
 
 
+def default_kv_precision(precision: str | None) -> str:
+    """The KV cache's precision when none is asked: FP32, BF16 and FP8 weights keep theirs, the rest 16-bit."""
+    return {"FP32": "FP32", "BF16": "BF16", "FP8": "FP8"}.get(precision or "FP16", "FP16")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Which model and at which precision (catalog id, HF ``config.json`` path, or a size alone)."""
@@ -521,9 +526,7 @@ class ModelConfig:
 
     @property
     def effective_kv_precision(self) -> str:
-        if self.kv_precision:
-            return self.kv_precision
-        return {"FP32": "FP32", "BF16": "BF16", "FP8": "FP8"}.get(self.precision or "FP16", "FP16")
+        return self.kv_precision or default_kv_precision(self.precision)
 
 
 @dataclass(frozen=True)

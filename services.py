@@ -32,7 +32,6 @@ import json
 import math
 import os
 import re
-import statistics
 import sys
 import time
 import unicodedata
@@ -44,6 +43,7 @@ from typing import Any, Callable, Iterable, Iterator
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
+from architecture import checkpoint_precision
 from config import get_gpu, get_model
 from demand_history import MAX_DEMAND
 from models import InputError, NotFoundError, PlannerError, PRECISIONS, check_choice, check_number
@@ -334,7 +334,8 @@ class Service(_Record):
     gpu_type: str
     """Catalog GPU id (``config.get_gpu``), canonical spelling."""
     team: str | None = None
-    precision: str = "FP16"
+    precision: str | None = None
+    """Weights; ``None`` is the checkpoint's own format (its ``quantization_config``), else FP16."""
     requests_per_second: float | None = None
     """Current average load; ``None`` until known."""
     avg_input_tokens: int | None = None
@@ -343,7 +344,8 @@ class Service(_Record):
     itl_slo_ms: float | None = None
     replicas: int = 0
     gpus: int | None = None
-    """GPUs the service holds now, all replicas (default: one per replica)."""
+    """GPUs the service holds now, all replicas (default here: one per replica; ``LLMForecastEngine.register_service``
+    fills in replicas x the GPUs one replica of the model needs on the GPU type)."""
     tags: tuple[str, ...] = ()
     created_at: datetime | None = None
     updated_at: datetime | None = None
@@ -353,9 +355,11 @@ class Service(_Record):
         set_ = _setter(self)
         set_("owner", check_identity("service.owner", self.owner))
         set_("team", _optional(check_label, "service.team", self.team))
-        set_("model", get_model(self.model, "service.model").id)
+        arch = get_model(self.model, "service.model")
+        set_("model", arch.id)
         set_("gpu_type", get_gpu(self.gpu_type, "service.gpu_type").id)
-        set_("precision", check_choice("service.precision", self.precision, PRECISIONS))
+        precision = (checkpoint_precision(arch) or "FP16") if self.precision is None else self.precision
+        set_("precision", check_choice("service.precision", precision, PRECISIONS))
         set_("requests_per_second", _optional(check_number, "service.requests_per_second", self.requests_per_second,
                                               inclusive=True))
         for name in ("avg_input_tokens", "avg_output_tokens"):

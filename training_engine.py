@@ -482,7 +482,7 @@ class StepTime:
 
 def step_time(job: Job, layout: Layout, gpu: GPUSpec, eff: TrainingEfficiency) -> StepTime:
     """Time of one optimizer step (see the module docstring for the terms)."""
-    arch, c = job.arch, job.compute_bytes
+    arch = job.arch
     micro_steps = layout.accumulation_steps(job.global_batch_size)
     tokens = layout.micro_batch_size * job.sequence_length
     flops = training_flops_per_token(arch, job.sequence_length, job.method, job.lora_rank,

@@ -171,17 +171,15 @@ def parse_output_path(text: str, suffix: str, label: str) -> Path:
 
 @functools.lru_cache(maxsize=64)
 def inference_gpus(model: tuple[str, Any], precision: str, tokens_per_sequence: int,
-                   memory_utilization: float = 0.9) -> dict[str, int]:
+                   engine: str = "vllm") -> dict[str, int]:
     """``{gpu id: fewest GPUs per replica}`` for each GPU where one replica of the model at ``precision`` holds a
-    sequence of ``tokens_per_sequence`` within a node."""
+    sequence of ``tokens_per_sequence`` within a node under ``engine``'s memory policy."""
     from inference_engine import gpus_that_hold
+    from models import default_kv_precision
 
-    from models import ModelConfig
-
-    arch = model_architecture(model)
-    kv = ModelConfig(model="x", precision=precision).effective_kv_precision
-    return {gpu.id: degree for gpu, degree in gpus_that_hold(arch, precision, kv, tokens_per_sequence,
-                                                             memory_utilization)}
+    held = gpus_that_hold(model_architecture(model), precision, default_kv_precision(precision), tokens_per_sequence,
+                          engine)
+    return {gpu.id: degree for gpu, degree in held}
 
 
 def training_gpus(precision: str) -> list[str]:

@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from commands.common import (  # noqa: E402
-    NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, ExitStatus, Parser, UsageError, check_fleet, guarded, number, parse,
+    NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, ExitStatus, Parser, check_fleet, guarded, number, parse,
     stdin_is_terminal, streams,
 )
 
@@ -126,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     workload.add_argument("--input-tokens", type=POSITIVE_INT, help="average prompt tokens per request")
     workload.add_argument("--output-tokens", type=POSITIVE_INT, help="average generated tokens per request")
     workload.add_argument("--peak-multiplier", type=number(float, minimum=1, inclusive=True),
-                          help="peak / average load (default 1.5)")
+                          help="peak / average load (default 1.5); forecasts: the load within a period over its forecast "
+                               "(default 1 for hourly history, 1.5 for coarser steps)")
     workload.add_argument("--ttft-slo-ms", type=POSITIVE, help="time-to-first-token target, ms")
     workload.add_argument("--itl-slo-ms", type=POSITIVE, help="inter-token latency target, ms")
     # ---- model

@@ -73,7 +73,8 @@ def _service_flags(parser: argparse.ArgumentParser, *, adding: bool) -> None:
     parser.add_argument("--team", help="owning team (groups the fleet report)")
     parser.add_argument("--model", required=adding, help="catalog model id, e.g. llama-3.1-70b")
     parser.add_argument("--gpu-type", required=adding, help="GPU the service runs on, e.g. H100-80GB")
-    parser.add_argument("--precision", type=str.upper, help=f"weights: {', '.join(PRECISIONS)} (default FP16)")
+    parser.add_argument("--precision", type=str.upper,
+                        help=f"weights: {', '.join(PRECISIONS)} (default: the checkpoint's format, else FP16)")
     parser.add_argument("--rps", type=POSITIVE, help="average requests per second (with the token flags)")
     parser.add_argument("--input-tokens", type=POSITIVE_INT, help="average prompt tokens per request")
     parser.add_argument("--output-tokens", type=POSITIVE_INT, help="average generated tokens per request")
@@ -158,6 +159,12 @@ def _service_changes(args: argparse.Namespace) -> dict:
     return {field: getattr(args, dest) for dest, field in SERVICE_FIELDS.items() if getattr(args, dest) is not None}
 
 
+def _add(registry, args):
+    from llm_forecast_engine import LLMForecastEngine
+
+    return LLMForecastEngine(registry=registry).register_service(args.name, **_service_changes(args))
+
+
 def _update(registry, args):
     changes = _service_changes(args)
     if not changes:
@@ -203,7 +210,7 @@ def _transition(registry, args):
 
 
 COMMANDS = {
-    "add": lambda registry, args: registry.add_service(args.name, **_service_changes(args)),
+    "add": _add,
     "list": lambda registry, args: registry.list_services(),
     "show": _show,
     "update": _update,

@@ -9,6 +9,7 @@ import json
 import pytest
 
 import calibration
+import measurements
 import config
 from measurements import CALIBRATION_DIR, Measurement, read_measurements, shipped_measurements
 from models import GPUConfig, InputError, LLMWorkloadInput, ModelConfig
@@ -28,8 +29,8 @@ def test_median_error_within_ten_percent(quantity):
 
 
 def test_every_calibration_row_is_validated():
-    h200 = calibration.load_h200()
-    inference_rows = [r for r in calibration.load_published() if r["category"] == "inference_throughput"]
+    h200 = measurements.load_h200()
+    inference_rows = [r for r in measurements.load_published() if r["category"] == "inference_throughput"]
     ids = {r["id"] for r in calibration.validate_inference()}
     assert len(ids) >= len(h200["decode"]) + len(h200["prefill"]) + len(inference_rows)
 

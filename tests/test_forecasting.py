@@ -13,7 +13,8 @@ import pytest
 
 import forecasting
 from demand_history import history_from_frame, load_history
-from forecasting import Forecaster, calibrated_quantiles, rolling_evaluation, select_method
+from forecast_intervals import calibrated_quantiles
+from forecasting import Forecaster, rolling_evaluation, select_method
 
 TRACES = Path(__file__).resolve().parent.parent / "data" / "traces"
 # (file, value column, outer origins): hourly traces, 24-hour horizon, the last 7 days (Azure 2024 has 6 days: 3)

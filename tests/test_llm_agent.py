@@ -56,7 +56,7 @@ INFERENCE = [
     typed("2"),                   # peak 2 typed where 1.5 is shown
     ENTER, ENTER,                 # longest sequence: the model's; TTFT: no target
     typed("40"),                  # ITL target 40 ms
-    ENTER, ENTER, ENTER,          # GPU: the planner chooses; serving engine: vLLM; utilization 0.7
+    ENTER, ENTER, ENTER,          # serving engine: vLLM; GPU: the planner chooses; utilization 0.7
     ENTER, ENTER, ENTER,          # cost: yes, the cheapest cloud, on-demand
     ENTER,                        # calibration profile: the shipped fits
 ]
@@ -174,8 +174,8 @@ def test_esc_goes_back_one_question(in_tmp):
 
 
 def test_changing_the_model_re_asks_a_gpu_that_cannot_hold_it(in_tmp):
-    keys = [ENTER, typed("llama-3.1-8b"), ENTER, *[ENTER] * 7,
-            "T4-16GB", ENTER, ENTER, ENTER, "n", ENTER,     # an 8B model in FP16 fits one T4; vLLM; no cost
+    keys = [ENTER, typed("llama-3.1-8b"), ENTER, *[ENTER] * 8,   # ... the traffic defaults, vLLM
+            "T4-16GB", ENTER, ENTER, "n", ENTER,            # an 8B model in FP16 fits one T4; no cost
             "Model", ENTER, typed("llama-3.1-70b"),         # 70B in FP16 (131 GiB) does not fit 8 x 16 GB T4s:
             "H100-80GB", ENTER,                             # the GPU is asked again, without T4 on offer
             *REVIEW_PLAN, "y", ENTER, "n", "n"]
@@ -201,8 +201,8 @@ def test_a_failed_plan_offers_the_answer_that_caused_it_first(in_tmp):
 def test_a_cloud_without_an_instance_for_the_replica_is_not_offered(in_tmp):
     # 70B in FP16 needs 2 H100s per replica; runpod lists only 1-GPU H100 instances (data/cloud_prices.csv)
     code, out, err, shown = drive_on_screen([
-        ("What to plan?", "".join([ENTER, typed("llama-3.1-70b"), ENTER, *[ENTER] * 7, "H100-80GB", ENTER, ENTER,
-                                   ENTER, ENTER])),
+        ("What to plan?", "".join([ENTER, typed("llama-3.1-70b"), ENTER, *[ENTER] * 8, "H100-80GB", ENTER, ENTER,
+                                   ENTER])),
         ("the cheapest listed)", CTRL_C)])
     cloud_menu = shown[shown.index("Cloud:"):]
     assert "lambda" in cloud_menu and "runpod" not in cloud_menu
@@ -255,7 +255,7 @@ def test_forecast_typed_tokens_win_over_the_history_and_blank_takes_its_columns(
     sized = [ENTER, typed("llama-3.1-8b"), ENTER,          # with a model: 8B, FP16
              typed("500"), ENTER,                           # prompt tokens typed; generated: from the history
              ENTER, ENTER, typed("50"),                     # peak: the default; no TTFT; an ITL target of 50 ms
-             "H100-80GB", ENTER, ENTER, ENTER, ENTER, ENTER]  # GPU, vLLM, utilization, replicas: assumed; no profile
+             ENTER, "H100-80GB", ENTER, ENTER, ENTER, ENTER]  # vLLM, GPU, utilization, replicas: assumed; no profile
     code, out, err = drive(*forecast_keys(history, *sized), *REVIEW_PLAN, *SAVE_BOTH, *NO_PICTURE)
     assert code == 0, err
     plan, config = saved(in_tmp, "forecast")
@@ -632,7 +632,7 @@ def test_static_batch_latency_branch_plans_what_the_cli_plans(cli, in_tmp):
             typed("llama-3.1-8b"), ENTER,             # the model, FP16
             typed("8"), ENTER, ENTER,                 # a batch of 8; 1024 prompt and 128 generated tokens (shown)
             ENTER, typed("20"),                       # no TTFT target; an ITL target of 20 ms
-            "H100-80GB", ENTER, ENTER, ENTER,         # the GPU (no "planner chooses" here), vLLM, no profile
+            ENTER, "H100-80GB", ENTER, ENTER,         # vLLM, the GPU (no "planner chooses" here), no profile
             *REVIEW_PLAN, *SAVE_BOTH]
     code, out, err = drive(*keys)
     assert code == 0, err

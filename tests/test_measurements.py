@@ -104,9 +104,9 @@ def test_model_from_a_config_json_beside_the_csv(tmp_path):
 
 
 def test_instruct_and_quantized_ids_map_to_the_base_shape():
-    assert measurements.resolve_model("nvidia/Llama-3.1-8B-Instruct-FP8").id == "llama-3.1-8b"
+    assert measurements.cell_architecture("nvidia/Llama-3.1-8B-Instruct-FP8").id == "llama-3.1-8b"
     with pytest.raises(InputError, match="a known model"):
-        measurements.resolve_model("acme/Unknown-7B-Instruct")
+        measurements.cell_architecture("acme/Unknown-7B-Instruct")
 
 
 def test_write_then_read_gives_the_same_rows(tmp_path):

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import architecture
 import calibration
+import measurements
 import config
 import training_engine as te
 from config import BYTES_PER_GIB
@@ -30,7 +31,7 @@ def job(model="llama-3.1-8b", method="full", precision="BF16", mixed=True, optim
 
 def runs_arch(name):
     """A calibration run's model shape (data/calibration/training_runs.json)."""
-    shape = {k: v for k, v in calibration.load_training_runs()["shapes"][name].items() if k != "source"}
+    shape = {k: v for k, v in measurements.load_training_runs()["shapes"][name].items() if k != "source"}
     from models import ModelArchitecture
 
     return ModelArchitecture(id=name, name=name, **shape)
@@ -296,12 +297,12 @@ def test_calibration_median_errors(quantity, limit):
 
 
 def test_every_training_row_is_validated_or_explained():
-    runs = calibration.load_training_runs()
+    runs = measurements.load_training_runs()
     ids = {r["id"] for r in calibration.validate_training()}
-    published = {r["id"] for r in calibration.load_published()
+    published = {r["id"] for r in measurements.load_published()
                  if r["category"] in ("training_time", "training_mfu", "finetune_memory")}
     assert published <= ids | set(runs["not_validated"])
-    assert len([i for i in ids if i.startswith("H200-train")]) == 2 * len(calibration.load_h200()["train"])
+    assert len([i for i in ids if i.startswith("H200-train")]) == 2 * len(measurements.load_h200()["train"])
 
 
 def test_stored_training_fit_is_what_the_fit_produces():

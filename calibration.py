@@ -771,7 +771,8 @@ def _parser():
     fitting.add_argument("--parameters", metavar="A,B", help="fit only these (inference.weight_bandwidth, ...)")
     fitting.add_argument("--format", choices=("table", "json"), default="table")
     commands.add_parser("refit-shipped", help="refit the shipped efficiencies (data/*_fit.json)")
-    commands.add_parser("crossval", help="refit without each shipped holdout group and predict it")
+    crossval = commands.add_parser("crossval", help="refit without each shipped holdout group and predict it")
+    crossval.add_argument("--format", choices=("table", "json"), default="table")
     return parser
 
 
@@ -796,8 +797,7 @@ def _validate(args, stdout) -> int:
     else:
         from reports import render
 
-        render(report.to_dict(), stdout)
-        print(f"Measurements: {report.measurements}\nEfficiencies: {report.efficiencies}", file=stdout)
+        render(report, stdout)
     return 0
 
 
@@ -835,7 +835,13 @@ def _fit(args, stdout) -> int:
 
 
 def _crossval(args, stdout) -> int:
-    print(json.dumps({"inference": cross_validate(), "training": cross_validate_training()}, indent=1), file=stdout)
+    results = {"inference": cross_validate(), "training": cross_validate_training()}
+    if args.format == "json":
+        print(json.dumps(results, indent=1), file=stdout)
+        return 0
+    from reports import render_crossval
+
+    render_crossval(results, stdout)
     return 0
 
 

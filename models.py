@@ -149,6 +149,8 @@ MAX_FLEET_WORKERS = 4096
 """Plausibility limit on worker processes for one fleet."""
 MAX_HORIZON_DAYS = 3660
 """Longest forecast horizon accepted (ten years)."""
+MAX_DB_INT = 2**31 - 1
+"""Largest value an INTEGER column holds on PostgreSQL (GPU counts, replicas, token averages, request ids)."""
 REQUEST_STATES = ("draft", "submitted", "approved", "rejected", "fulfilled", "cancelled")
 """Capacity-request states (``services.RequestState`` holds the same values)."""
 SERVING_ENGINES = ("vllm", "trtllm", "sglang")

@@ -650,6 +650,23 @@ def validate_report(result: ValidationReport) -> list:
     ]
 
 
+CROSSVAL_COLUMNS = (
+    Column("rows", "Rows"), Column("median_abs_error_pct", "Median |error| %", _one_decimal),
+    Column("max_abs_error_pct", "Max |error| %", _one_decimal), Column("group", "Held-out group (fit on)"),
+)
+
+
+def render_crossval(results: dict[str, dict[str, dict]], stdout=None, width: int | None = None) -> None:
+    """``calibration.py crossval``: per kind (inference, training), each held-out group's error when the
+    efficiencies are refit without it."""
+    console = make_console(stdout, width)
+    for kind, groups in results.items():
+        records = [{"group": group, **errors} for group, errors in groups.items()]
+        console.print(_records_table(records, CROSSVAL_COLUMNS, title=f"{kind.upper()}: HELD-OUT GROUPS",
+                                     cell=_column_cell(CROSSVAL_COLUMNS)))
+        console.print()
+
+
 def compare_report(result: GPUComparison) -> list:
     """GPU options that meet the targets (cheapest first), then the rejected ones with their reasons."""
     blocks = [_title("GPU COMPARISON"),

@@ -46,7 +46,7 @@ from sqlalchemy import exc as sa_exc
 from architecture import checkpoint_precision
 from config import get_gpu, get_model
 from demand_history import MAX_DEMAND
-from models import InputError, NotFoundError, PlannerError, PRECISIONS, check_choice, check_number
+from models import MAX_DB_INT, InputError, NotFoundError, PlannerError, PRECISIONS, check_choice, check_number
 
 DB_ENV_VAR = "LLM_CAPACITY_DB"
 BUSY_TIMEOUT_S = 30.0
@@ -54,8 +54,6 @@ BUSY_TIMEOUT_S = 30.0
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 MAX_TEXT_CHARS = 200
 MAX_NOTE_CHARS = 2000
-MAX_DB_INT = 2**31 - 1
-"""Largest value an INTEGER column holds on PostgreSQL (GPU counts, replicas, token averages, request ids)."""
 FIRST_TIMESTAMP = datetime(1677, 9, 22, tzinfo=timezone.utc)
 LAST_TIMESTAMP = datetime(2262, 4, 11, tzinfo=timezone.utc)
 """Traffic timestamps lie within pandas' nanosecond range (what ``demand_history`` accepts too)."""

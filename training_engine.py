@@ -784,12 +784,26 @@ def duration_hours(job: Job, candidate: Candidate, gpu: GPUSpec, tokens: float, 
 # --------------------------------------------------------------------------- the planner
 
 
+QLORA_COMPUTE_PRECISIONS = ("BF16", "FP16", "FP32")
+"""What a QLoRA job computes in: its base is stored in 4-bit NF4 whatever the weights' precision."""
+
+
+def method_precisions(method: str) -> tuple[str, ...]:
+    """Precisions a training method can use (QLoRA: the compute precision over its NF4 base)."""
+    return QLORA_COMPUTE_PRECISIONS if method == "qlora" else TRAINING_PRECISIONS
+
+
+def gpu_trains_at(gpu: GPUSpec, precision: str) -> bool:
+    """Whether ``gpu`` can train at ``precision`` (FP8 needs FP8 tensor cores)."""
+    return precision != "FP8" or "FP8" in gpu.tflops
+
+
 def make_job(training: TrainingInput, model: ModelConfig, arch: ModelArchitecture) -> tuple[Job, list[str]]:
     """The :class:`Job` a training input describes, with the assumptions its precision rests on."""
     notes = []
     precision = model.precision
     if training.method == "qlora":
-        if precision not in ("BF16", "FP16", "FP32"):
+        if precision not in QLORA_COMPUTE_PRECISIONS:
             notes.append(f"QLoRA: the base is stored in NF4 whatever --precision says ({precision}); "
                          "it computes in BF16.")
             precision = "BF16"
@@ -853,10 +867,13 @@ def plan_training(training: TrainingInput, model: ModelConfig, gpu_cfg: GPUConfi
     _check_batch(ask)
     if gpu_cfg.gpu_type:
         gpu = config.get_gpu(gpu_cfg.gpu_type)
+        if not gpu_trains_at(gpu, ask.job.precision):
+            raise InputError("model.precision", ask.job.precision, f"a precision {gpu.id} has tensor cores for "
+                             "(it has no FP8); choose BF16, or a GPU with FP8 (H100, H200, B200, MI300X)")
         chosen = _option(ask, gpu) or _unfitted_option(ask, gpu)
         recommended = _recommended(ask, chosen)
     else:
-        chosen = recommended = _cheapest(ask, _options(ask, _candidate_gpus()), arch)
+        chosen = recommended = _cheapest(ask, _options(ask, _candidate_gpus(ask.job.precision)), arch)
     return _build_plan(ask, chosen, recommended, assumptions + notes, training, model, gpu_cfg, include_cost)
 
 
@@ -973,9 +990,9 @@ def _option(ask: _Request, gpu: GPUSpec) -> GPUOption | None:
                      _price(ask, gpu, best.layout.gpus))
 
 
-def _candidate_gpus() -> list[GPUSpec]:
-    """GPU types the planner may choose among: those CUDA/ROCm training stacks run on."""
-    return [g for g in config.list_gpus() if g.vendor in ("NVIDIA", "AMD")]
+def _candidate_gpus(precision: str) -> list[GPUSpec]:
+    """GPU types the planner may choose among: those CUDA/ROCm training stacks run on, at ``precision``."""
+    return [g for g in config.list_gpus() if g.vendor in ("NVIDIA", "AMD") and gpu_trains_at(g, precision)]
 
 
 def _options(ask: _Request, gpus: list[GPUSpec]) -> list[GPUOption]:
@@ -1006,7 +1023,8 @@ def _recommended(ask: _Request, chosen: GPUOption) -> GPUOption:
     if ask.cost is not None and ask.cost.price_per_gpu_hour is not None:
         return chosen
     free = dataclasses.replace(ask, cons=dataclasses.replace(ask.cons, num_gpus=None))
-    others = [o for o in _options(free, _candidate_gpus()) if o.usd_per_gpu_hour is not None and _choosable(o)]
+    others = [o for o in _options(free, _candidate_gpus(ask.job.precision))
+              if o.usd_per_gpu_hour is not None and _choosable(o)]
     best = min(others, key=_ranking(ask), default=chosen)
     if chosen.candidate.fits and chosen.total_usd is not None and _ranking(ask)(best) >= _ranking(ask)(chosen):
         return chosen
@@ -1038,7 +1056,8 @@ def _nothing_fits(ask: _Request, gpu: GPUSpec) -> str:
     here = fewest_gpus(job, gpu, free, ask.eff)
     if here and (count is None or here != count):
         hints.append(f"{here} x {gpu.id}" + (" with the planner choosing the layout" if fixed and here <= (count or here) else ""))
-    for other in sorted((g for g in _candidate_gpus() if g.memory_gib > gpu.memory_gib), key=lambda g: g.memory_gib):
+    larger = (g for g in _candidate_gpus(ask.job.precision) if g.memory_gib > gpu.memory_gib)
+    for other in sorted(larger, key=lambda g: g.memory_gib):
         n = count if count and best_on(job, other, dataclasses.replace(free, num_gpus=count), ask.eff, ask.tokens) \
             else fewest_gpus(job, other, free, ask.eff)
         if n and len(hints) < 3:

@@ -183,18 +183,19 @@ def inference_gpus(model: tuple[str, Any], precision: str, tokens_per_sequence: 
 
 
 def training_gpus(precision: str) -> list[str]:
-    """GPUs that can train at ``precision`` (FP8 needs FP8 tensor cores); a job shards over as many GPUs as it
-    needs, so memory does not rule one out."""
+    """GPUs that can train at ``precision`` (``training_engine.gpu_trains_at``); a job shards over as many GPUs as
+    it needs, so memory does not rule one out."""
     import config
+    from training_engine import gpu_trains_at
 
-    return [g.id for g in config.list_gpus() if precision != "FP8" or "FP8" in g.tflops]
+    return [g.id for g in config.list_gpus() if gpu_trains_at(g, precision)]
 
 
 def training_precisions(method: str) -> tuple[str, ...]:
-    """Precisions a training method can use: QLoRA stores its base in 4-bit NF4 and computes in 16 or 32 bit."""
-    from training_engine import TRAINING_PRECISIONS
+    """Precisions a training method can use (``training_engine.method_precisions``)."""
+    from training_engine import method_precisions
 
-    return ("BF16", "FP16", "FP32") if method == "qlora" else TRAINING_PRECISIONS
+    return method_precisions(method)
 
 
 def clouds_for(gpu_id: str | None, gpus_per_replica: int = 1) -> tuple[str, ...]:

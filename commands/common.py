@@ -125,17 +125,35 @@ def stdin_is_terminal() -> bool:
         return False
 
 
-def _number(kind, *, minimum: float = 0.0, inclusive: bool = False):
+def _whole(text: str) -> int:
+    """``text`` as an int; scientific notation that names a whole number (``1e9``, ``2.5e6``) is accepted."""
+    try:
+        return int(text)
+    except ValueError:
+        value = float(text)
+        if not value.is_integer():
+            raise ValueError(text)
+        return int(value)
+
+
+LARGEST_WHOLE = 10**18
+"""No count the planner takes (tokens, GPUs, requests) comes near this; a larger one is a typo."""
+
+
+def _number(kind, *, minimum: float = 0.0, inclusive: bool = False, maximum: int = LARGEST_WHOLE):
     noun = "a whole number" if kind is int else "a finite number"
     bound = f">= {minimum:g}" if inclusive else f"> {minimum:g}"
+    if kind is int:
+        bound += f" and <= {maximum:.0e}" if maximum == LARGEST_WHOLE else f" and <= {maximum}"
 
     def parse(text: str):
         try:
-            value = kind(text)
-        except ValueError:
+            value = (_whole if kind is int else kind)(text)
+        except (ValueError, OverflowError):
             raise argparse.ArgumentTypeError(f"got {text!r}; expected {noun} {bound}")
         too_low = value < minimum if inclusive else value <= minimum
-        if (kind is float and not math.isfinite(value)) or too_low:
+        too_high = kind is int and value > maximum
+        if (kind is float and not math.isfinite(value)) or too_low or too_high:
             raise argparse.ArgumentTypeError(f"got {text!r}; expected {noun} {bound}")
         return value
 

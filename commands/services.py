@@ -26,10 +26,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from commands.common import (  # noqa: E402
-    NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, ExitStatus, Parser, UsageError, check_fleet, guarded, parse, streams,
+    POSITIVE, POSITIVE_INT, ExitStatus, Parser, UsageError, check_fleet, guarded, number, parse, streams,
 )
-from models import FLEET_EXECUTORS, PRECISIONS, REQUEST_STATES, SCENARIOS  # noqa: E402
+from models import FLEET_EXECUTORS, MAX_DB_INT, PRECISIONS, REQUEST_STATES, SCENARIOS  # noqa: E402
 
+
+STORED_COUNT = number(int, maximum=MAX_DB_INT)
+STORED_COUNT_OR_ZERO = number(int, minimum=0, inclusive=True, maximum=MAX_DB_INT)
+"""Ids and counts the registry stores: refused here, before any work, when the database could not hold them."""
 
 # service flag dest -> Service field
 SERVICE_FIELDS = {
@@ -76,12 +80,12 @@ def _service_flags(parser: argparse.ArgumentParser, *, adding: bool) -> None:
     parser.add_argument("--precision", type=str.upper,
                         help=f"weights: {', '.join(PRECISIONS)} (default: the checkpoint's format, else FP16)")
     parser.add_argument("--rps", type=POSITIVE, help="average requests per second (with the token flags)")
-    parser.add_argument("--input-tokens", type=POSITIVE_INT, help="average prompt tokens per request")
-    parser.add_argument("--output-tokens", type=POSITIVE_INT, help="average generated tokens per request")
+    parser.add_argument("--input-tokens", type=STORED_COUNT, help="average prompt tokens per request")
+    parser.add_argument("--output-tokens", type=STORED_COUNT, help="average generated tokens per request")
     parser.add_argument("--ttft-slo-ms", type=POSITIVE, help="time-to-first-token target, ms")
     parser.add_argument("--itl-slo-ms", type=POSITIVE, help="inter-token latency target, ms")
-    parser.add_argument("--replicas", type=NON_NEGATIVE_INT, help="replicas running now")
-    parser.add_argument("--gpus", type=NON_NEGATIVE_INT, help="GPUs held now, all replicas (default: one per replica)")
+    parser.add_argument("--replicas", type=STORED_COUNT_OR_ZERO, help="replicas running now")
+    parser.add_argument("--gpus", type=STORED_COUNT_OR_ZERO, help="GPUs held now, all replicas (default: one per replica)")
     parser.add_argument("--tags", type=_tags, help="comma-separated tags (update: replaces them; '' clears)")
 
 
@@ -135,19 +139,19 @@ def build_parser() -> argparse.ArgumentParser:
     requests = command(commands, "request", "capacity requests").add_subparsers(dest="request_command", required=True)
     create = command(requests, "create", "open a draft request for more GPUs")
     create.add_argument("name", help="service")
-    create.add_argument("--gpus", type=POSITIVE_INT, required=True, help="additional GPUs wanted")
+    create.add_argument("--gpus", type=STORED_COUNT, required=True, help="additional GPUs wanted")
     create.add_argument("--gpu-type", help="GPU type (default: the service's)")
     create.add_argument("--reason", required=True, help="why the GPUs are needed")
     create.add_argument("--by", required=True, help="requester")
     for action in ("submit", "approve", "reject", "fulfill", "cancel"):
         step = command(requests, action, f"{action} a request")
-        step.add_argument("id", type=POSITIVE_INT, help="request id")
+        step.add_argument("id", type=STORED_COUNT, help="request id")
         step.add_argument("--by", required=True, help="who acts")
         step.add_argument("--note", help="comment recorded with the event")
     listing = command(requests, "list", "list requests")
     listing.add_argument("--state", choices=REQUEST_STATES, help="only requests in this state")
     listing.add_argument("--service", help="only requests for this service")
-    command(requests, "show", "one request with its history").add_argument("id", type=POSITIVE_INT)
+    command(requests, "show", "one request with its history").add_argument("id", type=STORED_COUNT)
     command(commands, "fleet", "GPUs in use, requested and approved, per GPU type and per team")
     return parser
 

@@ -190,6 +190,24 @@ def test_every_number_flag_at_its_extremes(tmp_path, mode):
             assert_clean(code, stdout, stderr, output)
 
 
+@pytest.mark.parametrize("written, meaning", [("1e6", "1000000"), ("2.5e5", "250000"), ("1_000_000", "1000000")])
+def test_whole_number_flags_take_notation_that_names_a_whole_number(written, meaning):
+    """``--dataset-size 1e6`` is one million tokens: the same plan as the digits typed out."""
+    plans = [json.loads(run_cli(forecast_main, ["--mode", "training", *_flags({**TRAINING_BASE, "--dataset-size": text}),
+                                                "--format", "json"])[1])
+             for text in (written, meaning)]
+    assert plans[0]["inputs"]["training"]["dataset_size_tokens"] == int(meaning)
+    assert plans[0]["training_metrics"] == plans[1]["training_metrics"]
+
+
+@pytest.mark.parametrize("text", ["1.5e0", "1e-3", "inf", "1e19", "1e308"])
+def test_whole_number_flags_refuse_fractions_and_absurd_sizes(text):
+    code, stdout, stderr = run_cli(forecast_main, ["--mode", "training",
+                                                   *_flags({**TRAINING_BASE, "--dataset-size": text})])
+    assert code == 2 and stdout == "" and stderr.startswith("error: argument --dataset-size: got ")
+    assert len(stderr.strip().splitlines()) == 1
+
+
 # --------------------------------------------------------------------------- config files
 
 CONFIG_BASES = {
@@ -875,10 +893,10 @@ def filled_db(tmp_path) -> Path:
 
 BAD_SERVICES = [
     ("huge-id", ["request", "show", "99999999999999999999999"],
-     r"^error: request.id: got 99999999999999999999999; expected a whole number > 0 and <= 2147483647$"),
+     r"^error: argument id: got '99999999999999999999999'; expected a whole number > 0 and <= 2147483647$"),
     ("huge-gpus", ["request", "create", "chat", "--gpus", "2147483648", "--reason", "x", "--by", "bob"],
-     r"^error: request.gpus: got 2147483648; expected a whole number > 0 and <= 2147483647$"),
-    ("huge-replicas", ["update", "chat", "--replicas", "99999999999"], r"^error: service.replicas: got 99999999999; "),
+     r"^error: argument --gpus: got '2147483648'; expected a whole number > 0 and <= 2147483647$"),
+    ("huge-replicas", ["update", "chat", "--replicas", "99999999999"], r"^error: argument --replicas: got '99999999999'; "),
     ("control-characters", ["update", "chat", "--owner", "a\x00b"], r"without control characters$"),
     ("long-owner", ["update", "chat", "--owner", "o" * 100000], r"\.\.\. \(100002 characters\); expected non-empty"),
     ("csv-binary", ["traffic", "import", "chat", "--csv", "{binary}"], r"^error: --csv: .*expected a UTF-8 text file "

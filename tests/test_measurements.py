@@ -152,3 +152,30 @@ def test_cli_refuses_a_bad_file_with_status_2(tmp_path, capsys):
     assert calibration.main(["validate", "--measurements", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and "column gpu" in err[0]
+
+
+def test_cli_validate_renders_the_rows_and_summary_tables(tmp_path):
+    import io
+
+    path = write_csv(tmp_path / "m.csv", [GOOD, {**GOOD, "batch": "32", "value": "12.0"}])
+    out = io.StringIO()
+    assert calibration.main(["validate", "--measurements", str(path)], stdout=out) == 0
+    text = out.getvalue()
+    # the typed report's own sections, never the generic key: value dump of an unknown result
+    assert "ROWS (farthest off first)" in text and "SUMMARY" in text and "RESULT" not in text
+    assert text.count("row 1") == 1 and text.count("row 2") == 1
+
+
+def test_crossval_table_keeps_every_group_and_its_numbers_at_80_columns():
+    import io
+
+    from reports import render_crossval
+
+    group = "L40S and A100-PCIe, PCIe only (fit on NVLink GPUs)"
+    out = io.StringIO()
+    render_crossval({"inference": {group: {"rows": 59, "median_abs_error_pct": 8.67, "max_abs_error_pct": 48.08}}},
+                    out, width=80)
+    lines = out.getvalue().splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= 80
+    (numbers,) = [line for line in lines if line.strip().startswith("59")]
+    assert numbers.split()[:3] == ["59", "8.7", "48.1"] and "L40S" in numbers

@@ -17,7 +17,18 @@ def test_pyproject_ships_every_module_and_the_data():
     assert set(setuptools["py-modules"]) == {path.stem for path in ROOT.glob("*.py")} - {"main"}
     assert setuptools["packages"] == ["commands"]
     shipped = {Path(target).relative_to("share/llm-capacity") for target in setuptools["data-files"]}
-    assert shipped == {Path("data")} | {path.relative_to(ROOT) for path in (ROOT / "data").iterdir() if path.is_dir()}
+    assert shipped == {Path("data")} | {path.relative_to(ROOT) for path in (ROOT / "data").rglob("*") if path.is_dir()}
+
+
+def test_pyproject_data_globs_match_every_data_file_and_no_folder():
+    """setuptools refuses a data-files glob that matches a folder (``pip install .`` then fails with "Not a file"),
+    and a file no glob matches is missing from the installed tool."""
+    globbed = [ROOT.glob(pattern) for patterns in PROJECT["tool"]["setuptools"]["data-files"].values()
+               for pattern in patterns]
+    matched = [path for paths in globbed for path in paths]
+    assert [path for path in matched if not path.is_file()] == []
+    data_files = {path for path in (ROOT / "data").rglob("*") if path.is_file()}
+    assert sorted(map(str, data_files - set(matched))) == []
     assert PROJECT["project"]["scripts"]["llm-capacity"] == "commands.forecast:main"
 
 

@@ -1,4 +1,9 @@
-"""Forecast demand -> replicas and GPUs per period -> what to add by when.
+"""Forecast demand -> replicas and GPUs per period -> a provisioning schedule -> what to add by when.
+
+``plan_forecast`` turns a fitted forecast into a :class:`ForecastPlan`: it picks the tokens per request (flags
+over the history's token columns over the defaults) and the peak multiplier, sizes the scenario's demand hour by
+hour (``capacity_timeline``), then steps it into whole days or weeks (``step_demand``, ``_schedule``: the GPUs
+someone can actually provision) and words the recommendations.
 
 ``capacity_timeline(timestamps, demand_rps, plan, gpu)`` sizes every forecast period with the
 inference planner. The planner is called once at the peak demand (which fixes the GPU type and

@@ -305,8 +305,8 @@ class LLMForecastEngine:
                      request_by: str | None = None) -> ServicePlan:
         """Capacity plan for a registered service, and with ``request_by`` a draft request for the shortfall.
 
-        The GPUs needed are the peak of the forecast's capacity timeline (or the inference plan's total on the
-        current traffic). A request is opened only when more GPUs are needed and no request of this service is
+        The GPUs needed are the most the forecast's provisioning schedule holds (or the inference plan's total on
+        the current traffic), as :func:`fleet.required_gpus` reads them. A request is opened only when more GPUs are needed and no request of this service is
         open (draft, submitted or approved); an open one is returned instead, with a note.
         """
         request = self.service_request(name, horizon_days, scenario)

@@ -1313,10 +1313,10 @@ class FleetPlan(_ByName, _Result):
     """One record per service: ``service``, ``status`` (``ok`` or ``failed``), ``error``, ``required_gpus`` (the peak
     the plan needs), ``gpu_type``, ``current_gpus``, ``additional_gpus``, ``spare_gpus``, ``team``, ``model``,
     ``peak_demand_rps``, ``peak_at``, ``shortfall_at``, and ``plan`` (the service's plan without its history and
-    per-period records; ``daily`` holds its peak demand and GPUs per day)."""
+    per-period records; its ``provisioning_schedule`` holds the GPUs of each step, day or week)."""
     totals: dict
     """``services``, ``ok``, ``failed``, GPUs held / needed / to add / spare overall, ``by_gpu_type``, ``by_team``
-    and ``by_date`` (per day and GPU type: the sum of each service's peak GPUs that day)."""
+    and ``by_date`` (per provisioning step's start date and GPU type: the sum of the services' GPUs for that step)."""
     executor: dict
     """Where it ran: ``kind``, ``workers``, ``scheduler``, ``partitions``, ``services_planned``."""
     warnings: list = field(default_factory=list)

@@ -135,7 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--model", help="catalog id (llama-3.1-70b) or Hugging Face id")
     model.add_argument("--model-config", metavar="PATH", help="a Hugging Face config.json")
     model.add_argument("--model-size", type=POSITIVE, metavar="B", help="parameters in billions (derives a Llama-like shape)")
-    model.add_argument("--precision", type=str.upper, help="weights: FP32, FP16, BF16, FP8, INT8, INT4")
+    model.add_argument("--precision", type=str.upper, help="weights: FP32, FP16, BF16, FP8, INT8, INT4, MXFP4, NVFP4 "
+                       "(default: the checkpoint's format, else FP16)")
     model.add_argument("--kv-precision", type=str.upper, help="KV cache: FP32, FP16, BF16, FP8, INT8")
     model.add_argument("--context-window", type=POSITIVE_INT,
                        help="the engine's maximum model length (vLLM --max-model-len): one sequence this long must fit")
@@ -148,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="serving engine whose KV-memory policy and batch limits to plan with (default vllm)")
     gpu.add_argument("--tensor-parallel", type=POSITIVE_INT, help="tensor-parallel degree")
     gpu.add_argument("--target-utilization", type=number(float), help="planned share of sustainable load (default 0.7)")
-    gpu.add_argument("--gpu-memory-utilization", type=number(float), help="share of GPU memory the engine takes (default 0.9)")
+    gpu.add_argument("--gpu-memory-utilization", type=number(float), help="share of GPU memory the engine takes (default: the engine's: "
+                     "vLLM 0.9 of all memory, TensorRT-LLM 0.9 of what weights leave, SGLang 0.81-0.88 by TP)")
     gpu.add_argument("--num-gpus", type=POSITIVE_INT, help="training: fix the GPU count")
     # ---- training
     training = parser.add_argument_group("training")

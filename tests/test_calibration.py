@@ -303,3 +303,35 @@ def test_fit_command_writes_the_profile_or_refuses(tmp_path, capsys):
                              "--parameters", "inference.matmul"])
     err = capsys.readouterr().err
     assert code == 2 and "inference.matmul (" in err and not (tmp_path / "p.json").exists()
+
+
+README_ACCURACY_ROWS = {  # the README's accuracy table label -> the --mode validate quantity it reports
+    "saturated output tokens/s (offline)": "saturated_output_tokens_per_s",
+    "static-batch output tokens/s": "output_tokens_per_s",
+    "TTFT (static batch and online)": "ttft_ms",
+    "ITL": "itl_ms",
+    "E2E latency": "e2e_latency_ms",
+    "decode step": "decode_step_ms",
+    "prefill": "prefill_ms",
+    "training peak memory (H200)": "training_peak_memory_gib",
+    "training tokens/s": "training_tokens_per_s",
+    "training TFLOP/s per GPU (Megatron-LM)": "training_tflops_per_gpu",
+    "training tokens/s per GPU (MosaicML)": "training_tokens_per_s_per_gpu",
+    "training MFU (MosaicML, not fitted)": "training_mfu",
+    "training GPU-hours (Llama 2, not fitted)": "training_gpu_hours",
+    "fine-tune peak memory (torchtune, not fitted)": "finetune_peak_memory_gib",
+}
+
+
+def test_readme_accuracy_table_reports_every_quantity_as_validate_measures_it():
+    """The README shows every group `--mode validate` checks, the worst included, with today's numbers."""
+    readme = (config.DATA_DIR.parent / "README.md").read_text(encoding="utf-8")
+    cells = [line.strip("| ").split(" | ") for line in readme.splitlines() if line.startswith("| ")]
+    shown = {row[0]: row[1:] for row in cells if row[0] in README_ACCURACY_ROWS}
+    summary = calibration.validate().summary
+    assert set(summary) == set(README_ACCURACY_ROWS.values()) and set(shown) == set(README_ACCURACY_ROWS)
+    for label, (rows, median, worst) in shown.items():
+        measured = summary[README_ACCURACY_ROWS[label]]
+        assert int(rows) == measured["rows"], label
+        assert float(median.rstrip("%")) == pytest.approx(measured["median_abs_error_pct"], abs=0.051), label
+        assert float(worst.rstrip("%")) == pytest.approx(measured["max_abs_error_pct"], abs=0.051), label

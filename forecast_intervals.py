@@ -5,9 +5,11 @@ model serves any demand level (and multiplying the history by a constant multipl
 Two models:
 
 - ``backtest``: the normalized errors of the rolling-origin backtest (origins x periods). An origin's
-  mean error is a level shift whose spread over K origins is widened by Student's t (K-1 degrees of
+  median error is a level shift whose spread over K origins is widened by Student's t (K-1 degrees of
   freedom) and ``sqrt(1 + 1/K)`` (a prediction interval for one new origin); the deviations around
-  each origin's mean are resampled. Beyond the backtest horizon the shift's spread grows with
+  each origin's median are resampled. The median, not the mean: on bursty traffic (BurstGPT) one
+  origin's burst would otherwise lift the level of every sample path, and the daily-peak quantiles
+  with it (``benchmarks/eval_step_peaks.py``). Beyond the backtest horizon the shift's spread grows with
   ``sqrt(h / backtest horizon)`` (a random-walk level), an assumption the backtest cannot check.
 - ``naive_fallback`` (too little history for a backtest): the history's own seasonal-naive changes
   ``y[t] - y[t - m]`` (m = the longest season with one full cycle, else 1), normalized the same way;
@@ -59,7 +61,7 @@ def calibrated_quantiles(errors, horizon: int, test_horizon: int, independent_or
                          seed: int = 0, levels: tuple = tuple(BAND_LEVELS.values()), hold_after: int = 0):
     """Quantiles (``levels`` x ``horizon``) of normalized backtest errors for a new origin.
 
-    ``errors`` is origins x periods of normalized backtest errors. Each origin's mean is a shift
+    ``errors`` is origins x periods of normalized backtest errors. Each origin's median is a shift
     drawn from Student's t (K-1 degrees of freedom, K = ``independent_origins``, by default the
     number of rows) scaled by ``sqrt(1 + 1/K)``; within-origin deviations are resampled; the
     shift's spread grows with ``sqrt(h / test_horizon)`` beyond it (up to lead ``hold_after`` when given).
@@ -82,7 +84,7 @@ def _shift_and_within(errors, independent_origins: float | None, seed: int, draw
     errors = np.atleast_2d(np.asarray(errors, dtype=float))
     rows = errors.shape[0]
     k = min(float(independent_origins or rows), rows)
-    shifts = errors.mean(axis=1)
+    shifts = np.median(errors, axis=1)  # robust to bursts: one burst must not shift every other origin's path
     spread = float(shifts.std(ddof=1)) * math.sqrt(1 + 1 / k) if rows > 1 else 0.0
     shift_draws = spread * np.random.default_rng(seed).standard_t(max(k - 1, 1.0), draws)
     return float(shifts.mean()), shift_draws, (errors - shifts[:, None]).ravel()
@@ -145,7 +147,7 @@ class ErrorModel:
             return common[:, None] * self._fallback_growth(start, stop)[None, :]
         errors = np.atleast_2d(np.asarray(self.errors, dtype=float))
         shift_mean, shift_draws, _ = _shift_and_within(errors, self.independent_origins or None, self.seed, draws)
-        deviations = errors - errors.mean(axis=1, keepdims=True)
+        deviations = errors - np.median(errors, axis=1, keepdims=True)
         block = errors.shape[1]
         out = np.empty((draws, stop - start))
         for j in range(start // block, (stop - 1) // block + 1):

@@ -685,6 +685,7 @@ def load_profile(path: str | Path) -> Profile:
     data = parse_json(read_text_file(label, "--efficiency-profile"), "--efficiency-profile", label)
     if not isinstance(data, dict):
         raise InputError(f"--efficiency-profile {label}", type(data).__name__, "a JSON object (a calibration profile)")
+    _refuse_config(data, label)
     for key in data:
         if key not in PROFILE_KEYS:
             raise UnknownKeyError(f"{label}", key, PROFILE_KEYS)
@@ -699,6 +700,17 @@ def load_profile(path: str | Path) -> Profile:
         description += f" (not in the profile, shipped values: {', '.join(defaulted)})"
     inference, training = efficiencies(values)
     return Profile(inference, training, description)
+
+
+def _refuse_config(data: dict, label: str) -> None:
+    """A plan (its ``inputs``) or a config (``mode``, its sections) given where a profile goes says what it is,
+    rather than which of its keys a profile lacks."""
+    from config_loader import CONFIG_KEYS
+
+    found = [key for key in data if key in (*CONFIG_KEYS, "inputs") and key not in PROFILE_KEYS]
+    if found and "profile_version" not in data:
+        raise InputError("--efficiency-profile", label, "a calibration profile (written by `python calibration.py "
+                         f"fit`): this looks like a plan or config file (it has {found[0]!r}; give a config with --config)")
 
 
 def _profile_values(label: str, sections: dict) -> tuple[dict, list[str]]:

@@ -41,6 +41,8 @@ EXTRA_SECTION_KEYS = {
 }
 TOP_LEVEL_KEYS = ("mode", "profile", "measurements")
 """Keys of a config that are not sections: what to plan, a calibration profile, measurements to validate against."""
+CONFIG_KEYS = (*TOP_LEVEL_KEYS, *SECTION_MODELS, *EXTRA_SECTION_KEYS)
+"""Every top-level key of a config file."""
 MISSING_KEY_FLAGS = {"workload": "--rps, --input-tokens, --output-tokens",
                      "latency": "--input-tokens, --output-tokens (and --batch-size)",
                      "training": "--dataset-size, --sequence-length, --epochs, --global-batch-size",
@@ -69,19 +71,22 @@ TEMPLATES: dict[str, dict] = {
     },
     "forecast": {
         "mode": "forecast",
-        "forecast": {"history": "traffic.csv", "horizon_days": 30, "method": "auto", "scenario": "pessimistic",
+        "forecast": {"history": None, "horizon_days": 30, "method": "auto", "scenario": "pessimistic",
                      "avg_input_tokens": 500, "avg_output_tokens": 200, "ttft_slo_ms": None, "itl_slo_ms": None},
         "model": {"model": "llama-3.1-70b", "precision": "FP16"},
         "gpu": {"gpu_type": "H100-80GB"},
     },
     "fleet": {
         "mode": "fleet",
-        "forecast": {"history": "fleet.parquet", "horizon_days": 30, "method": "auto", "scenario": "pessimistic"},
+        "forecast": {"history": None, "horizon_days": 30, "method": "auto", "scenario": "pessimistic"},
         "fleet": {"service_column": "service", "executor": "local", "dask_scheduler": None, "workers": None},
         "model": {"model": "llama-3.1-70b", "precision": "FP16"},
         "gpu": {"gpu_type": "H100-80GB"},
     },
 }
+SAMPLE_HISTORIES = {"forecast": ("traces", "azure2024_conv_per_hour.csv"), "fleet": ("fleet", "sample_fleet.parquet")}
+"""The shipped history (folder and file under the data directory) a template's ``forecast.history`` names, so a
+generated config runs as written (data/traces/README.md, data/fleet/README.md)."""
 
 
 def section_keys(section: str) -> tuple[str, ...]:
@@ -95,7 +100,7 @@ def validate_structure(config: Any, where: str = "config") -> dict:
     """Check sections and keys (not values); return the config unchanged."""
     if not isinstance(config, dict):
         raise InputError(where, type(config).__name__, "a JSON object with sections such as workload, model, gpu")
-    sections = (*TOP_LEVEL_KEYS, *SECTION_MODELS, *EXTRA_SECTION_KEYS)
+    sections = CONFIG_KEYS
     for name, body in config.items():
         if name not in sections:
             raise UnknownKeyError(where, name, sections)
@@ -259,11 +264,24 @@ def _names_a_model(config: dict) -> bool:
     return any(value is not None for key, value in config.get("model", {}).items() if key != "precision")
 
 
-def template(mode: str) -> dict:
-    """The config template for ``mode`` (what ``--generate-config`` writes)."""
+def template(mode: str, here: str | os.PathLike = ".") -> dict:
+    """The config template for ``mode`` (what ``--generate-config`` writes); its history is the shipped sample,
+    named relative to ``here`` (the directory the config is run from) when the data lies under it, else in full."""
     if mode not in TEMPLATES:
         raise InputError("--generate-config", mode, "one of " + ", ".join(TEMPLATES))
-    return copy.deepcopy(TEMPLATES[mode])
+    result = copy.deepcopy(TEMPLATES[mode])
+    if mode in SAMPLE_HISTORIES:
+        result["forecast"]["history"] = sample_history_path(mode, here)
+    return result
+
+
+def sample_history_path(mode: str, here: str | os.PathLike = ".") -> str:
+    """The shipped sample history of ``mode``'s template, as a path from ``here`` (POSIX separators)."""
+    import config
+
+    sample = config.DATA_DIR.joinpath(*SAMPLE_HISTORIES[mode]).resolve()
+    base = Path(here).resolve()
+    return (sample.relative_to(base) if sample.is_relative_to(base) else sample).as_posix()
 
 
 def check_output_path(path: str | os.PathLike, field_name: str = "--output", suffix: str | None = None) -> Path:

@@ -75,6 +75,9 @@ def read_table(source: Any, service_column: str) -> tuple[Any, list[str]]:
     if isinstance(source, pd.DataFrame):
         frame = source
     elif isinstance(source, (str, os.PathLike)):
+        from config_loader import check_input_file
+
+        check_input_file(os.fspath(source), "--history", max_bytes=None)  # a missing file says so (pyarrow: "None")
         frame = _read_parquet(source) if Path(source).suffix.lower() in PARQUET_SUFFIXES else _read_csv(source)
     else:
         raise InputError("forecast.history", type(source).__name__,
@@ -604,6 +607,9 @@ def read_result(path: str | os.PathLike) -> dict:
 
 
 def _read_parquet_result(path) -> dict:
+    from config_loader import check_input_file
+
+    check_input_file(os.fspath(path), "--retry-failed", max_bytes=None)
     pq = _pyarrow_parquet("--retry-failed")
     import pyarrow as pa
 

@@ -227,8 +227,9 @@ class LLMForecastEngine:
             rows = [self._row_request(row, horizon_days, request_by) for row in rows]
         inputs = {"mode": "fleet", "registry": str(self.registry.url), "horizon_days": horizon_days,
                   "scenario": scenario, "fleet": dataclasses.asdict(fleet)}
+        requests = tuple(_request_summary(row) for row in rows if row.get("request"))
         return FleetPlan(inputs=inputs, services=tuple(rows), totals=fleet_totals(rows), executor=where,
-                         assumptions=list(_FLEET_ASSUMPTIONS))
+                         assumptions=list(_FLEET_ASSUMPTIONS), requests=requests)
 
     def _row_request(self, row: dict, horizon_days: float, by: str) -> dict:
         """A registered service's fleet record with the draft request its shortfall calls for (see
@@ -351,6 +352,13 @@ _FLEET_ASSUMPTIONS = [
     "totals by date add up the services' provisioning steps starting that day (each service holds its GPUs for "
     "the whole step); GPUs shared between services within a step would need fewer",
 ]
+
+
+def _request_summary(row: dict) -> dict:
+    """A fleet record's capacity request in brief: opened by this run (no note) or already open (a note says so)."""
+    request = row["request"]
+    return {"id": request["id"], "service": row["service"], "gpus": request["gpus"],
+            "gpu_type": request["gpu_type"], "state": request["state"], "opened": row.get("note") is None}
 
 
 def _retry_notes(kept: dict, names: set, path: str | None) -> list[str]:

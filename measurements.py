@@ -289,7 +289,8 @@ def _check_header(columns: list[str], path: str) -> None:
 
     missing = [c for c in HEADER if c not in columns]
     if missing:
-        raise InputError(f"{path} header", ", ".join(missing), "the columns " + ",".join(HEADER) + " (missing)")
+        raise InputError(f"{path} header", ",".join(map(str, columns)),
+                         "the columns " + ",".join(HEADER) + " (missing: " + ", ".join(missing) + ")")
     for column in columns:
         if column not in HEADER + OPTIONAL_COLUMNS:
             close = difflib.get_close_matches(str(column), HEADER + OPTIONAL_COLUMNS, n=1, cutoff=0.6)

@@ -1321,6 +1321,10 @@ class FleetPlan(_ByName, _Result):
     """Where it ran: ``kind``, ``workers``, ``scheduler``, ``partitions``, ``services_planned``."""
     warnings: list = field(default_factory=list)
     assumptions: list = field(default_factory=list)
+    requests: tuple = ()
+    """The capacity requests of ``services.py plan --all --request``, by service: ``id``, ``service``, ``gpus``,
+    ``gpu_type``, ``state`` and ``opened`` (``True``: opened by this run; ``False``: one already open stands);
+    each record's ``request`` holds the whole request. Empty without ``--request``."""
 
     @property
     def failed(self) -> tuple:

@@ -699,6 +699,8 @@ GPU_TOTAL_COLUMNS = (("key", ""), ("services", "Services"), ("current_gpus", "GP
                      ("required_gpus", "GPUs needed"), ("additional_gpus", "To add"), ("spare_gpus", "Spare"))
 SHORT_SERVICE_COLUMNS = (("service", "Service"), ("team", "Team"), ("gpu_type", "GPU"), ("current_gpus", "Held"),
                          ("required_gpus", "Needed"), ("additional_gpus", "To add"), ("shortfall_at", "Short from"))
+FLEET_REQUEST_COLUMNS = (("id", "Request"), ("service", "Service"), ("state", "State"), ("gpus", "GPUs"),
+                         ("gpu_type", "GPU"), ("opened", ""))
 MAX_FLEET_ROWS = 25
 """Services listed per table of a fleet report (all of them are in ``--output``)."""
 
@@ -716,6 +718,9 @@ def fleet_report(plan: FleetPlan) -> list:
     if short:
         blocks += [_records_table(short[:MAX_FLEET_ROWS], SHORT_SERVICE_COLUMNS, cell=_fleet_cell,
                                   title=f"SERVICES THAT NEED MORE GPUS: {_listed(len(short))}, most first"), _blank()]
+    if plan.requests:
+        blocks += [_records_table([{**r, "opened": "opened now" if r["opened"] else "already open"} for r in plan.requests],
+                                  FLEET_REQUEST_COLUMNS, title=_requests_title(plan.requests)), _blank()]
     if totals["by_date"]:
         rows, period = _fleet_days(totals["by_date"])
         blocks += [_records_table(rows, title=f"FLEET GPUS NEEDED: the peak of each {period}"), _blank()]
@@ -723,6 +728,11 @@ def fleet_report(plan: FleetPlan) -> list:
     blocks.append(_bullets(f"FAILED SERVICES: {_listed(len(failed))}",
                            [f"{row['service']}: {row['error']}" for row in failed[:MAX_FLEET_ROWS]], style="red"))
     return blocks + _notes(plan.assumptions, plan.warnings)
+
+
+def _requests_title(requests: tuple) -> str:
+    opened = sum(1 for r in requests if r["opened"])
+    return f"CAPACITY REQUESTS: {opened:,} opened, {len(requests) - opened:,} already open"
 
 
 def _fleet_cell(key: str, value: Any) -> str:

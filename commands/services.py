@@ -187,13 +187,27 @@ def _import(registry, args):
                                    value_column=args.value_column, date_format=args.date_format)
 
 
-def _plan(registry, args):
-    from llm_forecast_engine import LLMForecastEngine
+def _check_plan(args) -> None:
+    """``plan``'s arguments, before the registry opens: a SQLite file that is not there is a wrong ``--db`` (opening
+    it would create an empty registry and plan nothing), not a new registry."""
+    from services import database_url
 
     if args.request and not args.by:
         raise UsageError("plan --request needs --by USER (who opens the request)")
     if bool(args.all) == bool(args.name):
         raise UsageError("plan needs a service name or --all (not both)")
+    url = database_url(args.db)
+    if url.get_backend_name() == "sqlite" and url.database and not url.query.get("uri") \
+            and not Path(url.database).exists():
+        from models import InputError
+
+        raise InputError("--db", url.database, "an existing registry database (no such file: `services.py add` "
+                         "creates one)")
+
+
+def _plan(registry, args):
+    from llm_forecast_engine import LLMForecastEngine
+
     engine, request_by = LLMForecastEngine(registry=registry), args.by if args.request else None
     if args.all:
         from models import FleetInput
@@ -252,6 +266,8 @@ def _registry(args: argparse.Namespace):
 
 def run(args: argparse.Namespace, stdout) -> ExitStatus:
     """Carry out one parsed command (raises :class:`PlannerError` for user errors)."""
+    if _key(args) == "plan":
+        _check_plan(args)
     with _registry(args) as registry:
         result = COMMANDS[_key(args)](registry, args)
     payload = _payload(result)

@@ -250,6 +250,20 @@ def test_load_profile_names_the_bad_key(profile_file, tmp_path, change, expected
         calibration.load_profile(path)
 
 
+@pytest.mark.parametrize("payload,key", [({"mode": "forecast", "forecast": {"history": "t.csv"}}, "mode"),
+                                         ({"inputs": {"mode": "inference"}, "gpu_resources": {}}, "inputs"),
+                                         ({"workload": {"requests_per_second": 1}}, "workload")])
+def test_load_profile_says_a_plan_or_config_is_not_a_profile(tmp_path, payload, key):
+    """A plan (its inputs) or a config given as --efficiency-profile: not 'unknown key mode; did you mean moved?'."""
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(payload))
+    with pytest.raises(InputError) as caught:
+        calibration.load_profile(path)
+    assert str(caught.value) == (f"--efficiency-profile: got '{path}'; expected a calibration profile (written by "
+                                 f"`python calibration.py fit`): this looks like a plan or config file (it has "
+                                 f"'{key}'; give a config with --config)")
+
+
 def test_a_parameter_the_profile_lacks_keeps_its_shipped_value(profile_file, tmp_path):
     payload = json.loads(profile_file[0].read_text())
     del payload["parameters"]["inference"]["allreduce_latency_us"]

@@ -50,6 +50,66 @@ def test_generate_config_never_overwrites(cli, tmp_path, monkeypatch):
     assert (tmp_path / "training_config.json").read_text() == '{"mode": "training"}'
 
 
+def generated_kinds() -> tuple:
+    """Every ``--generate-config`` choice the parser offers (a new template is tested without editing this file)."""
+    from commands.forecast import build_parser
+
+    return tuple(next(action.choices for action in build_parser()._actions if action.dest == "generate_config"))
+
+
+SAMPLE_FLEET_SERVICES = {"chat", "qwen-large", "qwen-mid", "qwen-small"}  # data/fleet/README.md
+
+
+@pytest.mark.parametrize("kind", generated_kinds())
+def test_every_generated_config_runs_as_written(cli, tmp_path, monkeypatch, kind):
+    """``--generate-config KIND`` then ``--config KIND_config.json`` from the repo root: the history a forecast or
+    fleet template names is a shipped file (data/traces, data/fleet), named from the directory it was written in."""
+    import config_loader
+
+    monkeypatch.chdir(tmp_path)  # elsewhere: the shipped data is named in full
+    assert cli("--generate-config", kind).exit_code == 0
+    elsewhere = json.loads((tmp_path / f"{kind}_config.json").read_text())
+    assert elsewhere == config_loader.template(kind, here=tmp_path)
+    history = elsewhere.get("forecast", {}).get("history")
+    assert history is None or (Path(history).is_absolute() and Path(history).is_file())
+    monkeypatch.chdir(ROOT)  # what `cd repo && --generate-config KIND` writes, run where it was written
+    written = tmp_path / "from_root.json"
+    written.write_text(json.dumps(config_loader.template(kind, here=ROOT)))
+    as_written = json.loads(written.read_text()).get("forecast", {}).get("history")
+    assert as_written is None or (as_written.startswith("data/") and (ROOT / as_written).is_file())
+    result = cli("--config", str(written), "--format", "json")
+    assert (result.exit_code, result.stderr) == (0, ""), result.stderr
+    plan = json.loads(result.stdout)
+    if kind == "fleet":
+        assert {row["service"]: row["status"] for row in plan["services"]} == dict.fromkeys(SAMPLE_FLEET_SERVICES, "ok")
+    if kind == "forecast":  # Azure 2024 conversation: 144 hours, the first 91,156 requests (the file's first row)
+        assert len(plan["history"]) == 144
+        assert plan["history"][0] == {"timestamp": "2024-05-12T00:00:00+00:00", "value": 91156.0}
+
+
+def test_sample_fleet_is_built_as_documented(tmp_path, monkeypatch):
+    """data/fleet/README.md's recipe rebuilds the shipped table; its ServeGen services keep the traces' tokens per
+    request (data/traces/token_stats.csv, computed apart from this table), so the 1% scaling changed only the load."""
+    import re
+
+    import pandas as pd
+
+    recipe = re.search(r"```python\n(.*?)```", (ROOT / "data/fleet/README.md").read_text(), re.S).group(1)
+    rebuilt = tmp_path / "rebuilt.parquet"
+    assert recipe.count('"data/fleet/sample_fleet.parquet"') == 1
+    monkeypatch.chdir(ROOT)
+    exec(recipe.replace('"data/fleet/sample_fleet.parquet"', repr(str(rebuilt))), {})
+    shipped = pd.read_parquet(ROOT / "data/fleet/sample_fleet.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(rebuilt), shipped)
+    stats = pd.read_csv(ROOT / "data/traces/token_stats.csv").set_index("trace")
+    for service, trace in (("qwen-large", "servegen_m-large"), ("qwen-mid", "servegen_m-mid"),
+                           ("qwen-small", "servegen_m-small")):
+        rows = shipped[shipped["service"] == service]
+        known = (rows["requests"] * rows["token_coverage"]).sum()
+        assert rows["input_tokens"].sum() / known == pytest.approx(stats.loc[trace, "input_mean"], rel=2e-3)
+        assert rows["output_tokens"].sum() / known == pytest.approx(stats.loc[trace, "output_mean"], rel=2e-3)
+
+
 def test_override_changes_the_plan(cli, tmp_path):
     base = json.loads(cli(*SEED_FLAGS, "--format", "json").stdout)
     more = json.loads(cli(*SEED_FLAGS, "--rps", "40", "--format", "json").stdout)

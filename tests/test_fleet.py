@@ -11,8 +11,10 @@ import io
 import json
 import math
 import os
+import re
 import sys
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,6 +27,7 @@ from llm_forecast_engine import LLMForecastEngine
 from models import FleetInput, ForecastInput, GPUConfig, InputError, ModelConfig
 from test_services import pg_admin_url, pg_url  # noqa: F401  (the PostgreSQL fixtures)
 
+ROOT = Path(__file__).resolve().parent.parent
 MODEL = ModelConfig(model="llama-3.1-8b", precision="FP16")
 GPU = GPUConfig(gpu_type="H100-80GB")
 QUICK = dict(method="seasonal_naive", horizon_days=1)
@@ -403,13 +406,44 @@ def test_services_plan_all_request_opens_one_draft_per_short_service_and_no_dupl
     assert rows["covered"]["basis"] == "current traffic" and rows["covered"]["current_gpus"] == 8
     assert rows["covered"]["request"] is None and rows["covered"]["note"].startswith("no request opened")
     assert "already open" in rows["open"]["note"]
-    again = svc(registry_db, *argv)
+    again = svc(registry_db, *argv[:-2])  # the text report names the requests as the JSON does
     assert again.exit_code == 0, again.stderr
-    assert all("already open" in row["note"] for row in json.loads(again.stdout)["services"]
-               if row["service"] != "covered")
     with Registry(registry_db) as registry:
         requests = registry.list_requests()
     assert sorted((r.service, r.state.value) for r in requests) == [("grows", "draft"), ("open", "draft")]
+    ids = {r.service: r.id for r in requests}  # the registry's ids, read apart from the plan's output
+    assert json.loads(first.stdout)["requests"] == [
+        {"id": ids["grows"], "service": "grows", "gpus": single.required_gpus - 1, "gpu_type": "H100-80GB",
+         "state": "draft", "opened": True},
+        {"id": ids["open"], "service": "open", "gpus": 2, "gpu_type": "H100-80GB", "state": "draft", "opened": False}]
+    assert "CAPACITY REQUESTS: 0 opened, 2 already open" in again.stdout
+    for service in ("grows", "open"):
+        assert re.search(rf"^ +{ids[service]} +{service} +draft .* already open", again.stdout, re.M), again.stdout
+
+
+def test_services_plan_refuses_a_registry_file_that_is_not_there(tmp_path):
+    """A mistyped --db would open a new, empty registry and plan nothing (exit 0): it is a wrong path."""
+    for argv in (("plan", "--all"), ("plan", "--all", "--request", "--by", "alice"), ("plan", "chat")):
+        result = svc(str(tmp_path / "typo" / "services.db"), *argv)
+        assert (result.exit_code, result.stdout) == (2, "")
+        assert result.stderr == (f"error: --db: got '{tmp_path / 'typo' / 'services.db'}'; expected an existing "
+                                 "registry database (no such file: `services.py add` creates one)\n")
+    assert list(tmp_path.iterdir()) == []  # nothing created
+
+
+@pytest.mark.parametrize("flags", [("--history", "{tmp}/gone.parquet"), ("--history", "{tmp}/gone.csv"),
+                                   ("--history", "{tmp}/no/such/dir/gone.pq"),
+                                   ("--history", "{root}/data/fleet/sample_fleet.parquet",
+                                    "--retry-failed", "{tmp}/gone.parquet"),
+                                   ("--history", "{root}/data/fleet/sample_fleet.parquet",
+                                    "--retry-failed", "{tmp}/gone.json")])
+def test_fleet_names_a_missing_input_file(cli, tmp_path, flags):
+    """pyarrow's error for a missing file has no strerror ("... Parquet file (None)"): each input says it is not
+    there, naming the flag and the path, before any planning."""
+    argv = [flag.format(tmp=tmp_path, root=ROOT) for flag in flags]
+    result = cli("--mode", "fleet", *argv)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == f"error: {argv[-2]}: got '{argv[-1]}'; expected an existing file (no such file)\n"
 
 
 def test_services_plan_needs_a_name_or_all(tmp_path):

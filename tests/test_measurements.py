@@ -70,6 +70,16 @@ def test_header_problems_are_named(tmp_path):
         read_measurements(write_csv(tmp_path / "c.csv", [], list(HEADER)))
 
 
+def test_a_wrong_header_shows_what_the_file_had_and_what_is_missing(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text("foo,bar,gpu\n1,2,H100-80GB\n")
+    missing = [column for column in HEADER if column != "gpu"]  # the file has only gpu of the required columns
+    with pytest.raises(InputError) as caught:
+        read_measurements(path)
+    assert str(caught.value) == (f"{path} header: got 'foo,bar,gpu'; expected the columns {','.join(HEADER)} "
+                                 f"(missing: {', '.join(missing)})")
+
+
 def test_units_convert_to_the_kinds_unit(tmp_path):
     """0.0095 s is 9.5 ms; 1 GB is 1e9 / 2**30 = 0.93132 GiB."""
     training = {**GOOD, "kind": "training_peak_memory_gib", "batch": "8", "context_tokens": "2048", "value": "1",

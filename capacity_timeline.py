@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from models import ForecastInput, ForecastPlan, GPUConfig, LLMWorkloadInput, ModelConfig, check_number
+from models import ForecastInput, ForecastPlan, GPUConfig, LLMWorkloadInput, ModelConfig, check_number, plural
 
 SECONDS_PER_HOUR = 3600
 MIN_PLANNED_RPS = 1e-6
@@ -124,12 +124,8 @@ def _when(t) -> str:
     return t.strftime("%Y-%m-%d %H:%M") if (t.hour or t.minute) else t.strftime("%Y-%m-%d")
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
 def _replica_words(count: int, shape: ReplicaShape) -> str:
-    return f"{_plural(count, 'replica')} ({shape.gpus_per_replica}x {shape.gpu_type} each)"
+    return f"{plural(count, 'replica')} ({shape.gpus_per_replica}x {shape.gpu_type} each)"
 
 
 def recommendations(timestamps: list, demand: list[float], replicas: list[int], current: int, shape: ReplicaShape,
@@ -140,7 +136,7 @@ def recommendations(timestamps: list, demand: list[float], replicas: list[int], 
     need = max(replicas)
     short = next((i for i, r in enumerate(replicas) if r > current), None)
     if short is None:
-        lines = [f"Current capacity, {_plural(current, 'replica')} ({current * shape.gpus_per_replica}x {shape.gpu_type}, "
+        lines = [f"Current capacity, {plural(current, 'replica')} ({current * shape.gpus_per_replica}x {shape.gpu_type}, "
                  f"{capacity:.4g} rps), covers {label} demand through {_when(timestamps[-1])}: its peak is "
                  f"{demand[peak_i]:.4g} rps on {_when(timestamps[peak_i])}, "
                  f"{100 * demand[peak_i] / capacity:.0f}% of capacity."]
@@ -152,7 +148,7 @@ def recommendations(timestamps: list, demand: list[float], replicas: list[int], 
     when = ("now: the forecast's first period already needs them" if short == 0 else
             f"before then (within {lead.days} days {lead.seconds // 3600} hours of the forecast start)")
     lines = [f"{label} demand reaches {demand[short]:.4g} rps on {_when(timestamps[short])}, beyond the "
-             f"{capacity:.4g} rps of the current {_plural(current, 'replica')}; add "
+             f"{capacity:.4g} rps of the current {plural(current, 'replica')}; add "
              f"{_replica_words(replicas[short] - current, shape)} {when}."]
     if need > replicas[short]:
         lines.append(f"By {_when(timestamps[peak_i])} {label} demand peaks at {demand[peak_i]:.4g} rps: "
@@ -276,7 +272,7 @@ def plan_forecast(question: ForecastInput, model: ModelConfig | None, gpu: GPUCo
     hourly = _planned_replicas(demand, planner, fixed, shape)
     plan["assumptions"] = plan["assumptions"] + [
         f"tokens per request {input_tokens} in / {output_tokens} out, from {token_source}",
-        f"current capacity {_plural(capacity['current']['replicas'], 'replica')}: {capacity['current']['basis']}",
+        f"current capacity {plural(capacity['current']['replicas'], 'replica')}: {capacity['current']['basis']}",
         f"capacity is provisioned per {every}, for the {label} of each {every}'s peak demand (sample paths of the "
         f"forecast's error model, errors within a {every} dependent as in the backtest), x peak multiplier "
         f"{peak_reason}; the hourly capacity_timeline sizes each period alone at its own {label}",

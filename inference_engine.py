@@ -566,14 +566,14 @@ def evaluate_option(arch, gpu: GPUSpec, precision: str, kv_precision: str, tp: i
     limit = saturated_concurrency(dep, isl, osl, model.batch_size)
     if limit < 1:
         need = _min_replica_gib(dep, isl + osl)
-        return Option(**base, feasible=False, reason=f"does not fit: needs at least {need:.1f} GiB per replica, "
-                      f"{tp} x {gpu.id} give {gpu.memory_gib * tp:.0f} GiB")
+        return Option(**base, feasible=False, reason=f"does not fit: needs at least {need:.1f} GiB per replica; "
+                      f"{tp} x {gpu.id} = {gpu.memory_gib * tp:.0f} GiB")
     window = model.context_window
     full_length = kv_bytes_per_sequence(dep, window) + state_bytes_per_sequence(dep) if window else 0.0
     if full_length > kv_budget_bytes(dep):
         return Option(**base, feasible=False, reason=f"does not fit one full-length sequence: {window:,} tokens need "
-                      f"{full_length / BYTES_PER_GIB:.1f} GiB of KV cache per GPU, {tp} x {gpu.id} leave "
-                      f"{max(kv_budget_bytes(dep), 0) / BYTES_PER_GIB:.1f} GiB")
+                      f"{full_length / BYTES_PER_GIB:.1f} GiB of KV cache per GPU; the KV budget on {tp} x {gpu.id} is "
+                      f"{max(kv_budget_bytes(dep), 0) / BYTES_PER_GIB:.1f} GiB per GPU")
     point = best_point(dep, eff, workload, limit)
     misses = point is None
     if misses:  # sized for throughput alone, flagged; the planner uses it only on a GPU the user fixed

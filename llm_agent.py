@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 from models import (
     CLOUDS, FORECAST_METHODS, MAX_HORIZON_DAYS, OPTIMIZERS, PRECISIONS, SCENARIOS, SERVING_ENGINES, InputError,
-    PlannerError,
+    PlannerError, plural,
 )
 from architecture import checkpoint_precision
 from wizard_answers import (
@@ -571,7 +571,7 @@ class Wizard:
 
     def _describe(self, history) -> None:
         series = history.series
-        lines = [f"  {len(series)} values {_step_words(history.frequency)}, {series.index[0]:%Y-%m-%d %H:%M} to "
+        lines = [f"  {plural(len(series), 'value')} {_step_words(history.frequency)}, {series.index[0]:%Y-%m-%d %H:%M} to "
                  f"{series.index[-1]:%Y-%m-%d %H:%M} UTC, in {history.unit}"]
         if history.avg_input_tokens or history.avg_output_tokens:
             lines.append(f"  token columns: {_mean(history.avg_input_tokens)} prompt, "
@@ -649,7 +649,7 @@ class Wizard:
     def _note_open_request(self, answers: dict) -> None:
         request = self._open_request(answers)
         if request is not None:
-            self.note(f"  Request {request.id} ({_state(request)}, {request.gpus} GPUs, by {request.requested_by}) "
+            self.note(f"  Request {request.id} ({_state(request)}, {plural(request.gpus, 'GPU')}, by {request.requested_by}) "
                       f"is already open for {request.service}: the plan shows it and opens no other.")
 
     def note(self, text: str) -> None:
@@ -694,7 +694,7 @@ class Wizard:
         if existing is None:
             return result
         return dataclasses.replace(result, request=existing.to_dict(), note=(
-            f"no new request opened: request {existing.id} ({_state(existing)}, {existing.gpus} GPUs) is already "
+            f"no new request opened: request {existing.id} ({_state(existing)}, {plural(existing.gpus, 'GPU')}) is already "
             f"open for {existing.service}"))
 
     def labels(self) -> dict[str, str]:

@@ -15,9 +15,10 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv:
+        from commands.common import program_name
         from commands.forecast import main as command_line
 
-        return command_line(argv)
+        return command_line(argv, prog=program_name(None, "main.py"))
     from commands.common import guarded
     from llm_agent import run_wizard
 

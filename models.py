@@ -38,6 +38,13 @@ MAX_SHOWN_CHARS = 240
 """Longest quoted value in an error line (a pasted file or a 100 KB flag stays one readable line)."""
 
 
+def plural(count: float, noun: str, many: str | None = None) -> str:
+    """A count and its noun, the noun plural unless the count is one: ``1 GPU``, ``1,024 sequences``, ``0.5 days``
+    (``many``: an irregular plural)."""
+    shown = f"{count:,}" if isinstance(count, int) else f"{count:,.10g}"
+    return f"{shown} {noun if count == 1 else many or noun + 's'}"
+
+
 def _shown(value: Any) -> str:
     try:
         text = repr(value)

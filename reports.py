@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 import sys
 import threading
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from typing import Any
 
 from models import (
     FleetPlan, ForecastPlan, GPUComparison, InferencePlan, LatencyPlan, ServicePlan, TrainingPlan, ValidationReport,
+    plural,
 )
 
 INDENT = 3
@@ -34,10 +36,6 @@ SPINNER_DELAY_S = 1.0
 
 def _num(value: float, decimals: int = 2) -> str:
     return f"{value:,.{decimals}f}"
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def _usd(value: float, decimals: int = 2) -> str:
@@ -192,17 +190,21 @@ def _whole(value: float) -> str:
     return f"{value:,.0f}"
 
 
-COMPARE_COLUMNS = (
-    Column("gpu_type", "GPU"), Column("tensor_parallel", "TP"), Column("precision", "Prec."),
-    Column("replicas", "Repl.", drop_rank=2), Column("total_gpus", "GPUs"), Column("cloud", "Cloud"),
-    Column("usd_per_gpu_hour", "$/GPU-h", _money), Column("monthly_gpu_cost", "$/month", _money),
+COMPARE_COLUMNS = (  # drop_rank: what goes first on a narrow terminal, so that the note keeps a readable width
+    Column("gpu_type", "GPU"), Column("tensor_parallel", "TP"), Column("precision", "Prec.", drop_rank=1),
+    Column("replicas", "Repl.", drop_rank=5), Column("total_gpus", "GPUs"), Column("cloud", "Cloud"),
+    Column("usd_per_gpu_hour", "$/GPU-h", _money, drop_rank=4), Column("monthly_gpu_cost", "$/month", _money),
     Column("ttft_ms", "TTFT ms", _whole), Column("itl_ms", "ITL ms", _one_decimal),
-    Column("max_rps_per_replica", "RPS/repl.", _one_decimal, drop_rank=3),
-    Column("cost_per_million_tokens", "$/1M tok", _money, drop_rank=4),
-    Column("price_age_days", "Price age", lambda v: f"{v:,} d", drop_rank=5),
-    Column("instance_type", "Instance", drop_rank=6),
-    Column("feasible", "OK"), Column("meets_targets", "Meets targets"), Column("reason", "Note"),
+    Column("max_rps_per_replica", "RPS/repl.", _one_decimal, drop_rank=6),
+    Column("cost_per_million_tokens", "$/1M tok", _money, drop_rank=7),
+    Column("price_age_days", "Price age", lambda v: f"{v:,} d", drop_rank=8),
+    Column("instance_type", "Instance", drop_rank=9),
+    Column("feasible", "OK", drop_rank=3), Column("meets_targets", "Meets targets", drop_rank=2),
+    Column("reason", "Note"),
 )
+"""Runners-up and GPU comparisons. A row that does not fit or misses the targets says so in its note (and shows
+``-`` for what it cannot have), so the OK columns and what the others imply (the price per GPU-hour is the monthly
+cost over the GPUs) go before the note is squeezed."""
 
 
 def _cell(value: Any) -> str:
@@ -248,11 +250,28 @@ def _records_table(records: list[dict], columns: tuple = (), title: str | None =
     return FittedTable(records, tuple(present), title, cell or _compare_cell)
 
 
+WRAP_MIN_WIDTH = 30
+"""A wrapping text column (a note, a reason) keeps at least this many characters (fewer when its longest text is
+shorter, more when one of its words is longer, up to ``WRAP_MAX_WORD``): lower-priority columns go first."""
+WRAP_MAX_WORD = 40
+"""Longer words (paths, URLs) are folded across lines rather than given a column of their own width."""
+_NUMBER = re.compile(r"[-+]?\$?\d[\d,]*(\.\d+)?([eE][-+]?\d+)?([%x]|[kMBT]| [A-Za-z][A-Za-z/%.-]*)?")
+"""A number as the tables write it: sign, ``$``, thousands commas, decimals, and a unit (``474k``, ``1.5x``,
+``12 d``, ``80.0 GiB``)."""
+
+
+def is_number_text(text: str) -> bool:
+    """True for a cell that reads as one number with an optional unit (``$2.70``, ``-3``, ``1.17M``, ``12 d``)."""
+    return _NUMBER.fullmatch(text) is not None
+
+
 class FittedTable:
     """A rich table of records that leaves out its highest-``drop_rank`` columns until it fits the width.
 
-    The last column, when it holds text, wraps (a note or a reason); the others never wrap and never
-    lose characters to an ellipsis: a column is left out whole rather than shown as ``6…``.
+    The last column, when it holds text, wraps at word boundaries (a note or a reason) and is given at least
+    ``WRAP_MIN_WIDTH`` characters before a lower-priority column is kept; the others never wrap and never
+    lose characters to an ellipsis: a column is left out whole rather than shown as ``6…``. Columns whose
+    cells are all numbers (``-`` for none) are right-aligned.
     """
 
     def __init__(self, records: list[dict], columns: tuple[Column, ...], title: str | None, cell):
@@ -266,7 +285,8 @@ class FittedTable:
 
         widths = [max([cell_len(c.header), *(cell_len(row[i]) for row in rows)]) for i, c in enumerate(columns)]
         if columns and self._wraps(columns, rows):
-            widths[-1] = min(widths[-1], 20)
+            words = [cell_len(word) for row in rows for word in row[-1].split()]
+            widths[-1] = min(widths[-1], max(WRAP_MIN_WIDTH, min(max(words, default=0), WRAP_MAX_WORD)))
         return sum(widths) + 2 * max(len(columns) - 1, 0) + 2  # two spaces between columns, one at each edge
 
     def _wraps(self, columns, rows) -> bool:
@@ -274,8 +294,8 @@ class FittedTable:
 
     @staticmethod
     def _numeric(index: int, rows) -> bool:
-        values = [row[index] for row in rows if row[index] != "-"]
-        return bool(values) and all(v[:1] in "$+-0123456789" and v[-1:] not in "abcdefghijklmnopqrstuvwxyz" for v in values)
+        values = [row[index] for row in rows if row[index] not in ("-", "")]
+        return bool(values) and all(is_number_text(v) for v in values)
 
     def __rich_console__(self, console, options):
         from rich import box
@@ -294,6 +314,7 @@ class FittedTable:
         for index, column in enumerate(columns):
             numeric = self._numeric(index, rows)
             wraps = index == len(columns) - 1 and not numeric
+            # "fold" with wrapping on breaks lines between words and splits only a word longer than the column
             table.add_column(column.header, justify="right" if numeric else "left", no_wrap=not wraps,
                              overflow="fold" if wraps else "ellipsis")
         for row in rows:
@@ -319,7 +340,7 @@ def inference_report(plan: InferencePlan) -> list:
     work = _with_defaults(plan.inputs.get("workload"), LLMWorkloadInput)
     model, res, tput, lat = plan.model, plan.gpu_resources, plan.throughput, plan.latency
     peak = work["requests_per_second"] * work["peak_load_multiplier"]
-    asked = (plan.inputs.get("gpu") or {}).get("gpu_type")
+    asked = _gpu_asked(plan)
     blocks = [
         _title("LLM INFERENCE CAPACITY PLAN"),
         _section("INPUT SUMMARY", [
@@ -339,16 +360,16 @@ def inference_report(plan: InferencePlan) -> list:
             ("GPU", f"{res.gpu_type} ({'as asked' if asked else 'the cheapest that meets the targets'})"),
             ("GPUs per Replica", f"{res.gpus_per_replica} x {res.gpu_type} ({_gib(res.gpu_memory_gib)} each), "
                                  f"tensor parallel {res.tensor_parallel}"),
-            ("Max Concurrency", f"{res.max_concurrency_per_replica:,} sequences per replica"),
+            ("Max Concurrency", f"{plural(res.max_concurrency_per_replica, 'sequence')} per replica"),
             ("Replicas", f"{res.replicas} (range {res.replicas_min} - {res.replicas_max})"),
             ("Total GPUs", f"{res.total_gpus} ({_nodes_text(res.total_gpus, res.nodes, res.gpus_per_node)})"),
         ]),
         _bullets("CHEAPER OPTION", [res.recommendation_reason] if res.recommendation_reason else []),
         _section("THROUGHPUT", [
-            ("Batch Size", f"{tput.batch_size} sequences per decode step (operating point)"),
+            ("Batch Size", f"{plural(tput.batch_size, 'sequence')} per decode step (operating point)"),
             ("TPS per Replica", f"{_num(tput.output_tokens_per_second_per_replica)} output tokens/s at peak load "
                                 f"(saturated: {_num(tput.max_output_tokens_per_second_per_replica)} at "
-                                f"{res.max_concurrency_per_replica:,} sequences)"),
+                                f"{plural(res.max_concurrency_per_replica, 'sequence')})"),
             ("Total TPS Capacity", f"{_num(tput.total_output_tokens_per_second)} output tokens/s within the targets"),
             ("Max RPS per Replica", f"{_num(tput.max_rps_per_replica)} req/s"),
             ("Max RPS Capacity", f"{_num(tput.max_rps_capacity)} req/s (peak load {_num(peak)} req/s)"),
@@ -372,6 +393,11 @@ def inference_report(plan: InferencePlan) -> list:
 ENGINE_NAMES = {"vllm": "vLLM", "trtllm": "TensorRT-LLM", "sglang": "SGLang"}
 
 
+def _gpu_asked(plan) -> bool:
+    """Whether the question named the GPU type (else the planner chose it)."""
+    return bool((plan.inputs.get("gpu") or {}).get("gpu_type"))
+
+
 def _latency_text(value_ms: float, target) -> str:
     """A latency, with its target and whether the plan meets it (``target``: a ``models.SLOTarget``)."""
     if target is None or target.target is None:
@@ -380,10 +406,12 @@ def _latency_text(value_ms: float, target) -> str:
 
 
 def _nodes_text(gpus: int, nodes: int, gpus_per_node: int) -> str:
-    """Nodes x GPUs per node, or the share of one node a small job uses."""
-    if gpus < gpus_per_node:
-        return f"1 node, {gpus} of its {_plural(gpus_per_node, 'GPU')}"
-    return f"{_plural(nodes, 'node')} x {_plural(gpus_per_node, 'GPU')} per node"
+    """Where ``gpus`` GPUs sit: nodes of ``gpus_per_node``, the last one partly used when they do not fill it."""
+    if nodes <= 1:
+        return f"1 node, {gpus} of its {plural(gpus_per_node, 'GPU')}" if gpus < gpus_per_node else "1 node"
+    last = gpus - (nodes - 1) * gpus_per_node
+    whole = f"{plural(nodes, 'node')} of {plural(gpus_per_node, 'GPU')}"
+    return whole if last == gpus_per_node else f"{whole}, the last one using {last} of its {gpus_per_node}"
 
 
 def latency_report(plan: LatencyPlan) -> list:
@@ -392,15 +420,16 @@ def latency_report(plan: LatencyPlan) -> list:
     return [
         _title("STATIC-BATCH LATENCY (one replica, all prompts start together)"),
         _section("INPUT SUMMARY", [
-            ("Batch", f"{plan.batch_size:,} sequences of {plan.input_tokens:,} input + {plan.output_tokens:,} "
-                      f"output tokens"),
+            ("Batch", f"{plural(plan.batch_size, 'sequence')} of {plan.input_tokens:,} input + "
+                      f"{plural(plan.output_tokens, 'output token')}"),
             ("Model", f"{plan.model.name} ({plan.model.id}), {plan.model.precision} weights, "
                       f"{plan.model.kv_precision} KV cache"),
             ("GPUs", f"{plan.tensor_parallel} x {plan.gpu_type}, tensor parallel {plan.tensor_parallel}"),
             ("Serving Engine", ENGINE_NAMES.get(plan.engine, plan.engine)),
         ]),
         _section("LATENCY", [
-            ("TTFT", f"{_latency_text(lat.ttft_ms, plan.slo.ttft_ms)}: the prefill of all {plan.batch_size:,} prompts"),
+            ("TTFT", f"{_latency_text(lat.ttft_ms, plan.slo.ttft_ms)}: the prefill of the whole batch "
+                     f"({plural(plan.batch_size, 'prompt')})"),
             ("ITL", f"{_latency_text(lat.itl_ms, plan.slo.itl_ms)}: the mean decode step as contexts grow"),
             ("End to End", _ms(lat.e2e_ms)),
         ]),
@@ -412,26 +441,26 @@ def latency_report(plan: LatencyPlan) -> list:
         _section("MEMORY", [
             *((label_text(k), _gib(v)) for k, v in plan.memory_breakdown_gib.items()),
             ("Per GPU", f"{_gib(plan.memory_per_gpu_gib)} of {_gib(plan.gpu_memory_gib)}"),
-            ("Largest Batch", f"{plan.max_batch_size:,} sequences of this length fit the KV cache"),
+            ("Largest Batch", f"{plural(plan.max_batch_size, 'sequence')} of this length (what the KV cache holds)"),
         ]),
     ] + _notes(plan.assumptions, plan.warnings)
 
 
 def _price_text(price) -> str:
     where = ", ".join(p for p in (price.provider, price.instance_type, price.pricing, price.region) if p)
-    age = f"as of {price.as_of_date}, {price.age_days} days old" if price.as_of_date else "no date"
+    age = f"as of {price.as_of_date}, {plural(price.age_days, 'day')} old" if price.as_of_date else "no date"
     return f"{_usd(price.usd_per_gpu_hour)} per GPU-hour ({where}; {age})"
 
 
 def _inference_cost(cost, res) -> Any:
     price = cost.price
     instances = -(-res.total_gpus // price.gpus_per_instance) if price.gpus_per_instance else 0
-    rented = (f"{_usd(cost.whole_instance_monthly_cost)} per month for {_plural(instances, 'instance')} of "
-              f"{price.instance_type or 'the listed size'} ({price.gpus_per_instance} GPUs each)"
+    rented = (f"{_usd(cost.whole_instance_monthly_cost)} per month for {plural(instances, 'instance')} of "
+              f"{price.instance_type or 'the listed size'} ({plural(price.gpus_per_instance, 'GPU')} each)"
               if instances else f"{_usd(cost.whole_instance_monthly_cost)} per month")
     return _section("COST ESTIMATES", [
         ("Monthly Cost", rented),
-        ("Monthly GPU Cost", f"{_usd(cost.monthly_gpu_cost)} for the {res.total_gpus} GPUs alone "
+        ("Monthly GPU Cost", f"{_usd(cost.monthly_gpu_cost)} for the {plural(res.total_gpus, 'GPU')} alone "
                              f"({_usd(cost.cost_per_replica_month)} per replica, {_usd(cost.usd_per_gpu_hour)} "
                              "per GPU-hour)"),
         ("Cost per 1M Tokens", f"{_usd(cost.cost_per_million_tokens, 4)} per 1M output tokens"),
@@ -454,10 +483,10 @@ def _notes(assumptions, warnings) -> list:
 # --------------------------------------------------------------------------- training
 
 _TRAINING_INPUT_LABELS = (
-    ("dataset_size_tokens", "Dataset Size", lambda v: f"{v:,} tokens"),
-    ("sequence_length", "Sequence Length", lambda v: f"{v:,} tokens"),
+    ("dataset_size_tokens", "Dataset Size", lambda v: plural(v, "token")),
+    ("sequence_length", "Sequence Length", lambda v: plural(v, "token")),
     ("num_epochs", "Epochs", lambda v: f"{v:g}"),
-    ("global_batch_size", "Global Batch Size", lambda v: f"{v:,} sequences per step"),
+    ("global_batch_size", "Global Batch Size", lambda v: f"{plural(v, 'sequence')} per step"),
     ("method", "Method", str),
     ("optimizer_type", "Optimizer", str),
     ("gradient_checkpointing", "Gradient Checkpointing", lambda v: "yes" if v else "no"),
@@ -477,7 +506,7 @@ def training_report(plan: TrainingPlan) -> list:
         _title("LLM TRAINING CAPACITY PLAN"),
         _section("INPUT SUMMARY", inputs),
         _section("GPU MEMORY BREAKDOWN (per GPU)", memory),
-        _section("GPU REQUIREMENTS", _training_gpu_rows(plan.gpu_resources)),
+        _section("GPU REQUIREMENTS", _training_gpu_rows(plan.gpu_resources, _gpu_asked(plan))),
         _section("TRAINING ESTIMATES", _training_metric_rows(plan.training_metrics)),
     ]
     if plan.cost is not None:
@@ -496,12 +525,20 @@ def _memory_label(key: str) -> str:
     return "Freed before the peak" if key == "not_resident_at_peak" else label_text(key)
 
 
-def _training_gpu_rows(res) -> list[tuple[str, str]]:
+def _training_gpu_choice(res, asked: bool) -> list[tuple[str, str]]:
+    """The GPU planned on (the user's, or the planner's and why), and a cheaper GPU type when there is one."""
+    why = "as asked" if asked else (res.recommendation_reason if res.recommended_gpu == res.gpu_type else "planned on")
+    rows = [("GPU", f"{res.gpu_type} ({why})" if why else res.gpu_type)]
+    if res.recommended_gpu != res.gpu_type:
+        rows.append(("Cheaper GPU", res.recommendation_reason))
+    return rows
+
+
+def _training_gpu_rows(res, asked: bool) -> list[tuple[str, str]]:
     fits = "fits" if res.fits else "DOES NOT FIT"
     return [
         ("Required GPUs", f"{res.required_gpus:,} x {res.gpu_type} (memory alone needs {res.min_gpus_for_memory:,})"),
-        ("Recommended GPU", f"{res.recommended_gpu} ({res.recommendation_reason})" if res.recommendation_reason
-         else res.recommended_gpu),
+        *_training_gpu_choice(res, asked),
         ("Nodes", _nodes_text(res.required_gpus, res.nodes, res.gpus_per_node)),
         ("Parallelism", f"data {res.data_parallel} x tensor {res.tensor_parallel} x pipeline {res.pipeline_parallel}, "
                         f"ZeRO stage {res.zero_stage}"),
@@ -515,12 +552,13 @@ def _training_metric_rows(m) -> list[tuple[str, str]]:
     return [
         ("Duration", f"{_num(m.estimated_duration_hours, 1)} hours ({_num(m.estimated_duration_days, 1)} days)"),
         ("GPU Hours", f"{_num(m.gpu_hours, 0 if m.gpu_hours >= 100 else 2)} GPU-hours"),
-        ("Total Tokens", f"{m.total_tokens:,} tokens in {m.steps:,} steps of {m.global_batch_tokens:,} tokens"),
+        ("Total Tokens", f"{plural(m.total_tokens, 'token')} in {plural(m.steps, 'step')} of "
+                         f"{plural(m.global_batch_tokens, 'token')}"),
         ("Throughput", f"{_num(m.tokens_per_second, 0)} tokens/s ({_num(m.tokens_per_second_per_gpu, 0)} per GPU)"),
         ("MFU", f"{m.mfu * 100:.1f}% of dense peak ({m.mfu_source})"),
         ("Step Time", f"{m.step_time_s:,.3f} s ({step})" if step else f"{m.step_time_s:,.3f} s"),
-        ("Batching", f"micro-batch {m.micro_batch_size} sequences x "
-                     f"{m.gradient_accumulation_steps} accumulation steps"),
+        ("Batching", f"micro-batch {plural(m.micro_batch_size, 'sequence')} x "
+                     f"{plural(m.gradient_accumulation_steps, 'accumulation step')}"),
         ("Compute", f"{m.total_flops:.3e} FLOPs ({m.model_flops_per_token:.3e} FLOPs per token)"),
     ]
 
@@ -544,7 +582,7 @@ def forecast_report(plan: ForecastPlan) -> list:
     blocks = [_title("DEMAND FORECAST"), _section("SUMMARY", _forecast_summary_rows(plan, unit)),
               _section("BACKTEST", [
                   ("Metric", str(backtest["metric"])),
-                  ("Origins", f"{backtest['origins']} windows of {backtest['horizon_periods']} periods"),
+                  ("Origins", f"{plural(backtest['origins'], 'window')} of {plural(backtest['horizon_periods'], 'period')}"),
                   ("Scores", scores or "-"),
                   ("Selection", str(backtest["selection"])),
               ]),
@@ -565,9 +603,9 @@ def _forecast_summary_rows(plan: ForecastPlan, unit: str) -> list[tuple[str, str
     method = plan.method
     asked = plan.requested_method
     rows = [("Method", f"{method} (asked for {asked})" if asked != method else method),
-            ("Horizon", f"{plan.horizon_days:g} days ({plan.horizon_periods} periods of {plan.frequency})")]
+            ("Horizon", f"{plural(plan.horizon_days, 'day')} ({plural(plan.horizon_periods, 'period')} of {plan.frequency})")]
     if plan.seasonal_periods:
-        rows.append(("Seasons", ", ".join(f"{p} periods" for p in plan.seasonal_periods)))
+        rows.append(("Seasons", ", ".join(plural(p, "period") for p in plan.seasonal_periods)))
     rows += [("Demand", f"{plan.value_column} ({unit})"),
              ("Scenario", f"{plan.scenario} ({plan.scenario_column} of the forecast)")]
     return rows
@@ -580,7 +618,8 @@ def _capacity_rows(capacity: dict) -> list[tuple[str, str]]:
     return [
         ("Replica", f"{replica['gpus_per_replica']} x {replica['gpu_type']}, tensor parallel "
                     f"{replica['tensor_parallel']}, planned for {_num(replica['planned_rps_per_replica'])} req/s"),
-        ("Now", f"{now['replicas']} replicas = {now['gpus']} GPUs, {_num(now['capacity_rps'])} req/s ({now['basis']})"),
+        ("Now", f"{plural(now['replicas'], 'replica')} = {plural(now['gpus'], 'GPU')}, {_num(now['capacity_rps'])} req/s "
+                f"({now['basis']})"),
         ("Tokens per Request", f"{capacity['avg_input_tokens']} in / {capacity['avg_output_tokens']} out"),
         ("Peak Multiplier", f"{capacity['peak_load_multiplier']:g}x the forecast within a period"),
     ]
@@ -595,11 +634,13 @@ def _forecast_cell(key: str, value: Any) -> str:
 
 
 def _compact(value: float) -> str:
-    """Three significant figures with k/M/B: ``7.19M``."""
-    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= scale:
-            return f"{value / scale:.3g}{suffix}"
-    return f"{value:.3g}"
+    """Three significant figures with k/M/B/T, trailing zeros kept so a column reads evenly: ``7.19M``, ``67.0``,
+    ``474k``; ``0`` for zero."""
+    if value == 0:
+        return "0"
+    scale, suffix = next(((scale, suffix) for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
+                          if abs(value) >= scale * 0.9995), (1.0, ""))  # 999.6 reads 1.00k, not 1.00e+03
+    return f"{value / scale:#.3g}".rstrip(".") + suffix
 
 
 def _peaks(records: list[dict], key: str) -> tuple[list[dict], str]:
@@ -680,10 +721,10 @@ def compare_report(result: GPUComparison) -> list:
 
 def service_report(result: ServicePlan) -> list:
     """A registered service's plan: what it holds and needs, then the forecast or inference plan behind it."""
-    horizon = f", {result.horizon_days:g} days ahead" if result.horizon_days else ""
+    horizon = f", {plural(result.horizon_days, 'day')} ahead" if result.horizon_days else ""
     rows = [("Service", result.service), ("Basis", f"{result.basis}{horizon}"), ("GPU", result.gpu_type),
-            ("GPUs Held", _plural(result.current_gpus, "GPU")), ("GPUs Needed", _plural(result.required_gpus, "GPU")),
-            ("To Add", _plural(result.additional_gpus, "GPU")), ("Spare", _plural(result.spare_gpus, "GPU"))]
+            ("GPUs Held", plural(result.current_gpus, "GPU")), ("GPUs Needed", plural(result.required_gpus, "GPU")),
+            ("To Add", plural(result.additional_gpus, "GPU")), ("Spare", plural(result.spare_gpus, "GPU"))]
     blocks = [_title("SERVICE CAPACITY PLAN"), _section("SERVICE", rows)]
     if result.note:
         blocks.append(_bullets("NOTE", [result.note]))
@@ -748,15 +789,16 @@ def _listed(count: int) -> str:
 def _fleet_summary_rows(plan: FleetPlan) -> list[tuple[str, str]]:
     totals, where = plan.totals, plan.executor
     rows = [("Services", f"{totals['services']:,}: {totals['ok']:,} planned, {totals['failed']:,} failed"),
-            ("Ran On", f"{where['kind']}, {_plural(where['workers'], 'worker')}, "
-                       f"{_plural(where['partitions'], 'partition')} for {where['services_planned']:,} services"
+            ("Ran On", f"{where['kind']}, {plural(where['workers'], 'worker')}, "
+                       f"{plural(where['partitions'], 'partition')} for {plural(where['services_planned'], 'service')}"
                        + (f" ({where['scheduler']})" if where.get("scheduler") else ""))]
     if totals["planned"]:
         assumed = sum(1 for row in plan.services if row["current_gpus_basis"] == "assumed")
-        held = f" ({assumed:,} services' assumed: give current_replicas)" if assumed else ""
-        rows += [("GPUs Held", _plural(totals["current_gpus"], "GPU") + held),
-                 ("GPUs Needed", f"{_plural(totals['required_gpus'], 'GPU')} (each service at its peak)"),
-                 ("To Add", _plural(totals["additional_gpus"], "GPU")), ("Spare", _plural(totals["spare_gpus"], "GPU"))]
+        held = (f" ({plural(assumed, 'service')} with no current_replicas or current_gpus column in the history "
+                "table: each counted as holding what its recent peak needs)" if assumed else "")
+        rows += [("GPUs Held", plural(totals["current_gpus"], "GPU") + held),
+                 ("GPUs Needed", f"{plural(totals['required_gpus'], 'GPU')} (each service at its peak)"),
+                 ("To Add", plural(totals["additional_gpus"], "GPU")), ("Spare", plural(totals["spare_gpus"], "GPU"))]
     return rows
 
 

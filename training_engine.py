@@ -34,7 +34,7 @@ import config
 from config import BYTES_PER_GIB
 from models import (
     GPUConfig, GPUSpec, InfeasibleError, InputError, ModelArchitecture, ModelConfig, ModelSummary, TrainingCost,
-    TrainingGPUResources, TrainingInput, TrainingMetrics, TrainingPlan,
+    TrainingGPUResources, TrainingInput, TrainingMetrics, TrainingPlan, plural,
 )
 
 FP32_BYTES = 4
@@ -132,7 +132,7 @@ class Layout:
         return global_batch_size // (self.micro_batch_size * self.data_parallel)
 
     def describe(self) -> str:
-        parts = [ZERO_NAMES[self.zero_stage] + f" over {self.data_parallel} data-parallel rank(s)"]
+        parts = [ZERO_NAMES[self.zero_stage] + f" over {plural(self.data_parallel, 'data-parallel rank')}"]
         if self.tensor_parallel > 1:
             parts.append(f"tensor parallel {self.tensor_parallel} (with sequence parallelism)")
         if self.pipeline_parallel > 1:
@@ -1122,8 +1122,8 @@ def _resources(ask: _Request, chosen: GPUOption, recommended: GPUOption, breakdo
               or fewest_gpus(ask.job, gpu, Constraints(pipeline_parallel=ask.cons.pipeline_parallel), ask.eff)
               or layout.gpus)
     if recommended.gpu.id == gpu.id:
-        reason = "the GPU planned on" + ("" if ask.cons.num_gpus else ": the cheapest priced GPU type that fits"
-                                         + (" and meets the deadline" if ask.deadline_hours else ""))
+        reason = "the GPU planned on" if ask.cons.num_gpus else ("the cheapest priced GPU type that fits"
+                                                                 + (" and meets the deadline" if ask.deadline_hours else ""))
     else:
         reason = (f"{recommended.candidate.layout.gpus} x {recommended.gpu.id} would cost "
                   f"{_usd(recommended.total_usd)} over {_hours(recommended.duration_hours)}"

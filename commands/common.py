@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Callable
 
-from models import PlannerError
+from models import PlannerError, plural
 
 
 class ExitStatus(enum.IntEnum):
@@ -38,6 +38,14 @@ class ServicesHitABug(Exception):
 
 class HelpShown(Exception):
     """``--help`` printed its text: the command is done (exit status 0)."""
+
+
+def program_name(argv: list[str] | None, default: str) -> str:
+    """The name a usage line shows: what the program was started as (``llm-capacity`` for the installed script,
+    ``forecast.py`` for ``python commands/forecast.py``) when it reads ``sys.argv`` (``argv`` is None), else
+    ``default`` (a call in-process, ``python -c``)."""
+    started_as = os.path.basename(sys.argv[0] if argv is None and sys.argv else "")
+    return started_as if started_as and not started_as.startswith("-") else default
 
 
 class Parser(argparse.ArgumentParser):
@@ -182,7 +190,7 @@ def check_fleet(plan, rerun: str | None = None) -> None:
     named = "; ".join(f"{row['service']}: {row['error']}" for row in failed[:SHOWN_FAILURES])
     more = f"; and {len(failed) - SHOWN_FAILURES} more" if len(failed) > SHOWN_FAILURES else ""
     hint = f" (plan only those again with --retry-failed {rerun})" if rerun else ""
-    message = f"{len(failed)} of {len(plan.services)} services failed, the others are planned{hint}: {named}{more}"
+    message = f"{len(failed)} of {plural(len(plan.services), 'service')} failed, the others are planned{hint}: {named}{more}"
     if any(row["error"].startswith("internal error") for row in failed):
         raise ServicesHitABug(message)
     raise ServicesFailed(message)

@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from commands.common import (  # noqa: E402
-    NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, ExitStatus, Parser, check_fleet, guarded, number, parse,
+    NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, ExitStatus, Parser, check_fleet, guarded, number, parse, program_name,
     stdin_is_terminal, streams,
 )
 
@@ -94,11 +94,11 @@ FLAGS_MODE = {"fleet": "forecast"}
 """Modes whose flags go where another mode's do (a fleet is many forecasts)."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "forecast.py") -> argparse.ArgumentParser:
     from models import FLEET_EXECUTORS, MODES, PROVISION_STEPS, SERVING_ENGINES
 
     parser = Parser(
-        prog="forecast.py",
+        prog=prog,
         description="LLM infrastructure capacity planner: inference, training, demand forecast, cost.",
         epilog="Example: python commands/forecast.py --mode inference --rps 10 --input-tokens 500 "
                "--output-tokens 200 --model llama-3.1-70b --gpu-type H100-80GB --cost",
@@ -322,25 +322,28 @@ def _print(result, fmt: str, stdout) -> None:
     render(result, stdout)
 
 
-def _start_wizard(stdout, stderr) -> ExitStatus:
+def _start_wizard(stdout, stderr, prog: str) -> ExitStatus:
     if not stdin_is_terminal():
-        build_parser().print_usage(stderr)
-        print("error: no arguments and no terminal: give flags or --config (see --help)", file=stderr)
+        print(f"error: no arguments and no terminal: pass --mode MODE with its flags or --config FILE (see {prog} "
+              f"--help), or run {prog} in a terminal for the interactive wizard", file=stderr)
         return ExitStatus.USAGE
     from llm_agent import run_wizard
 
     return ExitStatus(run_wizard(stdout=stdout, stderr=stderr))
 
 
-def main(argv: list[str] | None = None, stdout=None, stderr=None) -> int:
-    """Run the CLI and return its exit status (0 ok, 1 internal error, 2 user error, 130 interrupted)."""
+def main(argv: list[str] | None = None, stdout=None, stderr=None, prog: str | None = None) -> int:
+    """Run the CLI and return its exit status (0 ok, 1 internal error, 2 user error, 130 interrupted).
+
+    ``prog``: the name usage lines show (default: what the program was started as, see :func:`program_name`)."""
+    prog = prog or program_name(argv, "forecast.py")
     argv = sys.argv[1:] if argv is None else list(argv)
     stdout, stderr = streams(stdout, stderr)
 
     def action() -> int:
         if not argv:
-            return _start_wizard(stdout, stderr)
-        return run(parse(build_parser(), argv, stdout), stdout)
+            return _start_wizard(stdout, stderr, prog)
+        return run(parse(build_parser(prog), argv, stdout), stdout)
 
     return guarded(action, debug="--debug" in argv, stderr=stderr, stdout=stdout)
 

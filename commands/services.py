@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from commands.common import (  # noqa: E402
-    POSITIVE, POSITIVE_INT, ExitStatus, Parser, UsageError, check_fleet, guarded, number, parse, streams,
+    POSITIVE, POSITIVE_INT, ExitStatus, Parser, UsageError, check_fleet, guarded, number, parse, program_name, streams,
 )
 from models import FLEET_EXECUTORS, MAX_DB_INT, PRECISIONS, REQUEST_STATES, SCENARIOS  # noqa: E402
 
@@ -89,9 +89,9 @@ def _service_flags(parser: argparse.ArgumentParser, *, adding: bool) -> None:
     parser.add_argument("--tags", type=_tags, help="comma-separated tags (update: replaces them; '' clears)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "services.py") -> argparse.ArgumentParser:
     common = _common()
-    parser = Parser(prog="services.py", description="LLM service registry and capacity-request workflow.",
+    parser = Parser(prog=prog, description="LLM service registry and capacity-request workflow.",
                      epilog="Example: python commands/services.py --db services.db request list --state submitted")
     parser.add_argument("--format", choices=("table", "json"), default="table", help="stdout format (default table)")
     parser.add_argument("--db", metavar="PATH", help="SQLite file or postgresql:// URL (default: $LLM_CAPACITY_DB, "
@@ -292,12 +292,14 @@ def _payload(result):
 
 # --------------------------------------------------------------------------- tables for people
 
-SERVICE_COLUMNS = (("name", "name"), ("owner", "owner"), ("team", "team"), ("model", "model"),
+# (key, header, format, drop rank): on a narrow terminal the highest ranks go first, so that the reason or note,
+# the last column, keeps a readable width (reports.FittedTable)
+SERVICE_COLUMNS = (("name", "name"), ("owner", "owner", None, 2), ("team", "team", None, 1), ("model", "model"),
                    ("gpu_type", "GPU"), ("requests_per_second", "rps"), ("replicas", "replicas"), ("gpus", "GPUs"))
 REQUEST_COLUMNS = (("id", "id"), ("service", "service"), ("state", "state"), ("gpus", "GPUs"), ("gpu_type", "GPU"),
-                   ("requested_by", "by"), ("updated_at", "updated (UTC)"), ("reason", "reason"))
-EVENT_COLUMNS = (("at", "at (UTC)"), ("action", "action"), ("from_state", "from"), ("to_state", "to"), ("by", "by"),
-                 ("note", "note"))
+                   ("requested_by", "by", None, 1), ("updated_at", "updated (UTC)", None, 2), ("reason", "reason"))
+EVENT_COLUMNS = (("at", "at (UTC)"), ("action", "action"), ("from_state", "from", None, 1), ("to_state", "to"),
+                 ("by", "by"), ("note", "note"))
 FLEET_COLUMNS = (("key", ""), ("in_use", "in use"), ("draft", "draft"), ("requested", "submitted"),
                  ("approved", "approved"))
 TIMESTAMP_KEYS = ("at", "updated_at", "created_at")
@@ -311,18 +313,12 @@ def _cell(key: str, value) -> str:
     return str(value)
 
 
-def _table(rows: list[dict], columns: tuple[tuple[str, str], ...], title: str | None = None):
-    from rich import box
-    from rich.table import Table
+def _table(rows: list[dict], columns: tuple[tuple, ...], title: str | None = None):
+    """A table of ``rows`` that fits the terminal: numbers right-aligned, the last text column wrapped between
+    words (``reports.FittedTable``)."""
+    from reports import Column, FittedTable
 
-    table = Table(title=title, title_justify="left", title_style="bold cyan", header_style="bold",
-                  box=box.SIMPLE_HEAD, pad_edge=False)
-    for key, header in columns:
-        wraps = key in ("reason", "note", "value")
-        table.add_column(header, overflow="fold" if wraps else "ellipsis", no_wrap=not wraps)
-    for row in rows:
-        table.add_row(*(_cell(key, row.get(key)) for key, _ in columns))
-    return table
+    return FittedTable(rows, tuple(Column(*c) for c in columns), title, _cell)
 
 
 def _fields_table(record: dict, title: str):
@@ -381,9 +377,10 @@ def _render(key, payload, stdout) -> None:
 
 def main(argv: list[str] | None = None, stdout=None, stderr=None) -> int:
     """Run the CLI and return its exit status (0 ok, 1 internal error, 2 user error, 130 interrupted)."""
+    prog = program_name(argv, "services.py")
     argv = sys.argv[1:] if argv is None else list(argv)
     stdout, stderr = streams(stdout, stderr)
-    return guarded(lambda: run(parse(build_parser(), argv, stdout), stdout), debug="--debug" in argv, stderr=stderr, stdout=stdout)
+    return guarded(lambda: run(parse(build_parser(prog), argv, stdout), stdout), debug="--debug" in argv, stderr=stderr, stdout=stdout)
 
 
 if __name__ == "__main__":

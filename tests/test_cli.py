@@ -205,11 +205,11 @@ def test_output_into_missing_directory(cli, tmp_path):
     assert result.exit_code == 2 and "existing directory" in result.stderr
 
 
-def test_no_arguments_without_a_terminal_prints_usage_and_exits_2():
+def test_no_arguments_without_a_terminal_is_one_error_line_and_exits_2():
     proc = subprocess.run([sys.executable, str(ROOT / "commands" / "forecast.py")], stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
-    assert "usage" in proc.stderr and proc.stdout == ""
+    assert len(proc.stderr.splitlines()) == 1 and "--config" in proc.stderr and proc.stdout == ""
 
 
 def test_seed_programmatic_usage_runs_as_written():

@@ -83,7 +83,7 @@ GPU RESOURCES
    GPUs per Replica:        4 x H100-80GB (80.00 GiB each), tensor parallel 4
    Max Concurrency:         57 sequences per replica
    Replicas:                2 (range 1 - 2)
-   Total GPUs:              8 (1 node x 8 GPUs per node)
+   Total GPUs:              8 (1 node)
 
 CHEAPER OPTION
    - H200-141GB (TP 2, 4 GPUs, $15,000/month) meets the same targets for less than H100-80GB
@@ -154,7 +154,7 @@ REAL_PLAN_LABELS = [
     ("Input Tokens", r"500 tokens per request"),
     ("GPU Memory per Replica", r"[\d,.]+ GiB"),
     ("GPUs per Replica", r"\d+ x H100-80GB"),
-    ("Total GPUs", r"\d+ \((\d+ nodes? x 8 GPUs per node|1 node, \d of its 8 GPUs)\)"),
+    ("Total GPUs", r"\d+ \((\d+ nodes of 8 GPUs(, the last one using \d of its 8)?|1 node(, \d of its 8 GPUs)?)\)"),
     ("TPS per Replica", r"[\d,.]+ output tokens/s"),
     ("Max RPS Capacity", r"[\d,.]+ req/s"),
     ("Est. TTFT", r"[\d,.]+ ms"),

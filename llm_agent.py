@@ -53,6 +53,8 @@ TOKENS_HINT = "4k = 4,000; 4Ki = 4,096"
 """How a token count may be typed (``wizard_answers.SUFFIXES``): decimal k, or Ki for benchmark sizes (2048)."""
 ROW_WIDTH = 72
 """Width of a review row (label and answer), within 80 columns."""
+CHOICE_INDENT = 4
+"""Columns a choice's pointer and indent take before its title (questionary's ``» ``, one space either side)."""
 PLAN, LEAVE = "\0plan", "\0leave"
 WELCOME = ("[bold]LLM capacity planner[/]. A default is shown in grey: Enter takes it, typing replaces it. "
            "Esc goes back one question; every answer is listed for review before planning. Ctrl-C leaves.")
@@ -546,7 +548,8 @@ class Wizard:
         return [(p, p) for p in listed]
 
     def _services(self, answers: dict) -> list[tuple[str, str]]:
-        return [(s.name, _clip(f"{s.name:<12} {s.model} {s.precision}, {s.gpus or 0} x {s.gpu_type} held", 50))
+        width = self.console.width - CHOICE_INDENT
+        return [(s.name, _clip(f"{s.name:<12} {s.model} {s.precision}, {s.gpus or 0} x {s.gpu_type} held", width))
                 for s in self.registry.list_services()]
 
     # ----------------------------------------------------------------- forecasts: the history file

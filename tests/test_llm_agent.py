@@ -4,6 +4,7 @@ on a pseudo-terminal for what only a real terminal shows. Every conversation che
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import subprocess
@@ -645,3 +646,43 @@ def test_static_batch_latency_branch_plans_what_the_cli_plans(cli, in_tmp):
     assert config["gpu"]["tensor_parallel"] == 2 and plan["tensor_parallel"] == 2
     assert plan["batch_size"] == 8 and plan["gpu_type"] == "H100-80GB" and plan["slo"]["itl_ms"]["target"] == 20.0
     assert cli_plan(cli, in_tmp / "latency_config.json") == plan
+
+
+# --------------------------------------------------------------------------- 80 columns
+
+def test_the_service_picker_uses_the_terminal_width(registry_path, in_tmp):
+    """At 80 columns a service's line is clipped only past the width the menu has (80 less the pointer's 4)."""
+    from rich.console import Console
+
+    import llm_agent
+    from services import Registry
+
+    with Registry(str(registry_path)) as registry:
+        registry.add_service("chat-assistant", owner="alice", model="llama-3.1-70b", gpu_type="H100-80GB",
+                             requests_per_second=6.0, avg_input_tokens=500, avg_output_tokens=200, replicas=1, gpus=2)
+    wizard = llm_agent.Wizard(None, Console(width=80, file=io.StringIO()))
+    try:
+        [(_, title)] = wizard._services({})
+    finally:
+        wizard.close()
+    # 14 + 1 + 13 + 1 + len("FP16, 2 x H100-80GB held") = 53 columns: more than the old 50-column cut, whole here
+    assert title.startswith("chat-assistant llama-3.1-70b ") and title.endswith(" x H100-80GB held")
+    assert len(title) <= 80 - llm_agent.CHOICE_INDENT
+
+
+def test_a_refusal_wraps_between_words():
+    from wizard_prompts import wrapped
+
+    reason = ("prompt tokens: got '4x'; expected a whole number > 0 and <= 1e+18 (k, Ki, M and B suffixes only "
+              "where the question says so) (Up: what you typed)")
+    lines = wrapped(reason, 79).split("\n")
+    assert len(lines) == 2 and all(len(line) <= 79 for line in lines)
+    assert " ".join(lines) == reason  # every word whole, none cut at the edge
+
+
+def test_token_counts_take_decimal_k_and_binary_ki():
+    from wizard_answers import parse_number
+
+    assert parse_number("4k", "prompt tokens", integer=True, suffixes=True) == 4_000
+    assert parse_number("4Ki", "prompt tokens", integer=True, suffixes=True) == 4_096   # 4 x 1024
+    assert parse_number("2ki", "prompt tokens", integer=True, suffixes=True) == 2_048

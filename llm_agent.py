@@ -49,7 +49,7 @@ CONFIG_MODES = ("inference", "compare", "latency", "training", "forecast", "vali
 """Modes whose answers are a config file (``services`` plans a registered service instead)."""
 SERVING = ("inference", "compare")
 ENGINE_TITLES = {"vllm": "vLLM (default)", "trtllm": "TensorRT-LLM", "sglang": "SGLang"}
-TOKENS_HINT = "4k = 4,000; 4Ki = 4,096"
+TOKENS_HINT = "4k = 4000, 4Ki = 4096"
 """How a token count may be typed (``wizard_answers.SUFFIXES``): decimal k, or Ki for benchmark sizes (2048)."""
 ROW_WIDTH = 72
 """Width of a review row (label and answer), within 80 columns."""
@@ -286,9 +286,8 @@ class Wizard:
             self._number("forecast.peak_load_multiplier", "Peak within a period",
                          "Peak load within a period over its forecast (x):", None, optional=True, minimum=1.0,
                          inclusive=True, applies=forecast, blank=self._peak_blank),
-            self._number("model.context_window", "Maximum model length",
-                         f"Maximum model length (vLLM --max-model-len): one sequence this long must fit, tokens "
-                         f"({tokens_hint}):", None, optional=True, integer=True, suffixes=True, applies=serving,
+            self._number("model.context_window", "Max model length", "Max model length (--max-model-len), tokens:",
+                         None, optional=True, integer=True, applies=serving,
                          blank=lambda a: f"prompt + generated tokens ({sum(self._tokens(a)):,})"),
         ]
         for section, applies in (("workload", serving), ("forecast", forecast), ("latency", latency)):

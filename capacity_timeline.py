@@ -175,13 +175,15 @@ def default_tokens() -> tuple[int, int, str]:
             f"the {DEFAULT_TOKENS_TRACE} trace's means (data/traces/token_stats.csv)")
 
 
-def _tokens(history, question) -> tuple[int, int, str]:
-    """Tokens per request and where they come from: given in the question, else the history's token columns,
-    else the default trace's means (each of input and output on its own)."""
+def request_tokens(history, avg_input_tokens: int | None = None,
+                   avg_output_tokens: int | None = None) -> tuple[int, int, str]:
+    """Tokens per request a forecast plans with, and where they come from: given (``avg_input_tokens``,
+    ``avg_output_tokens``), else the history's token columns, else the default trace's means (each of input and
+    output on its own). The one rule: the planner and the wizard's GPU offer both call it."""
     default_in, default_out, default_where = default_tokens()
     picked = []
-    for given, seen, default in ((question.avg_input_tokens, history.avg_input_tokens, default_in),
-                                 (question.avg_output_tokens, history.avg_output_tokens, default_out)):
+    for given, seen, default in ((avg_input_tokens, history.avg_input_tokens, default_in),
+                                 (avg_output_tokens, history.avg_output_tokens, default_out)):
         if given is not None:
             picked.append((given, "given"))
         elif seen:
@@ -258,7 +260,8 @@ def plan_forecast(question: ForecastInput, model: ModelConfig | None, gpu: GPUCo
         return ForecastPlan(**plan, capacity={"included": False, "reason": "no model given: the forecast stands alone"},
                             provisioning_schedule=None, capacity_timeline=None,
                             scaling_recommendations=_demand_only(results.frame.index, demand, recent_peak, label))
-    input_tokens, output_tokens, token_source = _tokens(history, question)
+    input_tokens, output_tokens, token_source = request_tokens(history, question.avg_input_tokens,
+                                                                question.avg_output_tokens)
     peak, peak_reason = ((question.peak_load_multiplier, f"{question.peak_load_multiplier:g}: given")
                          if question.peak_load_multiplier is not None else default_peak_multiplier(history.step_s))
     planner = _planner(model, input_tokens, output_tokens, peak, question)

@@ -24,7 +24,7 @@ from typing import Any, BinaryIO, Callable
 from hf_config import architecture_from_hf_config, quantization_note
 from models import (
     MODES, CostOptions, FleetInput, ForecastInput, GPUConfig, InputError, LatencyInput, LLMWorkloadInput, ModelConfig,
-    PlanRequest, TrainingInput, UnknownKeyError,
+    NotInModeError, PlanRequest, TrainingInput, UnknownKeyError,
 )
 
 SECTION_MODELS = {
@@ -43,6 +43,35 @@ TOP_LEVEL_KEYS = ("mode", "profile", "measurements")
 """Keys of a config that are not sections: what to plan, a calibration profile, measurements to validate against."""
 CONFIG_KEYS = (*TOP_LEVEL_KEYS, *SECTION_MODELS, *EXTRA_SECTION_KEYS)
 """Every top-level key of a config file."""
+_RATE = ("inference", "compare", "forecast", "fleet")
+"""Modes that size replicas for a request rate (a forecast's rate is its history's)."""
+_SERVING = (*_RATE, "latency")
+"""Modes that serve a model (a static batch too): engine, KV cache and tensor parallel matter."""
+APPLIES_IN: dict[str, tuple[str, ...]] = {
+    "workload": ("inference", "compare"),
+    "workload.avg_input_tokens": _RATE,  # a forecast takes the request shape from a workload section
+    "workload.avg_output_tokens": _RATE,
+    "workload.ttft_slo_ms": _RATE,
+    "workload.itl_slo_ms": _RATE,
+    "latency": ("latency",),
+    "training": ("training",),
+    "forecast": ("forecast", "fleet"),
+    "fleet": ("fleet",),
+    "model": (*_SERVING, "training"),
+    "model.kv_precision": _SERVING,
+    "model.context_window": _SERVING,
+    "model.batch_size": _RATE,  # latency: latency.batch_size; training: training.micro_batch_size
+    "gpu": (*_SERVING, "training"),
+    "gpu.tensor_parallel": _SERVING,  # training: training.tensor_parallel
+    "gpu.engine": _SERVING,
+    "gpu.gpu_memory_utilization": _SERVING,
+    "gpu.target_gpu_utilization": _RATE,
+    "options": ("inference", "compare", "training", "fleet"),  # a forecast and a static batch are not priced
+    "measurements": ("validate",),
+}
+"""The modes whose plan uses a section (``workload``), a key (``workload.avg_input_tokens``, which wins over its
+section's entry) or a top-level key; one absent applies in every mode (``profile``). What the CLI's flags and a
+config file's keys are checked against (:func:`applies_in`), so nothing given is silently ignored."""
 MISSING_KEY_FLAGS = {"workload": "--rps, --input-tokens, --output-tokens",
                      "latency": "--input-tokens, --output-tokens (and --batch-size)",
                      "training": "--dataset-size, --sequence-length, --epochs, --global-batch-size",
@@ -117,6 +146,40 @@ def validate_structure(config: Any, where: str = "config") -> dict:
             if key not in known:
                 raise UnknownKeyError(f"{where}: {name}", key, known)
     return config
+
+
+def applies_in(target: tuple[str, ...] | str) -> tuple[str, ...]:
+    """The modes whose plan uses a config key: ``("workload", "avg_input_tokens")``, ``"model.batch_size"``,
+    ``("profile",)`` (:data:`APPLIES_IN`)."""
+    dotted = target if isinstance(target, str) else ".".join(target)
+    return APPLIES_IN.get(dotted) or APPLIES_IN.get(dotted.partition(".")[0]) or MODES
+
+
+def check_keys_apply(config: dict, mode: str) -> None:
+    """Refuse a section or key given a value the ``mode`` would ignore (:class:`models.NotInModeError`); a value
+    left at its default (a written plan's ``inputs`` list them all) is not a value given."""
+    for name, body in config.items():
+        if name == "mode" or body is None:
+            continue
+        keys = body.items() if isinstance(body, dict) else [(None, body)]
+        for key, value in keys:
+            dotted = name if key is None else f"{name}.{key}"
+            if value is not None and value != _default_of(name, key) and mode not in applies_in(dotted):
+                raise NotInModeError(dotted, value, applies_in(dotted), mode)
+
+
+def _default_of(section: str, key: str | None) -> Any:
+    """The value a config key takes when left out (``None`` for one without a default)."""
+    if key is None or section not in (*SECTION_MODELS, "options"):
+        return None
+    if section == "options":
+        if key == "include_cost":
+            return False
+        section_type = CostOptions
+    else:
+        section_type = SECTION_MODELS[section]
+    found = next((f for f in dataclasses.fields(section_type) if f.name == key), None)
+    return None if found is None or found.default is dataclasses.MISSING else found.default
 
 
 def load_config(path: str) -> dict:
@@ -225,6 +288,7 @@ def plan_request(config: dict) -> PlanRequest:
     """The typed question a config asks: what every door (flags, config files, the wizard) hands the engine."""
     config = validate_structure(config)
     mode = config.get("mode") or "inference"
+    check_keys_apply(config, mode)
     include_cost, cost = cost_options(config)
     sections: dict[str, Any] = {"gpu": section_input(config, "gpu")}
     if mode in ("inference", "compare"):
@@ -442,7 +506,24 @@ def resolve_architecture(model) -> tuple[Any, list[str]]:
             f"{arch.num_kv_heads} KV heads (GQA), FFN {arch.intermediate_size}, vocabulary {arch.vocab_size}. "
             "Pass --model or --model-config for the real architecture."
         ]
+    if model.model_size_billions is not None and (model.model_config_path or model.model):
+        _check_named_size(arch, model.model_size_billions, model.model_config_path or model.model)
     return arch, [note for note in notes + [_layout_note(arch)] if note]
+
+
+def _check_named_size(arch, size_b: float, named: str) -> None:
+    """Refuse a size that contradicts the model named beside it (``--model-size 70 --model llama-3.1-8b``): the
+    named shape would win silently. Its rounded size passes (``model_size_match`` in planner_defaults.json)."""
+    import architecture
+    import config
+
+    actual_b = architecture.total_params(arch) / 1e9
+    sizes = {actual_b, *([arch.nominal_params_b] if arch.nominal_params_b else [])}
+    slack = config.default("model_size_match")
+    if not any(abs(size_b - s) <= max(slack["share"] * s, slack["billions"]) for s in sizes):
+        raise InputError("model.model_size_billions (--model-size)", size_b,
+                         f"the size of the model named ({named}: {actual_b:.3g}B), or no size: the named model's "
+                         "shape is what is planned")
 
 
 def _layout_note(arch) -> str:

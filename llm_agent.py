@@ -26,8 +26,8 @@ from models import (
 from architecture import checkpoint_precision
 from wizard_answers import (
     clouds_for, culprit, frequency_choices, in_words, inference_gpus, model_architecture, parse_history,
-    parse_measurements, parse_model, parse_number, parse_output_path, parse_profile, pricing_for, training_gpus,
-    training_precisions,
+    parse_measurements, parse_model, parse_number, parse_output_path, parse_profile, pricing_for,
+    tensor_parallel_degrees, training_gpus, training_precisions,
 )
 from wizard_prompts import NO_DEFAULT, Back, Cancelled, Prompter, default_text
 
@@ -49,12 +49,16 @@ CONFIG_MODES = ("inference", "compare", "latency", "training", "forecast", "vali
 """Modes whose answers are a config file (``services`` plans a registered service instead)."""
 SERVING = ("inference", "compare")
 ENGINE_TITLES = {"vllm": "vLLM (default)", "trtllm": "TensorRT-LLM", "sglang": "SGLang"}
+TOKENS_HINT = "4k = 4000, 4Ki = 4096"
+"""How a token count may be typed (``wizard_answers.SUFFIXES``): decimal k, or Ki for benchmark sizes (2048)."""
 ROW_WIDTH = 72
 """Width of a review row (label and answer), within 80 columns."""
+CHOICE_INDENT = 4
+"""Columns a choice's pointer and indent take before its title (questionary's ``» ``, one space either side)."""
 PLAN, LEAVE = "\0plan", "\0leave"
 WELCOME = ("[bold]LLM capacity planner[/]. A default is shown in grey: Enter takes it, typing replaces it. "
            "Esc goes back one question; every answer is listed for review before planning. Ctrl-C leaves.")
-EXTRA_LABELS = {"gpu.tensor_parallel": "GPUs per replica", "options.region": "region",
+EXTRA_LABELS = {"options.region": "region",
                 "gpu.gpu_memory_utilization": "GPU memory share", "model.kv_precision": "KV-cache precision"}
 """Names for fields that library messages mention and the wizard does not ask."""
 
@@ -113,6 +117,12 @@ def _with_model(answers: dict) -> bool:
 
 def _serving(answers: dict) -> bool:
     return answers.get("mode") in SERVING or _sized_forecast(answers)
+
+
+def _fixed_replica(answers: dict) -> bool:
+    """A serving plan on a GPU the user chose (compare ranks every degree itself)."""
+    return answers.get("gpu.gpu_type") is not None and (
+        answers.get("mode") in ("inference", "latency") or _sized_forecast(answers))
 
 
 def _costed(answers: dict) -> bool:
@@ -205,6 +215,8 @@ class Wizard:
             self._choice("gpu.gpu_type", "GPU", "GPU (type to filter):", self._gpus, None,
                          applies=lambda a: _with_model(a) and a.get("mode") != "compare",
                          blank="let the planner choose"),
+            self._choice("gpu.tensor_parallel", "GPUs per replica", "GPUs per replica (tensor parallel):",
+                         self._tensor_parallels, None, applies=_fixed_replica, blank="the fewest that work"),
             self._number("gpu.target_gpu_utilization", "Planned utilization",
                          "Share of a replica's sustainable load to plan for, (0-1]:", 0.7, maximum=1.0,
                          applies=_serving),
@@ -249,7 +261,7 @@ class Wizard:
 
     def _traffic_questions(self) -> list[Question]:
         serving, forecast, latency = _mode(*SERVING), _sized_forecast, _mode("latency")
-        tokens_hint = "4k ok"
+        tokens_hint = TOKENS_HINT
         questions = [
             self._number("latency.batch_size", "Batch", "Sequences in the static batch:", 1, integer=True,
                          applies=latency),
@@ -274,8 +286,9 @@ class Wizard:
             self._number("forecast.peak_load_multiplier", "Peak within a period",
                          "Peak load within a period over its forecast (x):", None, optional=True, minimum=1.0,
                          inclusive=True, applies=forecast, blank=self._peak_blank),
-            self._number("model.context_window", "Longest sequence", "Longest sequence to plan for, tokens:", None,
-                         optional=True, integer=True, blank="the model's own window", applies=serving),
+            self._number("model.context_window", "Max model length", "Max model length (--max-model-len), tokens:",
+                         None, optional=True, integer=True, applies=serving,
+                         blank=lambda a: f"prompt + generated tokens ({sum(self._tokens(a)):,})"),
         ]
         for section, applies in (("workload", serving), ("forecast", forecast), ("latency", latency)):
             questions += [
@@ -510,11 +523,19 @@ class Wizard:
             return {}
 
     def _replica_gpus(self, answers: dict) -> int:
-        """The fewest GPUs a replica of the chosen GPU needs (1 when the planner chooses, or for training)."""
+        """The GPUs a replica of the chosen GPU takes: the degree chosen, else the fewest that hold it (1 when the
+        planner chooses the GPU, or for training)."""
         gpu = answers.get("gpu.gpu_type")
         if gpu is None or answers.get("mode") not in ("inference", "forecast"):
             return 1
-        return self._held(answers).get(gpu, 1)
+        return answers.get("gpu.tensor_parallel") or self._held(answers).get(gpu, 1)
+
+    def _tensor_parallels(self, answers: dict) -> list[tuple[Any, str]]:
+        """The tensor-parallel degrees that hold the model on the chosen GPU (the planner's choice first)."""
+        fewest = self._held(answers).get(answers.get("gpu.gpu_type"))
+        degrees = tensor_parallel_degrees(answers["model"], answers["gpu.gpu_type"], fewest) if fewest else []
+        return [(None, "(the fewest that work: the planner chooses)"), *((d, f"{d} x {answers['gpu.gpu_type']}")
+                                                                          for d in degrees)]
 
     def _clouds(self, answers: dict) -> list[tuple[Any, str]]:
         every = "(every cloud that lists it)" if answers.get("mode") == "compare" else "(the cheapest listed)"
@@ -526,7 +547,8 @@ class Wizard:
         return [(p, p) for p in listed]
 
     def _services(self, answers: dict) -> list[tuple[str, str]]:
-        return [(s.name, _clip(f"{s.name:<12} {s.model} {s.precision}, {s.gpus or 0} x {s.gpu_type} held", 50))
+        width = self.console.width - CHOICE_INDENT
+        return [(s.name, _clip(f"{s.name:<12} {s.model} {s.precision}, {s.gpus or 0} x {s.gpu_type} held", width))
                 for s in self.registry.list_services()]
 
     # ----------------------------------------------------------------- forecasts: the history file
@@ -585,12 +607,12 @@ class Wizard:
             return answers.get("latency.input_tokens", 1024), answers.get("latency.output_tokens", 128)
         if answers.get("mode") != "forecast":
             return answers.get("workload.avg_input_tokens", 500), answers.get("workload.avg_output_tokens", 200)
-        from capacity_timeline import default_tokens
+        from capacity_timeline import request_tokens
 
-        seen = self._history(answers, quiet=True)
-        fallback = default_tokens()
-        return tuple(answers.get(f"forecast.{k}") or (round(getattr(seen, k)) if getattr(seen, k) else fallback[i])
-                     for i, k in enumerate(("avg_input_tokens", "avg_output_tokens")))
+        tokens_in, tokens_out, _ = request_tokens(self._history(answers, quiet=True),
+                                                  answers.get("forecast.avg_input_tokens"),
+                                                  answers.get("forecast.avg_output_tokens"))
+        return tokens_in, tokens_out
 
     def _token_blank(self, answers: dict, index: int) -> str:
         from capacity_timeline import DEFAULT_TOKENS_TRACE, default_tokens

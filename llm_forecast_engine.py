@@ -49,7 +49,7 @@ class LLMForecastEngine:
         from calibration import profile_in_use
 
         _checked("request", request, PlanRequest, optional=False)
-        _check_price_file(request.cost)
+        _check_prices(request.cost)
         if request.mode == "validate":
             return self.validate(request.measurements, request.profile)
         with profile_in_use(request.profile) as profile:
@@ -406,11 +406,16 @@ def _check_options(gpu, include_cost, cost) -> None:
     _checked("cost", cost, CostOptions)
     if not isinstance(include_cost, bool):
         raise InputError("include_cost", include_cost, "True or False")
+    _check_prices(cost)
 
 
-def _check_price_file(cost: CostOptions | None) -> None:
-    """Refuse a bad ``--price-file`` before any planning (the file is cached for the quotes that follow)."""
-    if cost is not None and cost.price_file:
-        import pricing
+def _check_prices(cost: CostOptions | None) -> None:
+    """Refuse a bad ``--price-file`` (the file is cached for the quotes that follow) or a region the prices do not
+    list, before any planning."""
+    if cost is None:
+        return
+    import pricing
 
+    if cost.price_file:
         pricing.load_price_file(cost.price_file)
+    pricing.check_region(cost)

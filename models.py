@@ -64,6 +64,15 @@ class UnknownKeyError(InputError):
         self.args = (f"{where}: unknown key {key!r}; {hint}known: {', '.join(known)}",)
 
 
+class NotInModeError(InputError):
+    """A flag or config key that means nothing in the mode asked (the plan would silently ignore it)."""
+
+    def __init__(self, field_name: str, value: Any, modes: Iterable[str], mode: str):
+        modes = "/".join(modes)
+        InputError.__init__(self, field_name, value, f"--mode {modes}")
+        self.args = (f"{field_name} applies to --mode {modes}, not {mode}",)
+
+
 class InfeasibleError(PlannerError):
     """The request is well-formed but no hardware configuration can serve it.
 

@@ -467,6 +467,24 @@ def _listing(rows: list[_PriceRow], key) -> str:
     return "; ".join(f"{p}: {', '.join(sorted(v))}" for p, v in sorted(groups.items()))
 
 
+def check_region(cost: CostOptions | None) -> None:
+    """Refuse a region the price data (built-in and ``price_file`` rows) does not list for the cloud asked (any
+    cloud when none): it would match only the rows that hold everywhere, a silent price from no region. With
+    ``price_per_gpu_hour`` no row is looked up and the region only labels the price."""
+    if cost is None or cost.region is None or cost.price_per_gpu_hour is not None:
+        return
+    user, builtin = _all_rows(cost)
+    regional = [r for r in (*user, *builtin) if (cost.cloud is None or r.provider == cost.cloud)
+                and r.region and ANY_REGION_MARK not in r.region]
+    if any(r.region.lower() == cost.region.strip().lower() for r in regional):
+        return
+    cloud = cost.cloud or "any cloud"
+    listed = _listing(regional, lambda r: r.region) if cost.cloud is None else ", ".join(sorted({r.region for r in regional}))
+    accepted = (f"a region the price data lists for {cloud} ({listed})" if regional
+                else f"no --region: {cloud}'s listed prices are not region-specific")
+    raise InputError("options.region (--region)", cost.region, accepted)
+
+
 def _no_price(gpu_id: str, cost: CostOptions, gpus_per_replica: int = 1) -> NoPriceError:
     """The error for a GPU without a matching price, naming what is on offer."""
     user, builtin = _all_rows(cost)

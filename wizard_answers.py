@@ -17,8 +17,9 @@ from typing import Any
 
 from models import InputError, InfeasibleError, PlannerError, check_number
 
-SUFFIXES = {"k": 10**3, "m": 10**6, "b": 10**9}
-"""Multipliers a number may end with where its prompt says so (token counts, dataset sizes)."""
+SUFFIXES = {"ki": 2**10, "k": 10**3, "m": 10**6, "b": 10**9}
+"""Multipliers a number may end with where its prompt says so (token counts, dataset sizes): decimal ``4k`` is
+4,000; ``4Ki`` is 4,096, the power-of-two size benchmarks use (``--input-tokens 2048``)."""
 COMMA = "a number without a comma, which is ambiguous (1,5: 1.5 or 15?); type 1.5, or 1500 or 1_500"
 MAX_EXPONENT = 30
 """Past 1e30 a typed number is a slip (every bound is far below), refused before it is made an integer."""
@@ -31,7 +32,8 @@ NONE_WORDS = ("none", "-")
 
 def parse_number(text: str, label: str, *, integer: bool = False, minimum: float = 0.0, inclusive: bool = False,
                  maximum: float | None = None, suffixes: bool = False) -> float | int:
-    """A number from typed text: ``20``, ``1.5``, ``1_000``, ``1e9``; ``4k``/``500M``/``2B`` only with ``suffixes``.
+    """A number from typed text: ``20``, ``1.5``, ``1_000``, ``1e9``; ``4k``/``4Ki``/``500M``/``2B`` only with
+    ``suffixes`` (``4k`` = 4,000, ``4Ki`` = 4,096).
 
     A comma is refused (``1,5`` reads as 1.5 in half the world and 15 in the other); nothing typed is changed
     silently: the range check is :func:`models.check_number`'s, reported with the text as typed.
@@ -40,10 +42,12 @@ def parse_number(text: str, label: str, *, integer: bool = False, minimum: float
     if "," in typed:
         raise InputError(label, typed, COMMA)
     scale = 1
-    if typed[-1:].lower() in SUFFIXES and typed[:-1]:
+    suffix = next((s for s in SUFFIXES if typed.lower().endswith(s) and len(typed) > len(s)), None)
+    if suffix is not None:
         if not suffixes:
-            raise InputError(label, typed, "a plain number here (k, M and B suffixes only where the question says so)")
-        scale, typed = SUFFIXES[typed[-1].lower()], typed[:-1]
+            raise InputError(label, typed, "a plain number here (k, Ki, M and B suffixes only where the question "
+                                           "says so)")
+        scale, typed = SUFFIXES[suffix], typed[:-len(suffix)]
     kind = "a whole number" if integer else "a number"
     try:
         exact = decimal.Decimal(typed) * scale if "_" not in typed or _underscores_ok(typed) else None
@@ -182,6 +186,15 @@ def inference_gpus(model: tuple[str, Any], precision: str, tokens_per_sequence: 
     return {gpu.id: degree for gpu, degree in held}
 
 
+def tensor_parallel_degrees(model: tuple[str, Any], gpu_id: str, fewest: int) -> list[int]:
+    """Tensor-parallel degrees from ``fewest`` (the least that holds a replica: :func:`inference_gpus`) up that the
+    model's heads divide within one ``gpu_id`` node (``inference_engine.valid_tensor_parallel``)."""
+    import config
+    from inference_engine import valid_tensor_parallel
+
+    return [d for d in valid_tensor_parallel(model_architecture(model), config.get_gpu(gpu_id)) if d >= fewest]
+
+
 def training_gpus(precision: str) -> list[str]:
     """GPUs that can train at ``precision`` (``training_engine.gpu_trains_at``); a job shards over as many GPUs as
     it needs, so memory does not rule one out."""
@@ -309,7 +322,7 @@ def _fix_for(key: str | None) -> list[str]:
     if key is None:
         return []
     if key == "gpu.tensor_parallel":  # a pricing message: no listed instance holds the replica's GPUs
-        return ["options.cloud", "gpu.gpu_type"]
+        return ["options.cloud", "gpu.tensor_parallel", "gpu.gpu_type"]
     if key == "gpu.gpu_type":
         return ["gpu.gpu_type", "options.include_cost", "options.cloud"]
     if key.startswith("options."):

@@ -88,9 +88,18 @@ def _refuse_on_enter(app, check: Callable[[str], bool | str]) -> None:
             return
         buffer.reset(append_to_history=True)
         buffer.validation_state = ValidationState.INVALID  # so no later check of the empty line clears the reason
-        buffer.validation_error = ValidationError(message=f"{reason} (Up: what you typed)")
+        width = event.app.output.get_size().columns - 1
+        buffer.validation_error = ValidationError(message=wrapped(f"{reason} (Up: what you typed)", width))
 
     app.key_bindings = merge_key_bindings([app.key_bindings, keys])
+
+
+def wrapped(text: str, width: int) -> str:
+    """``text`` broken between words into lines of at most ``width`` columns (a word longer than that, a path,
+    is broken where it must)."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, max(width, 20), break_on_hyphens=False)) or text
 
 
 def _wrap_validation_errors(app) -> None:

@@ -92,6 +92,8 @@ FLAG_TARGETS: dict[str, tuple | dict] = {
 }
 FLAGS_MODE = {"fleet": "forecast"}
 """Modes whose flags go where another mode's do (a fleet is many forecasts)."""
+FLAG_NAMES = {"mixed_precision": "--no-mixed-precision"}
+"""Flags not spelled ``--`` + their dest with dashes."""
 
 
 def build_parser(prog: str = "forecast.py") -> argparse.ArgumentParser:
@@ -207,13 +209,39 @@ def build_parser(prog: str = "forecast.py") -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------- flow
 
 
+def flag_target(dest: str, mode: str) -> tuple[str, ...]:
+    """The config key a flag sets in ``mode``: ``(section, key)``, or ``(key,)`` at the top level."""
+    target = FLAG_TARGETS[dest]
+    return target.get(FLAGS_MODE.get(mode, mode), target[None]) if isinstance(target, dict) else target
+
+
+def flag_modes(dest: str) -> tuple[str, ...]:
+    """The modes whose plan uses a flag (its config key there is used: ``config_loader.APPLIES_IN``)."""
+    from config_loader import applies_in
+    from models import MODES
+
+    return tuple(mode for mode in MODES if mode in applies_in(flag_target(dest, mode)))
+
+
+def given_flags(args: argparse.Namespace) -> dict[str, object]:
+    """``{dest: value}`` of the planning flags typed (every one defaults to ``None``, so ``None`` is not typed)."""
+    return {dest: getattr(args, dest) for dest in FLAG_TARGETS if getattr(args, dest, None) is not None}
+
+
+def check_flags_apply(args: argparse.Namespace, mode: str) -> None:
+    """Refuse a flag the mode would ignore (``--history`` in inference) rather than plan without it."""
+    from models import NotInModeError
+
+    for dest, value in given_flags(args).items():
+        modes = flag_modes(dest)
+        if mode not in modes:
+            raise NotInModeError(FLAG_NAMES.get(dest, "--" + dest.replace("_", "-")), value, modes, mode)
+
+
 def apply_overrides(config: dict, args: argparse.Namespace, mode: str) -> dict:
     """Write every flag the user gave into its config section (flags win over the file)."""
-    for dest, target in FLAG_TARGETS.items():
-        value = getattr(args, dest, None)
-        if value is None:
-            continue
-        target = target.get(FLAGS_MODE.get(mode, mode), target[None]) if isinstance(target, dict) else target
+    for dest, value in given_flags(args).items():
+        target = flag_target(dest, mode)
         if len(target) == 1:
             config[target[0]] = value
         else:
@@ -238,6 +266,7 @@ def run(args: argparse.Namespace, stdout) -> ExitStatus:
             check_output_path(path, flag, suffix)  # before any work: a bad path never leaves one file of two
     config = load_config(args.config) if args.config is not None else {}
     mode = args.mode or config.get("mode") or "inference"
+    check_flags_apply(args, mode)
     config = apply_overrides(config, args, mode)
     check_outputs_apart({"--output": args.output, "--plot": args.plot}, input_paths(config, args.config))
     request = plan_request(config)

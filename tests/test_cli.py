@@ -157,10 +157,17 @@ BAD_INPUTS = [
 ]
 
 
+def _without_size(flags: list[str]) -> list[str]:
+    """The flags less ``--model-size N`` (a named model and a different size contradict each other)."""
+    at = flags.index("--model-size")
+    return flags[:at] + flags[at + 2:]
+
+
 @pytest.mark.parametrize("extra,message", BAD_INPUTS, ids=[" ".join(b[0])[:40] for b in BAD_INPUTS])
 def test_bad_input_is_one_line_exit_2_no_file(cli, tmp_path, extra, message):
     out = tmp_path / "plan.json"
-    result = cli(*SEED_FLAGS, *extra, "--output", str(out))
+    seed = _without_size(SEED_FLAGS) if {"--model", "--model-config"} & set(extra) else SEED_FLAGS
+    result = cli(*seed, *extra, "--output", str(out))
     assert result.exit_code == 2
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
     assert message in result.stderr
@@ -240,3 +247,75 @@ for c in comparison:
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "Total GPUs:" in proc.stdout and "/month" in proc.stdout
+
+
+# --------------------------------------------------------------------------- flags that do not apply are refused
+
+HISTORY = "data/traces/servegen_m-large_per_hour.csv"
+NOT_IN_MODE = [
+    # (command, the one error line expected: the flag and the modes whose plan uses it)
+    ([*SEED_FLAGS, "--history", HISTORY], "--history applies to --mode forecast/fleet, not inference"),
+    ([*SEED_FLAGS, "--epochs", "3"], "--epochs applies to --mode training, not inference"),
+    ([*SEED_FLAGS, "--no-mixed-precision"], "--no-mixed-precision applies to --mode training, not inference"),
+    (["--mode", "training", "--model", "llama-3.1-8b", "--dataset-size", "1e9", "--sequence-length", "4096",
+      "--epochs", "1", "--global-batch-size", "64", "--rps", "10"], "--rps applies to --mode inference/compare, "
+                                                                      "not training"),
+    (["--mode", "forecast", "--history", HISTORY, "--rps", "10"], "--rps applies to --mode inference/compare, "
+                                                                  "not forecast"),
+    (["--mode", "forecast", "--history", HISTORY, "--cost"], "--cost applies to --mode "
+                                                             "inference/training/compare/fleet, not forecast"),
+    (["--mode", "latency", "--model", "llama-3.1-8b", "--gpu-type", "H100-80GB", "--input-tokens", "100",
+      "--output-tokens", "10", "--peak-multiplier", "2"], "--peak-multiplier applies to --mode "
+                                                          "inference/forecast/compare/fleet, not latency"),
+    (["--mode", "validate", "--gpu-type", "H100-80GB"], "--gpu-type applies to --mode "
+                                                         "inference/training/forecast/compare/fleet/latency, not validate"),
+]
+
+
+@pytest.mark.parametrize("argv,line", NOT_IN_MODE, ids=[a[-2] for a, _ in NOT_IN_MODE])
+def test_a_flag_the_mode_would_ignore_is_refused(cli, argv, line):
+    result = cli(*argv)
+    assert (result.exit_code, result.stderr) == (2, f"error: {line}\n")
+
+
+def test_a_config_key_the_mode_would_ignore_is_refused(cli, tmp_path):
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"mode": "training", "workload": {"requests_per_second": 5},
+                                  "training": {"dataset_size_tokens": 10**9, "sequence_length": 4096,
+                                               "num_epochs": 1, "global_batch_size": 64},
+                                  "model": {"model": "llama-3.1-8b"}}))
+    result = cli("--config", str(config))
+    assert (result.exit_code, result.stderr) == (
+        2, "error: workload.requests_per_second applies to --mode inference/compare, not training\n")
+
+
+def test_a_written_plan_of_another_mode_reads_back(cli, tmp_path):
+    """A plan's ``inputs`` list every key at its default (gpu.engine "vllm" in a training plan): not refused."""
+    out = tmp_path / "train.json"
+    argv = ["--mode", "training", "--model", "llama-3.1-8b", "--dataset-size", "1e9", "--sequence-length", "4096",
+            "--epochs", "1", "--global-batch-size", "64", "--gpu-type", "H100-80GB"]
+    assert cli(*argv, "--output", str(out)).exit_code == 0
+    assert json.loads(out.read_text())["inputs"]["gpu"]["engine"] == "vllm"
+    result = cli("--config", str(out))
+    assert result.exit_code == 0, result.stderr
+
+
+def test_a_size_that_contradicts_the_named_model_is_refused(cli):
+    flags = ["--mode", "inference", "--rps", "1", "--input-tokens", "500", "--output-tokens", "200",
+             "--model", "llama-3.1-8b", "--gpu-type", "H100-80GB"]
+    refused = cli(*flags, "--model-size", "70")
+    assert refused.exit_code == 2
+    assert refused.stderr.startswith("error: model.model_size_billions (--model-size): got 70.0; expected the size "
+                                     "of the model named (llama-3.1-8b: 8.03B)")
+    assert cli(*flags, "--model-size", "8").exit_code == 0  # Llama 3.1 8B: 8.03B parameters (Meta's model card)
+
+
+def test_an_unknown_region_is_refused_with_the_listed_ones(cli):
+    flags = [*SEED_FLAGS, "--cost"]
+    on_aws = cli(*flags, "--cloud", "aws", "--region", "mars")
+    # data/cloud_prices.csv lists aws rows in us-east-1, us-east-2 and us-west-2
+    assert (on_aws.exit_code, on_aws.stderr) == (2, "error: options.region (--region): got 'mars'; expected a region "
+                                                    "the price data lists for aws (us-east-1, us-east-2, us-west-2)\n")
+    anywhere = cli(*flags, "--region", "mars")
+    assert anywhere.exit_code == 2 and "aws: us-east-1, us-east-2, us-west-2; azure: " in anywhere.stderr
+    assert cli(*flags, "--cloud", "aws", "--region", "us-east-1").exit_code == 0

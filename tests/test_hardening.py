@@ -30,6 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from commands.forecast import main as forecast_main
+from config_loader import applies_in
 from commands.services import main as services_main
 from models import (
     CostOptions, GPUConfig, InputError, LLMWorkloadInput, ModelConfig, PlannerError, TrainingInput,
@@ -243,6 +244,8 @@ def config_text(draw) -> str:
     for _ in range(draw(st.integers(1, 3))):
         section = draw(st.sampled_from(sorted(SECTION_KEYS)))
         key = draw(st.sampled_from(SECTION_KEYS[section]))
+        if mode not in applies_in(f"{section}.{key}"):  # a key the mode ignores is always refused: keep it rare
+            continue
         config.setdefault(section, {})[key] = draw(st.one_of(PLAUSIBLE_JSON, JSON_VALUES))
     kind = draw(st.sampled_from(range(20)))
     if kind == 0:
@@ -762,7 +765,8 @@ BAD_FLAGS = [
     ("size-below-recipe", [*INFERENCE, "--model-size", "0.01"],
      r"^error: model.model_size_billions: got 0.01; expected a size the Llama-3 shape recipe can derive \(it gives "
      r"0.13B here: its 128256-token vocabulary alone holds 0.13B\); pass --model or --model-config"),
-    ("context-beyond-window", [*INFERENCE, "--model", "llama-3.1-8b", "--input-tokens", "200000"],
+    ("context-beyond-window", [*_flags({k: v for k, v in INFERENCE_BASE.items() if k != "--model-size"}),
+                               "--model", "llama-3.1-8b", "--input-tokens", "200000"],
      r"^error: workload.avg_input_tokens \+ avg_output_tokens: got 200100; expected at most the model's context "
      r"window \(131072 tokens\)$"),
     ("empty-gpu", [*INFERENCE, "--gpu-type", ""], r"^error: gpu.gpu_type: got ''; expected a non-empty name"),

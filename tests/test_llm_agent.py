@@ -4,6 +4,7 @@ on a pseudo-terminal for what only a real terminal shows. Every conversation che
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import subprocess
@@ -175,7 +176,8 @@ def test_esc_goes_back_one_question(in_tmp):
 
 def test_changing_the_model_re_asks_a_gpu_that_cannot_hold_it(in_tmp):
     keys = [ENTER, typed("llama-3.1-8b"), ENTER, *[ENTER] * 8,   # ... the traffic defaults, vLLM
-            "T4-16GB", ENTER, ENTER, "n", ENTER,            # an 8B model in FP16 fits one T4; no cost
+            "T4-16GB", ENTER, ENTER, ENTER, "n", ENTER,     # an 8B model in FP16 fits one T4 (GPUs per
+                                                            # replica: the fewest); no cost
             "Model", ENTER, typed("llama-3.1-70b"),         # 70B in FP16 (131 GiB) does not fit 8 x 16 GB T4s:
             "H100-80GB", ENTER,                             # the GPU is asked again, without T4 on offer
             *REVIEW_PLAN, "y", ENTER, "n", "n"]
@@ -202,7 +204,7 @@ def test_a_cloud_without_an_instance_for_the_replica_is_not_offered(in_tmp):
     # 70B in FP16 needs 2 H100s per replica; runpod lists only 1-GPU H100 instances (data/cloud_prices.csv)
     code, out, err, shown = drive_on_screen([
         ("What to plan?", "".join([ENTER, typed("llama-3.1-70b"), ENTER, *[ENTER] * 8, "H100-80GB", ENTER, ENTER,
-                                   ENTER])),
+                                   ENTER, ENTER])),
         ("the cheapest listed)", CTRL_C)])
     cloud_menu = shown[shown.index("Cloud:"):]
     assert "lambda" in cloud_menu and "runpod" not in cloud_menu
@@ -255,7 +257,8 @@ def test_forecast_typed_tokens_win_over_the_history_and_blank_takes_its_columns(
     sized = [ENTER, typed("llama-3.1-8b"), ENTER,          # with a model: 8B, FP16
              typed("500"), ENTER,                           # prompt tokens typed; generated: from the history
              ENTER, ENTER, typed("50"),                     # peak: the default; no TTFT; an ITL target of 50 ms
-             ENTER, "H100-80GB", ENTER, ENTER, ENTER, ENTER]  # vLLM, GPU, utilization, replicas: assumed; no profile
+             ENTER, "H100-80GB", ENTER, ENTER, ENTER,       # vLLM, GPU, GPUs per replica: the fewest, utilization,
+             ENTER, ENTER]                                  # replicas: assumed; no profile
     code, out, err = drive(*forecast_keys(history, *sized), *REVIEW_PLAN, *SAVE_BOTH, *NO_PICTURE)
     assert code == 0, err
     plan, config = saved(in_tmp, "forecast")
@@ -433,7 +436,7 @@ def test_parse_number_accepts(text, kwargs, expected):
 @pytest.mark.parametrize("text,kwargs,message", [
     ("1,5", {}, "x: got '1,5'; expected a number without a comma, which is ambiguous (1,5: 1.5 or 15?)"),
     ("1,000", {"integer": True}, "without a comma, which is ambiguous"),
-    ("4k", {"integer": True}, "k, M and B suffixes only where the question says so"),
+    ("4k", {"integer": True}, "k, Ki, M and B suffixes only where the question says so"),
     ("abc", {}, "x: got 'abc'; expected a number > 0"),
     ("-5", {}, "x: got '-5'; expected a finite number > 0"),
     ("2.5", {"integer": True}, "x: got '2.5'; expected a whole number > 0"),
@@ -632,12 +635,54 @@ def test_static_batch_latency_branch_plans_what_the_cli_plans(cli, in_tmp):
             typed("llama-3.1-8b"), ENTER,             # the model, FP16
             typed("8"), ENTER, ENTER,                 # a batch of 8; 1024 prompt and 128 generated tokens (shown)
             ENTER, typed("20"),                       # no TTFT target; an ITL target of 20 ms
-            ENTER, "H100-80GB", ENTER, ENTER,         # vLLM, the GPU (no "planner chooses" here), no profile
+            ENTER, "H100-80GB", ENTER,                # vLLM, the GPU (no "planner chooses" here)
+            DOWN * 2, ENTER, ENTER,                   # GPUs per replica: (the fewest), 1, 2 -> 2; no profile
             *REVIEW_PLAN, *SAVE_BOTH]
     code, out, err = drive(*keys)
     assert code == 0, err
     assert "STATIC-BATCH LATENCY" in out
     plan, config = saved(in_tmp, "latency")
     assert config["latency"] == {"batch_size": 8, "input_tokens": 1024, "output_tokens": 128, "itl_slo_ms": 20.0}
+    assert config["gpu"]["tensor_parallel"] == 2 and plan["tensor_parallel"] == 2
     assert plan["batch_size"] == 8 and plan["gpu_type"] == "H100-80GB" and plan["slo"]["itl_ms"]["target"] == 20.0
     assert cli_plan(cli, in_tmp / "latency_config.json") == plan
+
+
+# --------------------------------------------------------------------------- 80 columns
+
+def test_the_service_picker_uses_the_terminal_width(registry_path, in_tmp):
+    """At 80 columns a service's line is clipped only past the width the menu has (80 less the pointer's 4)."""
+    from rich.console import Console
+
+    import llm_agent
+    from services import Registry
+
+    with Registry(str(registry_path)) as registry:
+        registry.add_service("chat-assistant", owner="alice", model="llama-3.1-70b", gpu_type="H100-80GB",
+                             requests_per_second=6.0, avg_input_tokens=500, avg_output_tokens=200, replicas=1, gpus=2)
+    wizard = llm_agent.Wizard(None, Console(width=80, file=io.StringIO()))
+    try:
+        [(_, title)] = wizard._services({})
+    finally:
+        wizard.close()
+    # 14 + 1 + 13 + 1 + len("FP16, 2 x H100-80GB held") = 53 columns: more than the old 50-column cut, whole here
+    assert title.startswith("chat-assistant llama-3.1-70b ") and title.endswith(" x H100-80GB held")
+    assert len(title) <= 80 - llm_agent.CHOICE_INDENT
+
+
+def test_a_refusal_wraps_between_words():
+    from wizard_prompts import wrapped
+
+    reason = ("prompt tokens: got '4x'; expected a whole number > 0 and <= 1e+18 (k, Ki, M and B suffixes only "
+              "where the question says so) (Up: what you typed)")
+    lines = wrapped(reason, 79).split("\n")
+    assert len(lines) == 2 and all(len(line) <= 79 for line in lines)
+    assert " ".join(lines) == reason  # every word whole, none cut at the edge
+
+
+def test_token_counts_take_decimal_k_and_binary_ki():
+    from wizard_answers import parse_number
+
+    assert parse_number("4k", "prompt tokens", integer=True, suffixes=True) == 4_000
+    assert parse_number("4Ki", "prompt tokens", integer=True, suffixes=True) == 4_096   # 4 x 1024
+    assert parse_number("2ki", "prompt tokens", integer=True, suffixes=True) == 2_048

@@ -90,7 +90,8 @@ def test_inference_question_gets_the_same_plan_through_every_door(cli, tmp_path,
     wizard_keys = [ENTER, typed("llama-3.1-8b"), ENTER,          # inference; the model; FP16
                    typed("20"), ENTER, typed("1000"), ENTER,     # 20 req/s, 500 (shown) and 1000 tokens, peak 1.5
                    ENTER, ENTER, typed("40"),                    # no context limit, no TTFT target, ITL 40 ms
-                   ENTER, "H100-80GB", ENTER, ENTER, "n", ENTER]  # vLLM, the GPU, utilization 0.7, no cost, no profile
+                   ENTER, "H100-80GB", ENTER, ENTER,             # vLLM, the GPU, GPUs per replica: the fewest,
+                   ENTER, "n", ENTER]                            # utilization 0.7, no cost, no profile
     (tmp_path / "wizard").mkdir()
     by_wizard = wizard_plan(wizard_keys, tmp_path / "wizard", monkeypatch)
     assert numbers(by_flags) == numbers(by_config) == numbers(by_api) == numbers(by_service) == numbers(by_wizard)
@@ -121,8 +122,8 @@ def test_forecast_question_gets_the_same_plan_through_every_door(cli, tmp_path, 
                    ENTER, ENTER, ENTER, typed("2"), ENTER, ENTER,  # detected columns, its step; 2 days, auto, pessimistic
                    ENTER, typed("llama-3.1-8b"), ENTER,          # with a model: 8B in FP16
                    typed("600"), typed("250"), ENTER, ENTER, ENTER,  # 600/250 tokens; no peak, no latency targets
-                   ENTER, "H100-80GB", ENTER, ENTER, typed("2"), ENTER]  # vLLM, the GPU, utilization 0.7, 2 replicas
-                                                                       # now, no profile
+                   ENTER, "H100-80GB", ENTER, ENTER,             # vLLM, the GPU, GPUs per replica: the fewest,
+                   ENTER, typed("2"), ENTER]                     # utilization 0.7, 2 replicas now, no profile
     (tmp_path / "wizard").mkdir()
     by_wizard = wizard_plan(wizard_keys, tmp_path / "wizard", monkeypatch)
     comparable = ("forecast", "capacity", "provisioning_schedule", "capacity_timeline", "scaling_recommendations",

@@ -531,6 +531,9 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.model_size_billions is None and self.model is None and self.model_config_path is None:
             raise InputError("model", None, "model_size_billions, a model id or a model config path")
+        if self.model is not None and self.model_config_path is not None:
+            raise InputError("model.model_config_path (--model-config)", self.model_config_path,
+                             f"either a model id ({self.model}) or a config.json path, not both: one would be ignored")
         object.__setattr__(self, "model_size_billions", _optional(
             check_number, "model.model_size_billions", self.model_size_billions, maximum=100_000))
         _optional(check_name, "model.model", self.model, example="llama-3.1-70b")

@@ -310,6 +310,18 @@ def test_a_size_that_contradicts_the_named_model_is_refused(cli):
     assert cli(*flags, "--model-size", "8").exit_code == 0  # Llama 3.1 8B: 8.03B parameters (Meta's model card)
 
 
+def test_a_model_id_and_a_config_file_together_are_refused(cli):
+    """Both name the model: whichever won, the other would be ignored without a word."""
+    flags = ["--mode", "inference", "--rps", "1", "--input-tokens", "500", "--output-tokens", "200",
+             "--gpu-type", "H100-80GB"]
+    both = cli(*flags, "--model", "llama-3.1-8b", "--model-config", "data/model_configs/bloom-176b.json")
+    assert both.exit_code == 2 and both.stdout == ""
+    assert both.stderr == ("error: model.model_config_path (--model-config): got 'data/model_configs/bloom-176b.json'; "
+                           "expected either a model id (llama-3.1-8b) or a config.json path, not both: one would be "
+                           "ignored\n")
+    assert cli(*flags, "--model-config", "data/model_configs/bloom-176b.json").exit_code == 0
+
+
 def test_an_unknown_region_is_refused_with_the_listed_ones(cli):
     flags = [*SEED_FLAGS, "--cost"]
     on_aws = cli(*flags, "--cloud", "aws", "--region", "mars")

@@ -66,7 +66,7 @@ APPLIES_IN: dict[str, tuple[str, ...]] = {
     "gpu.engine": _SERVING,
     "gpu.gpu_memory_utilization": _SERVING,
     "gpu.target_gpu_utilization": _RATE,
-    "options": ("inference", "compare", "training", "fleet"),  # a forecast and a static batch are not priced
+    "options": ("inference", "compare", "training"),  # forecasts (a fleet's too) and static batches are not priced
     "measurements": ("validate",),
 }
 """The modes whose plan uses a section (``workload``), a key (``workload.avg_input_tokens``, which wins over its

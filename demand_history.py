@@ -33,7 +33,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from models import InputError
+from models import InputError, plural
 
 RELATIVE_EPOCH = "2024-01-01T00:00:00Z"
 """Integer timestamps below ``UNIX_SECONDS_FLOOR`` are seconds after this (arbitrary) instant."""
@@ -663,7 +663,7 @@ def history_from_frame(frame, *, source: str = "data frame", timestamp_column: s
     unit = _unit(column, value_column, notes)
     if values.notna().sum() < MIN_POINTS:
         count = int(values.notna().sum())
-        raise InputError("history", f"{count} point{'s' if count != 1 else ''}", f"at least {MIN_POINTS} time-stamped values")
+        raise InputError("history", plural(count, "point"), f"at least {MIN_POINTS} time-stamped values")
     series = _regular(values.set_axis(index), frequency, (str(time_column), str(column)), unit == "count", notes)
     step_s = series.index.freq.nanos / 1e9
     rps_per_unit = 1.0 / step_s if unit == "count" else 1.0
@@ -808,8 +808,7 @@ def _fill_gaps(series, column: str, notes: list):
 def _checked(history: DemandHistory) -> DemandHistory:
     series = history.series
     if len(series) < MIN_POINTS:
-        raise InputError("history", f"{len(series)} point{'s' if len(series) != 1 else ''}",
-                         f"at least {MIN_POINTS} time-stamped values")
+        raise InputError("history", plural(len(series), "point"), f"at least {MIN_POINTS} time-stamped values")
     if not (series > 0).any():
         raise InputError("history", f"all {len(series)} values are zero", "some non-zero demand to forecast")
     return history

@@ -68,8 +68,8 @@ def calibrated_quantiles(errors, horizon: int, test_horizon: int, independent_or
     """
     import numpy as np
 
-    shift_mean, shift_draws, within = _shift_and_within(errors, independent_origins, seed, SIMULATION_DRAWS)
-    within_draws = np.random.default_rng(seed + 1).choice(within, SIMULATION_DRAWS)
+    shift_mean, shift_draws, deviations = _shift_and_within(errors, independent_origins, seed, SIMULATION_DRAWS)
+    within_draws = np.random.default_rng(seed + 1).choice(deviations.ravel(), SIMULATION_DRAWS)
     out = []
     for start in range(0, horizon, QUANTILE_CHUNK_PERIODS):  # memory bounded by the chunk
         g = _growth(start, min(horizon, start + QUANTILE_CHUNK_PERIODS), test_horizon, hold_after)
@@ -79,6 +79,8 @@ def calibrated_quantiles(errors, horizon: int, test_horizon: int, independent_or
 
 
 def _shift_and_within(errors, independent_origins: float | None, seed: int, draws: int):
+    """The mean of the origins' levels (each origin's median error), ``draws`` level shifts for a new origin, and
+    each origin's deviations around its level (origins x periods)."""
     import numpy as np
 
     errors = np.atleast_2d(np.asarray(errors, dtype=float))
@@ -87,7 +89,7 @@ def _shift_and_within(errors, independent_origins: float | None, seed: int, draw
     shifts = np.median(errors, axis=1)  # robust to bursts: one burst must not shift every other origin's path
     spread = float(shifts.std(ddof=1)) * math.sqrt(1 + 1 / k) if rows > 1 else 0.0
     shift_draws = spread * np.random.default_rng(seed).standard_t(max(k - 1, 1.0), draws)
-    return float(shifts.mean()), shift_draws, (errors - shifts[:, None]).ravel()
+    return float(shifts.mean()), shift_draws, errors - shifts[:, None]
 
 
 @dataclass(frozen=True)
@@ -146,8 +148,8 @@ class ErrorModel:
             common = np.random.default_rng(self.seed).standard_t(self.degrees_of_freedom, draws) * self._fallback_sd()
             return common[:, None] * self._fallback_growth(start, stop)[None, :]
         errors = np.atleast_2d(np.asarray(self.errors, dtype=float))
-        shift_mean, shift_draws, _ = _shift_and_within(errors, self.independent_origins or None, self.seed, draws)
-        deviations = errors - np.median(errors, axis=1, keepdims=True)
+        shift_mean, shift_draws, deviations = _shift_and_within(errors, self.independent_origins or None, self.seed,
+                                                                draws)
         block = errors.shape[1]
         out = np.empty((draws, stop - start))
         for j in range(start // block, (stop - 1) // block + 1):

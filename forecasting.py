@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from forecast_intervals import BAND_LEVELS, ErrorModel, band_scale, naive_fallback_model, step_peak_quantiles_from
-from models import SCENARIOS, InputError, check_choice, check_number
+from models import SCENARIOS, InputError, check_choice, check_number, plural
 
 LOG = logging.getLogger(__name__)
 
@@ -773,8 +773,8 @@ def _span(periods: int, step_s: float) -> str:
     """``168 periods (7 days)``."""
     days, hours = periods * step_s / 86_400, periods * step_s / 3600
     if days >= 1:
-        return f"{periods} periods ({days:.3g} day{'' if days == 1 else 's'})"
-    return f"{periods} periods ({hours:.3g} hour{'' if hours == 1 else 's'})"
+        return f"{periods} periods ({plural(float(f'{days:.3g}'), 'day')})"
+    return f"{periods} periods ({plural(float(f'{hours:.3g}'), 'hour')})"
 
 
 def _history_warnings(hist, n: int) -> tuple:

@@ -524,7 +524,7 @@ class Wizard:
 
     def _replica_gpus(self, answers: dict) -> int:
         """The GPUs a replica of the chosen GPU takes: the degree chosen, else the fewest that hold it (1 when the
-        planner chooses the GPU, or for training)."""
+        planner chooses the GPU, and in the modes that price no replica: training, latency, compare)."""
         gpu = answers.get("gpu.gpu_type")
         if gpu is None or answers.get("mode") not in ("inference", "forecast"):
             return 1
@@ -908,27 +908,37 @@ def converse(prompter: Prompter, console, stderr=None) -> dict:
     return config or dict(wizard.answers)
 
 
-def no_terminal() -> str | None:
-    """Why the wizard cannot ask here (stdin or stdout is not a terminal), else ``None``."""
-    missing = [name for name, stream in (("stdin", sys.stdin), ("stdout", sys.stdout))
-               if stream is None or not stream.isatty()]
+def _is_terminal(stream) -> bool:
+    """Whether ``stream`` is an open terminal (``False`` when it is closed: ``cmd <&-``)."""
+    try:
+        return stream is not None and not stream.closed and stream.isatty()
+    except (OSError, ValueError):
+        return False
+
+
+def no_terminal(prog: str = "main.py") -> str | None:
+    """Why the wizard cannot ask here (stdin or stdout is not a terminal) and what to do instead, else ``None``.
+    ``prog``: the name the user started (``main.py``, ``forecast.py``, ``llm-capacity``)."""
+    missing = [name for name, stream in (("stdin", sys.stdin), ("stdout", sys.stdout)) if not _is_terminal(stream)]
     if not missing:
         return None
     what = f"{missing[0]} is not a terminal" if len(missing) == 1 else "stdin and stdout are not terminals"
-    return f"{what}: the wizard needs one; give flags or --config FILE (see --help)"
+    return (f"no arguments and no terminal ({what}): pass --mode MODE with its flags or --config FILE (see {prog} "
+            f"--help), or run {prog} in a terminal for the interactive wizard")
 
 
-def run_wizard(stdout=None, stderr=None, input=None, output=None) -> int:
+def run_wizard(stdout=None, stderr=None, input=None, output=None, prog: str = "main.py") -> int:
     """Run the interactive planner; return 0, 2 without a terminal, or 130 when the user leaves.
 
     ``input``/``output`` are prompt_toolkit ``Input``/``Output`` objects (tests pass a pipe input); by default
-    the prompts use the terminal, and without one (stdin or stdout redirected) nothing is asked.
+    the prompts use the terminal, and without one (stdin or stdout redirected) nothing is asked: one error line
+    naming ``prog`` (:func:`no_terminal`).
     """
     import reports
 
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
     if input is None and output is None:
-        reason = no_terminal()
+        reason = no_terminal(prog)
         if reason:
             print(f"error: {reason}", file=stderr)
             return EXIT_USAGE

@@ -49,7 +49,6 @@ class LLMForecastEngine:
         from calibration import profile_in_use
 
         _checked("request", request, PlanRequest, optional=False)
-        _check_prices(request.cost)
         if request.mode == "validate":
             return self.validate(request.measurements, request.profile)
         with profile_in_use(request.profile) as profile:
@@ -212,7 +211,7 @@ class LLMForecastEngine:
 
         fleet = _checked("fleet", fleet, FleetInput) or FleetInput()
         tasks, failed = [], []
-        for service in self.registry.list_services():
+        for service in self._planning_registry().list_services():
             try:
                 request = self.service_request(service.name, horizon_days, scenario)
             except InputError as exc:
@@ -267,6 +266,14 @@ class LLMForecastEngine:
             self._registry = Registry(self._db_path)
         return self._registry
 
+    def _planning_registry(self):
+        """The registry to plan from: one that is not there is a wrong path (refused), not a new registry."""
+        if self._registry is None:
+            from services import Registry
+
+            self._registry = Registry(self._db_path, must_exist=True)
+        return self._registry
+
     def register_service(self, name: str, **fields):
         """Add a service to the registry (:meth:`services.Registry.add_service`); GPUs held, when not given, are
         its replicas x the fewest GPUs one replica of its model needs on its GPU type (:func:`replica_gpus`)."""
@@ -281,7 +288,7 @@ class LLMForecastEngine:
         The service's registered tokens and latency targets are given values (they win over the history's
         token columns); its replicas are the current capacity.
         """
-        service = self.registry.get_service(name)
+        service = self._planning_registry().get_service(name)
         traffic = self.registry.traffic_frame(name)
         model = ModelConfig(model=service.model, precision=service.precision)
         gpu = GPUConfig(gpu_type=service.gpu_type)

@@ -13,16 +13,18 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    from commands.common import program_name
+
+    prog = program_name(argv, "main.py")
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv:
-        from commands.common import program_name
         from commands.forecast import main as command_line
 
-        return command_line(argv, prog=program_name(None, "main.py"))
+        return command_line(argv, prog=prog)
     from commands.common import guarded
     from llm_agent import run_wizard
 
-    return guarded(run_wizard, debug=False, stderr=sys.stderr)
+    return guarded(lambda: run_wizard(prog=prog), debug=False, stderr=sys.stderr)
 
 
 if __name__ == "__main__":

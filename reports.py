@@ -526,11 +526,13 @@ def _memory_label(key: str) -> str:
 
 
 def _training_gpu_choice(res, asked: bool) -> list[tuple[str, str]]:
-    """The GPU planned on (the user's, or the planner's and why), and a cheaper GPU type when there is one."""
-    why = "as asked" if asked else (res.recommendation_reason if res.recommended_gpu == res.gpu_type else "planned on")
-    rows = [("GPU", f"{res.gpu_type} ({why})" if why else res.gpu_type)]
+    """The seed's "Recommended GPU" row: the planner's choice and why; when the plan is on another GPU (the user's,
+    or one fixed by other answers), that GPU first and the recommendation (a cheaper type) after it."""
+    if res.recommended_gpu == res.gpu_type and not asked:
+        return [("Recommended GPU", f"{res.gpu_type} ({res.recommendation_reason})")]
+    rows = [("GPU", f"{res.gpu_type} ({'as asked' if asked else 'planned on'})")]
     if res.recommended_gpu != res.gpu_type:
-        rows.append(("Cheaper GPU", res.recommendation_reason))
+        rows.append(("Recommended GPU", res.recommendation_reason))
     return rows
 
 
@@ -794,7 +796,7 @@ def _fleet_summary_rows(plan: FleetPlan) -> list[tuple[str, str]]:
                        + (f" ({where['scheduler']})" if where.get("scheduler") else ""))]
     if totals["planned"]:
         assumed = sum(1 for row in plan.services if row["current_gpus_basis"] == "assumed")
-        held = (f" ({plural(assumed, 'service')} with no current_replicas or current_gpus column in the history "
+        held = (f" ({plural(assumed, 'service')} with no current_replicas or current_gpus value in the history "
                 "table: each counted as holding what its recent peak needs)" if assumed else "")
         rows += [("GPUs Held", plural(totals["current_gpus"], "GPU") + held),
                  ("GPUs Needed", f"{plural(totals['required_gpus'], 'GPU')} (each service at its peak)"),

@@ -681,6 +681,15 @@ def shown_url(url: sa.URL) -> str:
     return redact(url.render_as_string(hide_password=True).replace("+psycopg", "").replace("+pysqlite", ""))
 
 
+def _check_exists(url: sa.URL, given: bool) -> None:
+    """Refuse a SQLite file that is not there where a registry must already exist (planning): opening it would
+    create an empty registry and plan nothing."""
+    if url.get_backend_name() != "sqlite" or not url.database or url.query.get("uri") or Path(url.database).exists():
+        return
+    raise InputError("--db" if given else f"--db (default: ${DB_ENV_VAR} or {default_db_path()})", url.database,
+                     "an existing registry database (no such file: `services.py add` creates one)")
+
+
 def database_url(db: str | os.PathLike | None = None) -> sa.URL:
     """The SQLAlchemy URL for ``db``: a path, ``:memory:``, a ``postgresql://`` URL or a libpq DSN
     (``host=... dbname=...``).
@@ -896,8 +905,10 @@ class Registry:
     """
 
     def __init__(self, db: str | os.PathLike | None = None, *, clock: Clock = utc_now, read_only: bool = False,
-                 timeouts: Timeouts | None = None):
+                 timeouts: Timeouts | None = None, must_exist: bool = False):
         self.url = database_url(db)
+        if must_exist:
+            _check_exists(self.url, given=db is not None)
         self.read_only = read_only
         self.timeouts = timeouts or Timeouts()
         self._clock = clock

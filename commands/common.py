@@ -125,14 +125,6 @@ def streams(stdout=None, stderr=None) -> tuple[GuardedStream, GuardedStream]:
             GuardedStream(stderr if stderr is not None else sys.stderr, "stderr"))
 
 
-def stdin_is_terminal() -> bool:
-    """Whether standard input is an open terminal (``False`` when it is closed: ``cmd <&-``)."""
-    try:
-        return sys.stdin is not None and not sys.stdin.closed and sys.stdin.isatty()
-    except (OSError, ValueError):
-        return False
-
-
 def _whole(text: str) -> int:
     """``text`` as an int; scientific notation that names a whole number (``1e9``, ``2.5e6``) is accepted."""
     try:

@@ -22,23 +22,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from commands.common import (  # noqa: E402
     NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, ExitStatus, Parser, check_fleet, guarded, number, parse, program_name,
-    stdin_is_terminal, streams,
+    streams,
 )
 
 # --------------------------------------------------------------------------- definition
 
-# flag dest -> (section, key) in the config, or (key,) at its top level; a dict value maps by mode.
+# flag dest -> (section, key) in the config, or (key,) at its top level; a dict value maps by mode (a fleet's
+# flags go where a forecast's do: FLAGS_MODE).
 FLAG_TARGETS: dict[str, tuple | dict] = {
     "rps": ("workload", "requests_per_second"),
-    "input_tokens": {"forecast": ("forecast", "avg_input_tokens"), "fleet": ("forecast", "avg_input_tokens"),
+    "input_tokens": {"forecast": ("forecast", "avg_input_tokens"),
                      "latency": ("latency", "input_tokens"), None: ("workload", "avg_input_tokens")},
-    "output_tokens": {"forecast": ("forecast", "avg_output_tokens"), "fleet": ("forecast", "avg_output_tokens"),
+    "output_tokens": {"forecast": ("forecast", "avg_output_tokens"),
                       "latency": ("latency", "output_tokens"), None: ("workload", "avg_output_tokens")},
-    "peak_multiplier": {"forecast": ("forecast", "peak_load_multiplier"), "fleet": ("forecast", "peak_load_multiplier"),
+    "peak_multiplier": {"forecast": ("forecast", "peak_load_multiplier"),
                         None: ("workload", "peak_load_multiplier")},
-    "ttft_slo_ms": {"forecast": ("forecast", "ttft_slo_ms"), "fleet": ("forecast", "ttft_slo_ms"),
+    "ttft_slo_ms": {"forecast": ("forecast", "ttft_slo_ms"),
                     "latency": ("latency", "ttft_slo_ms"), None: ("workload", "ttft_slo_ms")},
-    "itl_slo_ms": {"forecast": ("forecast", "itl_slo_ms"), "fleet": ("forecast", "itl_slo_ms"),
+    "itl_slo_ms": {"forecast": ("forecast", "itl_slo_ms"),
                    "latency": ("latency", "itl_slo_ms"), None: ("workload", "itl_slo_ms")},
     "model": ("model", "model"),
     "model_config": ("model", "model_config_path"),
@@ -352,13 +353,9 @@ def _print(result, fmt: str, stdout) -> None:
 
 
 def _start_wizard(stdout, stderr, prog: str) -> ExitStatus:
-    if not stdin_is_terminal():
-        print(f"error: no arguments and no terminal: pass --mode MODE with its flags or --config FILE (see {prog} "
-              f"--help), or run {prog} in a terminal for the interactive wizard", file=stderr)
-        return ExitStatus.USAGE
     from llm_agent import run_wizard
 
-    return ExitStatus(run_wizard(stdout=stdout, stderr=stderr))
+    return ExitStatus(run_wizard(stdout=stdout, stderr=stderr, prog=prog))
 
 
 def main(argv: list[str] | None = None, stdout=None, stderr=None, prog: str | None = None) -> int:

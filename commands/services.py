@@ -188,21 +188,11 @@ def _import(registry, args):
 
 
 def _check_plan(args) -> None:
-    """``plan``'s arguments, before the registry opens: a SQLite file that is not there is a wrong ``--db`` (opening
-    it would create an empty registry and plan nothing), not a new registry."""
-    from services import database_url
-
+    """``plan``'s arguments, before the registry opens (which refuses a SQLite file that is not there)."""
     if args.request and not args.by:
         raise UsageError("plan --request needs --by USER (who opens the request)")
     if bool(args.all) == bool(args.name):
         raise UsageError("plan needs a service name or --all (not both)")
-    url = database_url(args.db)
-    if url.get_backend_name() == "sqlite" and url.database and not url.query.get("uri") \
-            and not Path(url.database).exists():
-        from models import InputError
-
-        raise InputError("--db", url.database, "an existing registry database (no such file: `services.py add` "
-                         "creates one)")
 
 
 def _plan(registry, args):
@@ -261,7 +251,7 @@ def _registry(args: argparse.Namespace):
                                                          ("statement_s", "statement_timeout"))
              if getattr(args, flag, None) is not None}
     read_only = _key(args) in READ_ONLY or (args.command == "plan" and not args.request)
-    return Registry(args.db, read_only=read_only, timeouts=Timeouts(**given))
+    return Registry(args.db, read_only=read_only, timeouts=Timeouts(**given), must_exist=args.command == "plan")
 
 
 def run(args: argparse.Namespace, stdout) -> ExitStatus:

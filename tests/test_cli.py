@@ -252,6 +252,7 @@ for c in comparison:
 # --------------------------------------------------------------------------- flags that do not apply are refused
 
 HISTORY = "data/traces/servegen_m-large_per_hour.csv"
+FLEET_SAMPLE = "data/fleet/sample_fleet.parquet"
 NOT_IN_MODE = [
     # (command, the one error line expected: the flag and the modes whose plan uses it)
     ([*SEED_FLAGS, "--history", HISTORY], "--history applies to --mode forecast/fleet, not inference"),
@@ -263,7 +264,9 @@ NOT_IN_MODE = [
     (["--mode", "forecast", "--history", HISTORY, "--rps", "10"], "--rps applies to --mode inference/compare, "
                                                                   "not forecast"),
     (["--mode", "forecast", "--history", HISTORY, "--cost"], "--cost applies to --mode "
-                                                             "inference/training/compare/fleet, not forecast"),
+                                                             "inference/training/compare, not forecast"),
+    (["--mode", "fleet", "--history", FLEET_SAMPLE, "--cost"], "--cost applies to --mode "
+                                                               "inference/training/compare, not fleet"),
     (["--mode", "latency", "--model", "llama-3.1-8b", "--gpu-type", "H100-80GB", "--input-tokens", "100",
       "--output-tokens", "10", "--peak-multiplier", "2"], "--peak-multiplier applies to --mode "
                                                           "inference/forecast/compare/fleet, not latency"),

@@ -431,6 +431,17 @@ def test_services_plan_refuses_a_registry_file_that_is_not_there(tmp_path):
     assert list(tmp_path.iterdir()) == []  # nothing created
 
 
+def test_the_engine_plans_only_from_a_registry_that_is_there(tmp_path):
+    """The same rule from Python: planning a mistyped path is refused and creates nothing."""
+    from llm_forecast_engine import LLMForecastEngine
+    from models import InputError
+
+    for plan in (lambda engine: engine.plan_services(), lambda engine: engine.plan_service("chat")):
+        with pytest.raises(InputError, match="expected an existing registry database"):
+            plan(LLMForecastEngine(db_path=tmp_path / "typo.db"))
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("flags", [("--history", "{tmp}/gone.parquet"), ("--history", "{tmp}/gone.csv"),
                                    ("--history", "{tmp}/no/such/dir/gone.pq"),
                                    ("--history", "{root}/data/fleet/sample_fleet.parquet",

@@ -585,8 +585,9 @@ def test_without_a_terminal_it_says_so_in_one_line_and_exits_2(in_tmp, redirect)
         os.close(slave)
     assert proc.returncode == 2
     lines = proc.stderr.decode().splitlines()
-    assert lines == [f"error: {redirect} is not a terminal: the wizard needs one; give flags or --config FILE "
-                     "(see --help)"]
+    assert lines == [f"error: no arguments and no terminal ({redirect} is not a terminal): pass --mode MODE with its "
+                     "flags or --config FILE (see main.py --help), or run main.py in a terminal for the interactive "
+                     "wizard"]
     assert not (proc.stdout or b"")
 
 
@@ -609,7 +610,7 @@ def test_the_wizard_refuses_to_run_without_a_terminal_in_process(monkeypatch):
     monkeypatch.setattr("sys.stdout", Terminal())
     err = io.StringIO()
     assert llm_agent.run_wizard(stdout=io.StringIO(), stderr=err) == 2
-    assert err.getvalue().startswith("error: stdin is not a terminal: the wizard needs one")
+    assert err.getvalue().startswith("error: no arguments and no terminal (stdin is not a terminal): ")
 
 
 def test_the_command_line_without_arguments_or_a_terminal_exits_2():

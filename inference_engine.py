@@ -537,6 +537,9 @@ class Option:
     max_concurrency: int = 0
     usd_per_gpu_hour: float | None = None
     monthly_gpu_cost: float | None = None
+    """The GPUs alone, billed per GPU-hour."""
+    whole_instance_monthly_cost: float | None = None
+    """What is billed when only whole instances can be rented: what options are ranked by."""
     ttft_ms: float | None = None
     """TTFT at the operating point (peak load over the replicas); at one sequence when it misses the targets."""
     itl_ms: float | None = None
@@ -689,19 +692,21 @@ def _ranking_key(option: Option):
     """Feasible first (cheapest, fewest GPUs, smallest TP); then those that only miss the latency targets, closest
     first; then the rest by largest TP (their reason is the most telling)."""
     if option.feasible:
-        cost = option.monthly_gpu_cost if option.monthly_gpu_cost is not None else math.inf
-        return (0, cost, option.total_gpus, option.tensor_parallel)
+        billed = option.whole_instance_monthly_cost
+        return (0, billed if billed is not None else math.inf, option.total_gpus, option.tensor_parallel)
     if option.misses_targets:
         return (1, option.shortfall, option.total_gpus, option.tensor_parallel)
     return (2, 0.0, 0, -(option.tensor_parallel or 0))
 
 
-def _price_quote(gpu_id: str, cost, gpus_per_replica: int):
-    """The price row for ``gpu_id`` or ``None`` when none is listed (cost is then left out of the ranking)."""
+def _option_quote(option: Option, cost):
+    """The price row that bills least for ``option``'s GPUs in whole instances, or ``None`` when none is listed
+    (cost is then left out of the ranking)."""
     import pricing
 
     try:
-        return pricing.quote(gpu_id, cost, gpus_per_replica=gpus_per_replica)
+        return pricing.quote(option.gpu_type, cost, gpus_per_replica=option.tensor_parallel,
+                             total_gpus=option.total_gpus)
     except InputError:
         return None
 
@@ -709,13 +714,14 @@ def _price_quote(gpu_id: str, cost, gpus_per_replica: int):
 def _priced(option: Option, cost) -> Option:
     if not option.replicas:
         return option
-    quote = _price_quote(option.gpu_type, cost, option.tensor_parallel)
+    quote = _option_quote(option, cost)
     if quote is None:
         return option
     import pricing
 
     return replace(option, usd_per_gpu_hour=quote.usd_per_gpu_hour,
-                   monthly_gpu_cost=pricing.monthly_cost_usd(option.total_gpus, quote))
+                   monthly_gpu_cost=pricing.monthly_cost_usd(option.total_gpus, quote),
+                   whole_instance_monthly_cost=pricing.whole_instance_monthly_cost_usd(option.total_gpus, quote))
 
 
 def evaluate_options(arch: ModelArchitecture, gpus: list[GPUSpec], precisions: list[str], workload: LLMWorkloadInput,
@@ -754,7 +760,8 @@ def compare_options(workload: LLMWorkloadInput, model: ModelConfig, gpu_cfg: GPU
     model, arch, _ = _resolve(model)
     check_context(arch, model, workload.avg_input_tokens + workload.avg_output_tokens)
     gpus = [config.get_gpu(g) for g in gpu_types] if gpu_types else _gpu_candidates(gpu_cfg)
-    options = evaluate_options(arch, gpus, precisions or comparison_precisions(model), workload, model, gpu_cfg, cost)
+    compared = precisions or comparison_precisions(model)
+    options = evaluate_options(arch, gpus, compared, workload, model, gpu_cfg, cost)
     best: dict[tuple, Option] = {}
     for option in options:
         best.setdefault((option.gpu_type, option.precision), option)
@@ -763,7 +770,18 @@ def compare_options(workload: LLMWorkloadInput, model: ModelConfig, gpu_cfg: GPU
     priced = {(r["gpu_type"], r["precision"]) for r in rows}
     rejected = [_option_row(o, workload) | {"reason": o.reason or "no price listed for this GPU and pricing model"}
                 for key, o in best.items() if key not in priced]
-    return GPUComparison(tuple(sorted(rows, key=lambda r: (r["monthly_gpu_cost"], r["total_gpus"]))), tuple(rejected))
+    ranked = sorted(rows, key=lambda r: (r["whole_instance_monthly_cost"], r["monthly_gpu_cost"], r["total_gpus"]))
+    return GPUComparison(tuple(ranked), tuple(rejected), assumptions=_comparison_assumptions(model, compared))
+
+
+def _comparison_assumptions(model: ModelConfig, compared: list[str]) -> list[str]:
+    added = [p for p in compared if p != model.precision]
+    why = (f" ({', '.join(added)} beside the {model.precision} asked: the usual serving trade-off for 16-bit weights)"
+           if added and model.precision in compared else "")
+    return [f"Weight precisions compared: {', '.join(compared)}{why}.",
+            "Ranked by the monthly bill in whole instances (whole_instance_monthly_cost, the $/month column): each "
+            "cloud's instance that bills least for the option's GPUs; monthly_gpu_cost is the GPUs alone at the "
+            "GPU-hour price."]
 
 
 def _option_row(option: Option, workload: LLMWorkloadInput) -> dict:
@@ -778,7 +796,8 @@ def _cloud_rows(option: Option, workload: LLMWorkloadInput, cost) -> list[dict]:
     import pricing
 
     rows = []
-    for quote in pricing.offers(option.gpu_type, cost, gpus_per_replica=option.tensor_parallel):
+    for quote in pricing.offers(option.gpu_type, cost, gpus_per_replica=option.tensor_parallel,
+                                total_gpus=option.total_gpus):
         rows.append(_option_row(option, workload) | {
             "meets_targets": True, "cloud": quote.provider, "instance_type": quote.instance_type,
             "pricing": quote.pricing, "usd_per_gpu_hour": quote.usd_per_gpu_hour,
@@ -837,8 +856,9 @@ def _recommended(arch, workload, model, gpu_cfg, cost, chosen: Option) -> Option
         return chosen
     free = replace(gpu_cfg, gpu_type=None, tensor_parallel=None)
     others = [o for o in evaluate_options(arch, config.list_gpus(), [model.precision], workload, model, free, cost)
-              if o.feasible and o.monthly_gpu_cost is not None]
-    if others and chosen.monthly_gpu_cost is not None and others[0].monthly_gpu_cost < chosen.monthly_gpu_cost:
+              if o.feasible and o.whole_instance_monthly_cost is not None]
+    billed = chosen.whole_instance_monthly_cost
+    if others and billed is not None and others[0].whole_instance_monthly_cost < billed:
         return others[0]
     return chosen
 
@@ -917,7 +937,7 @@ def _cost(chosen: Option, workload: LLMWorkloadInput, include_cost: bool, cost, 
         return None
     import pricing
 
-    quote = pricing.quote(chosen.gpu_type, cost, gpus_per_replica=chosen.tensor_parallel)
+    quote = pricing.quote(chosen.gpu_type, cost, gpus_per_replica=chosen.tensor_parallel, total_gpus=chosen.total_gpus)
     warnings.extend(pricing.price_warnings(quote))
     output_rate = workload.requests_per_second * workload.avg_output_tokens
     total_rate = workload.requests_per_second * (workload.avg_input_tokens + workload.avg_output_tokens)
@@ -929,8 +949,8 @@ def _recommendation(chosen: Option, recommended: Option) -> str:
     if recommended.gpu_type == chosen.gpu_type:
         return ""
     return (f"{recommended.gpu_type} (TP {recommended.tensor_parallel}, {recommended.total_gpus} GPUs, "
-            f"${recommended.monthly_gpu_cost:,.0f}/month) meets the same targets for less than {chosen.gpu_type} "
-            f"(${chosen.monthly_gpu_cost:,.0f}/month).")
+            f"${recommended.whole_instance_monthly_cost:,.0f}/month) meets the same targets for less than "
+            f"{chosen.gpu_type} (${chosen.whole_instance_monthly_cost:,.0f}/month), each in whole instances.")
 
 
 def _target_warnings(workload: LLMWorkloadInput) -> list[str]:

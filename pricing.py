@@ -332,20 +332,29 @@ def _matching(rows, gpu_id: str, cost: CostOptions) -> list[_PriceRow]:
             and (cost.cloud is None or r.provider == cost.cloud) and _region_matches(r.region, cost.region)]
 
 
-def _best_row(rows: list[_PriceRow], gpus_per_replica: int) -> tuple[_PriceRow, str] | None:
+def _billed_per_hour(row, total_gpus: int | None) -> float:
+    """USD an hour for ``total_gpus`` GPUs rented as whole instances of ``row`` (per GPU-hour when ``None``)."""
+    if total_gpus is None:
+        return row.usd_per_gpu_hour
+    return instances_needed(total_gpus, row.gpus_per_instance) * row.usd_per_instance_hour
+
+
+def _best_row(rows: list[_PriceRow], gpus_per_replica: int, total_gpus: int | None) -> tuple[_PriceRow, str] | None:
     """One provider's row among instances that hold a replica (its GPUs must share one machine's
-    NVLink/PCIe): newest date, cheapest per GPU-hour; with the reason. ``None``: no instance is large enough."""
+    NVLink/PCIe): newest date, then the cheapest for ``total_gpus`` in whole instances (per GPU-hour when
+    ``None``); with the reason. ``None``: no instance is large enough."""
     fits = [r for r in rows if r.gpus_per_instance >= gpus_per_replica]
     if not fits:
         return None
     scope = f" ({len(fits)} with >= {gpus_per_replica} GPUs per instance)" if len(fits) < len(rows) else ""
     newest = max(r.as_of for r in fits)
     same_day = [r for r in fits if r.as_of == newest]
-    best = min(same_day, key=lambda r: (r.usd_per_gpu_hour, r.gpus_per_instance, r.instance_type))
+    best = min(same_day, key=lambda r: (_billed_per_hour(r, total_gpus), r.usd_per_gpu_hour, r.gpus_per_instance,
+                                        r.instance_type))
     read_as = f" (dated {best.as_of_text!r})" if best.as_of_text != best.as_of.isoformat() else ""
+    cheapest = "cheapest per GPU-hour" if total_gpus is None else f"cheapest for {total_gpus} GPUs in whole instances"
     reason = (f"{best.where}{read_as}: among {len(rows)} {best.provider} {best.pricing} row(s) for {best.gpu_id}"
-              f"{scope}, the newest (as of {newest.isoformat()}), cheapest per GPU-hour of {len(same_day)} "
-              "of that date")
+              f"{scope}, the newest (as of {newest.isoformat()}), {cheapest} of {len(same_day)} of that date")
     return best, reason
 
 
@@ -369,20 +378,22 @@ def _override_quote(gpu_id: str, cost: CostOptions, today: dt.date) -> PriceQuot
     )
 
 
-def _provider_quotes(gpu_id: str, cost: CostOptions, today: dt.date, gpus_per_replica: int) -> list[PriceQuote]:
-    """The best quote of each provider for ``gpu_id``, cheapest first (user-file rows win)."""
+def _provider_quotes(gpu_id: str, cost: CostOptions, today: dt.date, gpus_per_replica: int,
+                     total_gpus: int | None = None) -> list[PriceQuote]:
+    """The best quote of each provider for ``gpu_id``, cheapest first (for ``total_gpus`` in whole instances when
+    given, else per GPU-hour; user-file rows win)."""
     user, builtin = _all_rows(cost)
     rows = _matching(user, gpu_id, cost) or _matching(builtin, gpu_id, cost)
     by_provider: dict[str, list[_PriceRow]] = {}
     for row in rows:
         by_provider.setdefault(row.provider, []).append(row)
-    best = (_best_row(group, gpus_per_replica) for group in by_provider.values())
+    best = (_best_row(group, gpus_per_replica, total_gpus) for group in by_provider.values())
     quotes = [_to_quote(*found, today) for found in best if found is not None]
-    return sorted(quotes, key=lambda q: (q.usd_per_gpu_hour, q.provider))
+    return sorted(quotes, key=lambda q: (_billed_per_hour(q, total_gpus), q.usd_per_gpu_hour, q.provider))
 
 
 def quote(gpu_id: str, cost: CostOptions | None = None, today: dt.date | None = None, *,
-          gpus_per_replica: int = 1) -> PriceQuote:
+          gpus_per_replica: int = 1, total_gpus: int | None = None) -> PriceQuote:
     """The price row a cost uses for ``gpu_id``.
 
     Parameters
@@ -396,6 +407,10 @@ def quote(gpu_id: str, cost: CostOptions | None = None, today: dt.date | None = 
     gpus_per_replica : int, keyword-only
         GPUs one replica (or one training node group) needs inside one instance: instances smaller
         than that are passed over while the provider lists a larger one.
+    total_gpus : int, keyword-only
+        The GPUs to rent: the row (and provider) that bills least for them in whole instances is chosen
+        (2 GPUs on a cloud that sells 1- and 8-GPU instances: two 1-GPU instances). Without it, the cheapest
+        per GPU-hour.
 
     Returns
     -------
@@ -412,7 +427,7 @@ def quote(gpu_id: str, cost: CostOptions | None = None, today: dt.date | None = 
     gpu = config.get_gpu(gpu_id).id
     if cost.price_per_gpu_hour is not None:
         return _override_quote(gpu, cost, today)
-    quotes = _provider_quotes(gpu, cost, today, gpus_per_replica)
+    quotes = _provider_quotes(gpu, cost, today, gpus_per_replica, total_gpus)
     if not quotes:
         raise _no_price(gpu, cost, gpus_per_replica)
     best = quotes[0]
@@ -424,8 +439,9 @@ def quote(gpu_id: str, cost: CostOptions | None = None, today: dt.date | None = 
 
 
 def offers(gpu_id: str | None = None, cost: CostOptions | None = None, today: dt.date | None = None, *,
-           gpus_per_replica: int = 1) -> list[PriceQuote]:
-    """One best quote per GPU x provider for the chosen pricing model, cheapest per GPU-hour first.
+           gpus_per_replica: int = 1, total_gpus: int | None = None) -> list[PriceQuote]:
+    """One best quote per GPU x provider for the chosen pricing model, cheapest first (for ``total_gpus`` in
+    whole instances when given, else per GPU-hour).
 
     ``gpu_id=None`` covers every GPU with a price (every catalog GPU under ``price_per_gpu_hour``).
     GPUs without a matching row are left out (no error); the selection rules are :func:`quote`'s.
@@ -435,8 +451,8 @@ def offers(gpu_id: str | None = None, cost: CostOptions | None = None, today: dt
     gpus = [config.get_gpu(gpu_id).id] if gpu_id else [g.id for g in config.list_gpus()]
     if cost.price_per_gpu_hour is not None:
         return [_override_quote(g, cost, today) for g in gpus]
-    found = [q for g in gpus for q in _provider_quotes(g, cost, today, gpus_per_replica)]
-    return sorted(found, key=lambda q: (q.usd_per_gpu_hour, q.gpu_type, q.provider))
+    found = [q for g in gpus for q in _provider_quotes(g, cost, today, gpus_per_replica, total_gpus)]
+    return sorted(found, key=lambda q: (_billed_per_hour(q, total_gpus), q.usd_per_gpu_hour, q.gpu_type, q.provider))
 
 
 def cheapest_offers_by_gpu(cost: CostOptions | None = None, today: dt.date | None = None, *,

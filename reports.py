@@ -193,7 +193,7 @@ def _whole(value: float) -> str:
 COMPARE_COLUMNS = (  # drop_rank: what goes first on a narrow terminal, so that the note keeps a readable width
     Column("gpu_type", "GPU"), Column("tensor_parallel", "TP"), Column("precision", "Prec.", drop_rank=1),
     Column("replicas", "Repl.", drop_rank=5), Column("total_gpus", "GPUs"), Column("cloud", "Cloud"),
-    Column("usd_per_gpu_hour", "$/GPU-h", _money, drop_rank=4), Column("monthly_gpu_cost", "$/month", _money),
+    Column("usd_per_gpu_hour", "$/GPU-h", _money, drop_rank=4), Column("whole_instance_monthly_cost", "$/month", _money),
     Column("ttft_ms", "TTFT ms", _whole), Column("itl_ms", "ITL ms", _one_decimal),
     Column("max_rps_per_replica", "RPS/repl.", _one_decimal, drop_rank=6),
     Column("cost_per_million_tokens", "$/1M tok", _money, drop_rank=7),
@@ -718,6 +718,8 @@ def compare_report(result: GPUComparison) -> list:
     if result.rejected:
         columns = (("gpu_type", "GPU"), ("tensor_parallel", "TP"), ("precision", "Precision"), ("reason", "Reason"))
         blocks += [_records_table(list(result.rejected), columns, title="REJECTED"), _blank()]
+    if result.assumptions:
+        blocks.append(_bullets("ASSUMPTIONS", result.assumptions))
     return blocks
 
 

@@ -234,8 +234,10 @@ def test_planner_picks_cheapest_gpu_when_none_named():
 
 def test_comparison_is_sorted_and_explains_rejections():
     options = ENGINE.compare_gpu_options(SEED_WORKLOAD, SEED_MODEL)
-    costs = [o["monthly_gpu_cost"] for o in options]
-    assert costs == sorted(costs) and len(options) >= 5
+    billed = [o["whole_instance_monthly_cost"] for o in options]  # ranked by what is billed: whole instances
+    assert billed == sorted(billed) and len(options) >= 5
+    # whole instances never bill less than the GPUs alone (instance and GPU-hour prices agree within 1%)
+    assert all(o["whole_instance_monthly_cost"] >= 0.99 * o["monthly_gpu_cost"] for o in options)
     assert all(r["reason"] for r in options.rejected)
     t4 = [r for r in options.rejected if r["gpu_type"] == "T4-16GB" and r["precision"] == "FP16"]
     assert "does not fit" in t4[0]["reason"]
@@ -401,3 +403,19 @@ def test_cli_missed_target_exits_0_on_a_named_gpu_and_2_when_the_planner_chooses
     assert json.loads(named.stdout)["slo"]["itl_ms"]["met"] is False
     chosen = cli(*flags)
     assert chosen.exit_code == 2 and "closest is" in chosen.stderr and len(chosen.stderr.strip().splitlines()) == 1
+
+
+def test_a_cheaper_gpu_costs_what_a_plan_on_it_costs():
+    """The suggestion and the headline are one cost basis (whole instances): planning on the suggested GPU bills
+    the figure the suggestion quoted, and less than the plan it was suggested beside."""
+    import re
+
+    asked = ENGINE.generate_inference_plan(SEED_WORKLOAD, SEED_MODEL, GPUConfig(gpu_type="A100-80GB"),
+                                           include_cost=True)
+    suggested = asked.gpu_resources.recommended_gpu
+    assert suggested != "A100-80GB"
+    quoted = float(re.search(r"GPUs, \$([\d,]+)/month\)", asked.gpu_resources.recommendation_reason)[1].replace(",", ""))
+    on_it = ENGINE.generate_inference_plan(SEED_WORKLOAD, SEED_MODEL, GPUConfig(gpu_type=suggested), include_cost=True)
+    assert on_it.cost.whole_instance_monthly_cost == pytest.approx(quoted, abs=0.5)
+    assert on_it.cost.whole_instance_monthly_cost < asked.cost.whole_instance_monthly_cost
+    assert on_it.gpu_resources.recommended_gpu == suggested  # nothing cheaper again

@@ -89,7 +89,9 @@ def test_runners_up_note_keeps_a_readable_width_at_80_columns():
     from test_reports import fixed_plan
 
     alternatives = [{"gpu_type": "A100-80GB", "tensor_parallel": 2, "precision": "FP16", "total_gpus": 18,
-                     "replicas": 9, "monthly_gpu_cost": 35478.0, "usd_per_gpu_hour": 2.7, "ttft_ms": 322.0,
+                     "replicas": 9, "monthly_gpu_cost": 35478.0, "usd_per_gpu_hour": 2.7,
+                     # 18 GPUs in 3 instances of 8: 24 x $2.70 x 730 h
+                     "whole_instance_monthly_cost": 47304.0, "ttft_ms": 322.0,
                      "itl_ms": 86.0, "feasible": True, "reason": ""},
                     {"gpu_type": "A100-80GB", "tensor_parallel": 1, "precision": "FP16", "feasible": False,
                      "reason": NOTE}]
@@ -102,7 +104,7 @@ def test_runners_up_note_keeps_a_readable_width_at_80_columns():
     assert 1 <= len([line for line in note_lines if line.strip()]) <= 3, "\n".join(table)
     for kept in ("GPU", "TP", "GPUs", "$/month", "TTFT ms", "ITL ms", "Note"):
         assert f" {kept} " in f" {table[2]} ", table[2]
-    assert right_aligned(table, "$/month", ["$35,478"]) and right_aligned(table, "TTFT ms", ["322"])
+    assert right_aligned(table, "$/month", ["$47,304"]) and right_aligned(table, "TTFT ms", ["322"])
 
 
 # --------------------------------------------------------------------------- 3. numeric columns

@@ -54,9 +54,11 @@ def fixed_plan(**changes) -> InferencePlan:
         slo=SLOReport(ttft_ms=SLOTarget(target=None, predicted=120.5, met=None),
                       itl_ms=SLOTarget(target=50.0, predicted=61.2, met=False)),
         alternatives=[{"gpu_type": "H200-141GB", "tensor_parallel": 2, "precision": "FP16", "total_gpus": 4,
-                       "replicas": 2, "monthly_gpu_cost": 20000.0, "feasible": True, "reason": ""},
+                       "replicas": 2, "monthly_gpu_cost": 20000.0,
+                       "whole_instance_monthly_cost": 20000.0, "feasible": True, "reason": ""},
                       {"gpu_type": "A100-80GB", "tensor_parallel": 4, "precision": "FP16", "total_gpus": 16,
-                       "replicas": 4, "monthly_gpu_cost": 23360.0, "feasible": True, "reason": ""}],
+                       "replicas": 4, "monthly_gpu_cost": 23360.0,
+                       "whole_instance_monthly_cost": 23360.0, "feasible": True, "reason": ""}],
     )
     return InferencePlan(**{**plan.__dict__, **changes})
 

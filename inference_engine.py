@@ -956,7 +956,7 @@ def _recommendation(chosen: Option, recommended: Option) -> str:
 def _target_warnings(workload: LLMWorkloadInput) -> list[str]:
     if workload.ttft_slo_ms is None and workload.itl_slo_ms is None:
         return ["No latency targets given: replicas are sized for throughput only; give TTFT and ITL targets "
-                "(ttft_slo_ms, itl_slo_ms) for an interactive service."]
+                "(--ttft-slo-ms, --itl-slo-ms; ttft_slo_ms, itl_slo_ms in a config) for an interactive service."]
     return []
 
 

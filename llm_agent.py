@@ -26,7 +26,7 @@ from models import (
 from architecture import checkpoint_precision
 from wizard_answers import (
     clouds_for, culprit, frequency_choices, in_words, inference_gpus, model_architecture, parse_history,
-    parse_measurements, parse_model, parse_number, parse_output_path, parse_profile, pricing_for,
+    parse_measurements, parse_model, parse_number, parse_output_path, parse_profile, pricing_for, shipped_traces,
     tensor_parallel_degrees, training_gpus, training_precisions,
 )
 from wizard_prompts import NO_DEFAULT, Back, Cancelled, Prompter, default_text
@@ -351,8 +351,10 @@ class Wizard:
                              default, parse_default=True, completer=[m.id for m in models], meta=meta)
 
     def _ask_history(self, current: Any) -> str:
+        traces = shipped_traces()
         path, columns = self.ask.text("Traffic history CSV (timestamp, value) or request log:", parse_history,
-                                      current, parse_default=True)
+                                      current, parse_default=True, completer=traces,
+                                      meta=dict.fromkeys(traces, "shipped trace"))
         self._columns[path] = columns
         return path
 
@@ -829,6 +831,12 @@ def plan(config: dict):
     return LLMForecastEngine().plan(plan_request(config))
 
 
+def _unused_name(path: Path) -> Path:
+    """``path`` with the first ``-2``, ``-3``, ... before its suffix that names no file."""
+    return next(candidate for n in range(2, 10_000)
+                if not (candidate := path.with_name(f"{path.stem}-{n}{path.suffix}")).exists())
+
+
 def _save(wizard: Wizard, question: str, label: str, default_name: str, write: Callable[[Path], Any],
           offer: bool = True) -> Path | None:
     """Offer to write a file; a name that cannot be written is asked again, an existing file is never replaced
@@ -842,6 +850,7 @@ def _save(wizard: Wizard, question: str, label: str, default_name: str, write: C
                                    parse_default=True)
             name = str(path)
             if path.exists() and not wizard.ask.confirm(f"{path} exists. Replace it?", False):
+                name = str(_unused_name(path))  # Enter now takes a new name, not the same question again
                 continue
             try:
                 write(path)
@@ -902,6 +911,7 @@ def converse(prompter: Prompter, console, stderr=None) -> dict:
                 result, config = picked
                 console.print()
                 reports.render(result, console=console)
+        reports.render_in_short(result, console)
         _offer_saves(wizard, config, result)
     finally:
         wizard.close()

@@ -859,6 +859,52 @@ def render(result: Any, stdout=None, *, width: int | None = None, console=None) 
         console.print(block)
 
 
+# --------------------------------------------------------------------------- in short
+
+
+@functools.singledispatch
+def in_short(result: Any) -> list[str]:
+    """The plan's answer in a line or two, for the foot of a report that scrolled off a small terminal; empty for
+    results without one answer."""
+    return []
+
+
+@in_short.register
+def _(plan: InferencePlan) -> list[str]:
+    res, lat = plan.gpu_resources, plan.latency
+    lines = [f"{plural(res.total_gpus, 'GPU')} x {res.gpu_type}: {plural(res.replicas, 'replica')} of "
+             f"{res.gpus_per_replica}; TTFT {_num(lat.ttft_ms, 0)} ms, ITL {_num(lat.itl_ms, 1)} ms"]
+    if plan.cost is not None:
+        lines.append(f"{_usd(plan.cost.whole_instance_monthly_cost)} per month")
+    return lines
+
+
+@in_short.register
+def _(plan: LatencyPlan) -> list[str]:
+    lat = plan.latency
+    return [f"batch {plan.batch_size} on {plan.tensor_parallel} x {plan.gpu_type}: TTFT {_num(lat.ttft_ms, 1)} ms, "
+            f"ITL {_num(lat.itl_ms, 2)} ms, E2E {_num(lat.e2e_ms / 1000, 2)} s"]
+
+
+@in_short.register
+def _(plan: TrainingPlan) -> list[str]:
+    res, m = plan.gpu_resources, plan.training_metrics
+    lines = [f"{plural(res.required_gpus, 'GPU')} x {res.gpu_type} for {_num(m.estimated_duration_hours, 1)} hours"]
+    if plan.cost is not None:
+        lines.append(f"{_usd(plan.cost.total_training_cost)} in total")
+    return lines
+
+
+@in_short.register
+def _(plan: ForecastPlan) -> list[str]:
+    return [str(plan.scaling_recommendations[0])] if plan.scaling_recommendations else []
+
+
+def render_in_short(result: Any, console) -> None:
+    """The IN SHORT block of :func:`in_short` on ``console`` (nothing for a result without one)."""
+    console.print(_bullets("IN SHORT", in_short(result)))
+
+
 # --------------------------------------------------------------------------- progress
 
 

@@ -20,7 +20,8 @@ from models import InputError, InfeasibleError, PlannerError, check_number
 SUFFIXES = {"ki": 2**10, "k": 10**3, "m": 10**6, "b": 10**9}
 """Multipliers a number may end with where its prompt says so (token counts, dataset sizes): decimal ``4k`` is
 4,000; ``4Ki`` is 4,096, the power-of-two size benchmarks use (``--input-tokens 2048``)."""
-COMMA = "a number without a comma, which is ambiguous (1,5: 1.5 or 15?); type 1.5, or 1500 or 1_500"
+COMMA = ("a number without a comma, which is ambiguous (1,5: 1.5 or 15? 1,500: 1.5 or 1500?); type 1.5 or 15, "
+         "and 1500 or 1_500 for thousands")
 MAX_EXPONENT = 30
 """Past 1e30 a typed number is a slip (every bound is far below), refused before it is made an integer."""
 NONE_WORDS = ("none", "-")
@@ -127,10 +128,24 @@ def existing_file(text: str, label: str) -> Path:
     return path.resolve()
 
 
+def shipped_traces() -> list[str]:
+    """The traffic traces shipped with the planner (``data/traces``), as paths the wizard offers to complete
+    (relative to the working directory when they are under it)."""
+    import os
+
+    import config
+
+    paths = sorted((config.DATA_DIR / "traces").glob("*_per_*.csv"))
+    relative = [os.path.relpath(p) for p in paths]
+    return [r if not r.startswith("..") else str(p) for r, p in zip(relative, paths)]
+
+
 def parse_history(text: str):
     """A traffic history file: ``(absolute path, demand_history.HistoryColumns)``; its header is read now."""
     from demand_history import history_columns
 
+    if not text.strip():
+        raise InputError("history file", text, "a path to your traffic CSV, or a shipped trace (Tab lists them)")
     path = existing_file(text, "history file")
     return str(path), history_columns(path)
 

@@ -97,13 +97,18 @@ FLAG_NAMES = {"mixed_precision": "--no-mixed-precision"}
 """Flags not spelled ``--`` + their dest with dashes."""
 
 
+def _run_as(prog: str) -> str:
+    """How the user runs this program: ``python commands/forecast.py`` from the checkout, else its name."""
+    return f"python {'commands/' if prog == 'forecast.py' else ''}{prog}" if prog.endswith(".py") else prog
+
+
 def build_parser(prog: str = "forecast.py") -> argparse.ArgumentParser:
     from models import FLEET_EXECUTORS, MODES, PROVISION_STEPS, SERVING_ENGINES
 
     parser = Parser(
         prog=prog,
         description="LLM infrastructure capacity planner: inference, training, demand forecast, cost.",
-        epilog="Example: python commands/forecast.py --mode inference --rps 10 --input-tokens 500 "
+        epilog=f"Example: {_run_as(prog)} --mode inference --rps 10 --input-tokens 500 "
                "--output-tokens 200 --model llama-3.1-70b --gpu-type H100-80GB --cost",
     )
     # ---- mode and files
@@ -147,7 +152,7 @@ def build_parser(prog: str = "forecast.py") -> argparse.ArgumentParser:
                        help="inference: cap on running sequences per replica (vLLM --max-num-seqs); latency: the static batch")
     # ---- hardware
     gpu = parser.add_argument_group("hardware")
-    gpu.add_argument("--gpu-type", help="GPU (H100-80GB, A100-80GB, H200-141GB, L40S-48GB, ...); default: cheapest that fits")
+    gpu.add_argument("--gpu-type", help="GPU (H100-80GB, A100-80GB, H200-141GB, L40S-48GB, ...); default: the cheapest that meets the targets")
     gpu.add_argument("--engine", type=str.lower, choices=SERVING_ENGINES,
                      help="serving engine whose KV-memory policy and batch limits to plan with (default vllm)")
     gpu.add_argument("--tensor-parallel", type=POSITIVE_INT, help="tensor-parallel degree")

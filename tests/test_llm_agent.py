@@ -92,8 +92,9 @@ def test_a_decimal_comma_is_refused_with_the_reason_and_asked_again(in_tmp):
         ("Longest sequence", "".join(INFERENCE[7:]) + ENTER + "y" + ENTER + "n" + "n"),
     ])
     assert code == 0, err
-    assert "peak over average: got '1,5'; expected a number without a comma, which is ambiguous (1,5: 1.5 or 15?)" \
-        in shown.replace("\n", "")
+    # the refusal wraps between words at the terminal's width
+    assert ("peak over average: got '1,5'; expected a number without a comma, which is ambiguous (1,5: 1.5 or 15? "
+            "1,500: 1.5 or 1500?)") in " ".join(shown.split())
     plan = json.loads((in_tmp / "inference_plan.json").read_text())
     assert plan["inputs"]["workload"]["peak_load_multiplier"] == 1.5
 
@@ -124,6 +125,36 @@ def test_an_unwritable_save_path_is_asked_again_and_the_answers_kept(in_tmp, tmp
     assert json.loads((directory / "plan.json").read_text())["inputs"]["workload"]["requests_per_second"] == 20.0
     assert (in_tmp / "plan.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "--plot" not in shown and "--output" not in shown
+
+
+def test_declining_to_replace_a_file_offers_a_new_name(in_tmp):
+    """Enter after "No, keep it" takes a name that is free, not the same question forever."""
+    (in_tmp / "inference_plan.json").write_text("{}")
+    code, out, err, shown = drive_on_screen([
+        ("What to plan?", "".join(INFERENCE + REVIEW_PLAN)),
+        ("Save the plan as JSON?", "y"),
+        ("Plan file:", ENTER),                           # the default name, which exists
+        ("exists. Replace it?", "n"),
+        ("inference_plan-2.json", ENTER),                # the new name is shown as the default
+        ("Save your answers", "n"),
+        ("Draw it as a picture", "n"),
+    ])
+    assert code == 0, err
+    assert (in_tmp / "inference_plan.json").read_text() == "{}"  # kept
+    assert json.loads((in_tmp / "inference_plan-2.json").read_text())["inputs"]["mode"] == "inference"
+
+
+def test_the_history_question_offers_the_shipped_traces(monkeypatch):
+    from wizard_answers import parse_history, shipped_traces
+
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)  # the checkout
+    traces = shipped_traces()
+    # data/traces ships six per-period traces (README "Demand forecast"); from the checkout they read relative
+    assert "data/traces/servegen_m-large_per_hour.csv" in traces and len(traces) == 6
+    with pytest.raises(InputError, match=r"history file: got ''; expected a path to your traffic CSV, or a shipped "):
+        parse_history("")
+    path, _ = parse_history(traces[0])
+    assert Path(path).is_file()
 
 
 def test_a_file_that_cannot_be_written_after_all_is_asked_again(in_tmp, monkeypatch):
@@ -434,7 +465,7 @@ def test_parse_number_accepts(text, kwargs, expected):
 
 
 @pytest.mark.parametrize("text,kwargs,message", [
-    ("1,5", {}, "x: got '1,5'; expected a number without a comma, which is ambiguous (1,5: 1.5 or 15?)"),
+    ("1,5", {}, "x: got '1,5'; expected a number without a comma, which is ambiguous (1,5: 1.5 or 15? 1,500: 1.5 or 1500?)"),
     ("1,000", {"integer": True}, "without a comma, which is ambiguous"),
     ("4k", {"integer": True}, "k, Ki, M and B suffixes only where the question says so"),
     ("abc", {}, "x: got 'abc'; expected a number > 0"),

@@ -387,3 +387,12 @@ def test_static_batch_latency_mode_through_the_cli(cli):
     plan = json.loads(cli(*argv, "--format", "json").stdout)
     assert plan["slo"]["itl_ms"]["met"] is False and plan["batch_size"] == 8
     assert any("ITL" in w and "5" in w for w in plan["warnings"])
+
+
+def test_in_short_states_the_plans_answer_in_two_lines():
+    """The wizard's foot-of-report recap: the fixture's 8 GPUs (2 replicas of 4 H100s), TTFT 120.5 ms, ITL
+    61.2 ms, $17,520 a month; a result without one answer has none."""
+    assert reports.in_short(fixed_plan()) == ["8 GPUs x H100-80GB: 2 replicas of 4; TTFT 120 ms, ITL 61.2 ms",
+                                              "$17,520.00 per month"]
+    assert reports.in_short(fixed_plan(cost=None)) == ["8 GPUs x H100-80GB: 2 replicas of 4; TTFT 120 ms, ITL 61.2 ms"]
+    assert reports.in_short({"anything": 1}) == []

@@ -590,8 +590,8 @@ def forecast_report(plan: ForecastPlan) -> list:
               ]),
               _section("CAPACITY", _capacity_rows(plan.capacity))]
     rows, period = _peaks(plan.forecast, "mean")
-    blocks += [_records_table(rows, FORECAST_COLUMNS, title=f"FORECAST ({unit}): the peak of each {period}",
-                              cell=_forecast_cell), _blank()]
+    blocks += [_records_table(rows, FORECAST_COLUMNS, title=f"FORECAST ({_unit_words(unit, plan.frequency)}): each "
+                                                             f"{period}'s peak", cell=_forecast_cell), _blank()]
     if plan.provisioning_schedule:
         every = "week" if plan.capacity.get("provision_every") == "1w" else "day"
         blocks += [_records_table(plan.provisioning_schedule, SCHEDULE_COLUMNS, cell=_forecast_cell,
@@ -599,6 +599,17 @@ def forecast_report(plan: ForecastPlan) -> list:
                    _blank()]
     blocks.append(_bullets("SCALING RECOMMENDATIONS", [str(r) for r in plan.scaling_recommendations]))
     return blocks + _notes(plan.assumptions, plan.warnings)
+
+
+def _unit_words(unit: str, frequency: str) -> str:
+    """``requests per period`` with the period's length and how it reads as req/s (the schedule's unit)."""
+    if unit != "requests per period":
+        return unit
+    import pandas as pd
+
+    seconds = pd.to_timedelta(pd.tseries.frequencies.to_offset(frequency)).total_seconds()
+    period = {60: "minute", 3600: "hour", 86_400: "day"}.get(int(seconds), f"{frequency} period")
+    return f"requests per {period}, / {seconds:,.0f} = req/s"
 
 
 def _forecast_summary_rows(plan: ForecastPlan, unit: str) -> list[tuple[str, str]]:

@@ -311,7 +311,7 @@ def real_forecast():
 
 def test_forecast_report_sections(real_forecast):
     text = render_text(real_forecast)
-    for title in ("DEMAND FORECAST", "BACKTEST", "CAPACITY", "FORECAST (rps): the peak of each day",
+    for title in ("DEMAND FORECAST", "BACKTEST", "CAPACITY", "FORECAST (rps): each day's peak",
                   "PROVISIONING SCHEDULE (pessimistic peak of each day)", "SCALING RECOMMENDATIONS", "ASSUMPTIONS"):
         assert title in text
     assert real_forecast.scaling_recommendations[0][:40] in text.replace("\n   ", " ")
@@ -396,3 +396,14 @@ def test_in_short_states_the_plans_answer_in_two_lines():
                                               "$17,520.00 per month"]
     assert reports.in_short(fixed_plan(cost=None)) == ["8 GPUs x H100-80GB: 2 replicas of 4; TTFT 120 ms, ITL 61.2 ms"]
     assert reports.in_short({"anything": 1}) == []
+
+
+@pytest.mark.parametrize("frequency, words", [
+    ("h", "requests per hour, / 3,600 = req/s"),          # 1 h = 3,600 s
+    ("D", "requests per day, / 86,400 = req/s"),          # 24 x 3,600 s
+    ("15min", "requests per 15min period, / 900 = req/s"),  # 15 x 60 s
+])
+def test_a_count_forecast_says_how_it_reads_as_req_per_s(frequency, words):
+    """The forecast table counts requests per period; the schedule below it is in req/s."""
+    assert reports._unit_words("requests per period", frequency) == words
+    assert reports._unit_words("rps", frequency) == "rps"

@@ -144,6 +144,16 @@ def service_tasks(frame, service_column: str, question: ForecastInput, fleet: Fl
     return tasks, failed
 
 
+def unused_fleet_values(frame, service_column: str, model: ModelConfig | None, gpu: GPUConfig) -> list[str]:
+    """Warnings for a fleet-wide model or GPU that no service uses: every service names its own in its column."""
+    given = {"model": model.model or model.model_config_path if model is not None else None, "gpu_type": gpu.gpu_type}
+    flags = {"model": "--model", "gpu_type": "--gpu-type"}
+    return [f"{flags[column]} {value} plans no service: every service names its own in the table's {column} column"
+            for column, value in given.items()
+            if value is not None and column in frame.columns
+            and frame.groupby(service_column)[column].count().min() > 0]
+
+
 def _service_values(part, columns: list[str]) -> dict:
     """The one value of each per-service column (``None``-free); two different values are an error."""
     values = {}

@@ -178,7 +178,10 @@ class LLMForecastEngine:
         planned, and its successful records are kept. ``progress(done, total, description)`` hears the services
         planned so far.
         """
-        from fleet import fleet_totals, open_executor, read_result, read_table, retry_split, run_tasks, service_tasks
+        from fleet import (
+            fleet_totals, open_executor, read_result, read_table, retry_split, run_tasks, service_tasks,
+            unused_fleet_values,
+        )
 
         _checked("forecast", question, ForecastInput, optional=False)
         fleet = _checked("fleet", fleet, FleetInput) or FleetInput()
@@ -190,6 +193,7 @@ class LLMForecastEngine:
         if fleet.retry_failed is not None:
             kept = retry_split(read_result(fleet.retry_failed), inputs, fleet.retry_failed)
         frame, warnings = read_table(question.history, fleet.service_column)
+        warnings += unused_fleet_values(frame, fleet.service_column, model, gpu or GPUConfig())
         tasks, failed = service_tasks(frame, fleet.service_column, question, fleet, model, gpu or GPUConfig(),
                                       include_cost=include_cost, cost=cost, profile=profile)
         names = {task.service for task in tasks} | {row["service"] for row in failed}

@@ -467,3 +467,18 @@ def test_services_plan_needs_a_name_or_all(tmp_path):
 def test_plan_fleet_refuses_what_is_not_a_table():
     with pytest.raises(InputError, match=r"forecast.history: got 'list'; expected a fleet table"):
         LLMForecastEngine().plan_fleet(ForecastInput(history=[(datetime(2026, 1, 1), 1.0)] * 3))
+
+
+def test_a_fleet_wide_model_or_gpu_that_no_service_uses_is_named():
+    """--model / --gpu-type fill the cells a service leaves empty: when none is empty they plan nothing, and
+    the plan says so instead of looking as if they were used."""
+    both = pd.concat([service_rows("a", 1, model="qwen3-8b", gpu_type="A100-80GB"),
+                      service_rows("b", 2, model="llama-3.1-8b", gpu_type="A100-80GB")], ignore_index=True)
+    warned = fleet.unused_fleet_values(both, "service", ModelConfig(model="llama-3.1-70b"),
+                                       GPUConfig(gpu_type="H100-80GB"))
+    assert warned == ["--model llama-3.1-70b plans no service: every service names its own in the table's model "
+                      "column", "--gpu-type H100-80GB plans no service: every service names its own in the "
+                            "table's gpu_type column"]
+    # one service without a model cell takes the fleet's model: nothing to say about the model
+    partly = pd.concat([service_rows("a", 1, model="qwen3-8b"), service_rows("b", 2)], ignore_index=True)
+    assert fleet.unused_fleet_values(partly, "service", ModelConfig(model="llama-3.1-70b"), GPUConfig()) == []

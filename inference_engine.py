@@ -537,9 +537,7 @@ class Option:
     max_concurrency: int = 0
     usd_per_gpu_hour: float | None = None
     monthly_gpu_cost: float | None = None
-    """The GPUs alone, billed per GPU-hour."""
-    whole_instance_monthly_cost: float | None = None
-    """What is billed when only whole instances can be rented: what options are ranked by."""
+    """What renting the option's GPUs costs a month in whole instances (``pricing.inference_cost``): the ranking."""
     ttft_ms: float | None = None
     """TTFT at the operating point (peak load over the replicas); at one sequence when it misses the targets."""
     itl_ms: float | None = None
@@ -692,7 +690,7 @@ def _ranking_key(option: Option):
     """Feasible first (cheapest, fewest GPUs, smallest TP); then those that only miss the latency targets, closest
     first; then the rest by largest TP (their reason is the most telling)."""
     if option.feasible:
-        billed = option.whole_instance_monthly_cost
+        billed = option.monthly_gpu_cost
         return (0, billed if billed is not None else math.inf, option.total_gpus, option.tensor_parallel)
     if option.misses_targets:
         return (1, option.shortfall, option.total_gpus, option.tensor_parallel)
@@ -720,8 +718,7 @@ def _priced(option: Option, cost) -> Option:
     import pricing
 
     return replace(option, usd_per_gpu_hour=quote.usd_per_gpu_hour,
-                   monthly_gpu_cost=pricing.monthly_cost_usd(option.total_gpus, quote),
-                   whole_instance_monthly_cost=pricing.whole_instance_monthly_cost_usd(option.total_gpus, quote))
+                   monthly_gpu_cost=pricing.whole_instance_monthly_cost_usd(option.total_gpus, quote))
 
 
 def evaluate_options(arch: ModelArchitecture, gpus: list[GPUSpec], precisions: list[str], workload: LLMWorkloadInput,
@@ -770,7 +767,7 @@ def compare_options(workload: LLMWorkloadInput, model: ModelConfig, gpu_cfg: GPU
     priced = {(r["gpu_type"], r["precision"]) for r in rows}
     rejected = [_option_row(o, workload) | {"reason": o.reason or "no price listed for this GPU and pricing model"}
                 for key, o in best.items() if key not in priced]
-    ranked = sorted(rows, key=lambda r: (r["whole_instance_monthly_cost"], r["monthly_gpu_cost"], r["total_gpus"]))
+    ranked = sorted(rows, key=lambda r: (r["monthly_gpu_cost"], r["total_gpus"]))
     return GPUComparison(tuple(ranked), tuple(rejected), assumptions=_comparison_assumptions(model, compared))
 
 
@@ -779,8 +776,8 @@ def _comparison_assumptions(model: ModelConfig, compared: list[str]) -> list[str
     why = (f" ({', '.join(added)} beside the {model.precision} asked: the usual serving trade-off for 16-bit weights)"
            if added and model.precision in compared else "")
     return [f"Weight precisions compared: {', '.join(compared)}{why}.",
-            "Ranked by the monthly bill in whole instances (whole_instance_monthly_cost, the $/month column): each "
-            "cloud's instance that bills least for the option's GPUs; monthly_gpu_cost is the GPUs alone at the "
+            "Ranked by the monthly bill (monthly_gpu_cost, the $/month column): whole instances of each cloud's "
+            "instance that bills least for the option's GPUs; gpu_hours_monthly_cost is the GPUs alone at the "
             "GPU-hour price."]
 
 
@@ -801,7 +798,8 @@ def _cloud_rows(option: Option, workload: LLMWorkloadInput, cost) -> list[dict]:
         rows.append(_option_row(option, workload) | {
             "meets_targets": True, "cloud": quote.provider, "instance_type": quote.instance_type,
             "pricing": quote.pricing, "usd_per_gpu_hour": quote.usd_per_gpu_hour,
-            "monthly_gpu_cost": round(pricing.monthly_cost_usd(option.total_gpus, quote), 2),
+            "monthly_gpu_cost": round(pricing.whole_instance_monthly_cost_usd(option.total_gpus, quote), 2),
+            "gpu_hours_monthly_cost": round(pricing.monthly_cost_usd(option.total_gpus, quote), 2),
             "whole_instance_monthly_cost": round(pricing.whole_instance_monthly_cost_usd(option.total_gpus, quote), 2),
             "price_as_of": quote.as_of_date, "price_age_days": quote.age_days,
         })
@@ -856,9 +854,9 @@ def _recommended(arch, workload, model, gpu_cfg, cost, chosen: Option) -> Option
         return chosen
     free = replace(gpu_cfg, gpu_type=None, tensor_parallel=None)
     others = [o for o in evaluate_options(arch, config.list_gpus(), [model.precision], workload, model, free, cost)
-              if o.feasible and o.whole_instance_monthly_cost is not None]
-    billed = chosen.whole_instance_monthly_cost
-    if others and billed is not None and others[0].whole_instance_monthly_cost < billed:
+              if o.feasible and o.monthly_gpu_cost is not None]
+    billed = chosen.monthly_gpu_cost
+    if others and billed is not None and others[0].monthly_gpu_cost < billed:
         return others[0]
     return chosen
 
@@ -949,8 +947,8 @@ def _recommendation(chosen: Option, recommended: Option) -> str:
     if recommended.gpu_type == chosen.gpu_type:
         return ""
     return (f"{recommended.gpu_type} (TP {recommended.tensor_parallel}, {recommended.total_gpus} GPUs, "
-            f"${recommended.whole_instance_monthly_cost:,.0f}/month) meets the same targets for less than "
-            f"{chosen.gpu_type} (${chosen.whole_instance_monthly_cost:,.0f}/month), each in whole instances.")
+            f"${recommended.monthly_gpu_cost:,.0f}/month) meets the same targets for less than "
+            f"{chosen.gpu_type} (${chosen.monthly_gpu_cost:,.0f}/month), each in whole instances.")
 
 
 def _target_warnings(workload: LLMWorkloadInput) -> list[str]:

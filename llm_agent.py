@@ -814,7 +814,7 @@ def _gpu_title(gpu_id: str, degree: int | None = None) -> str:
 
 
 def _option_title(option: dict) -> str:
-    gpus, cost = option["total_gpus"], "$" + format(option["whole_instance_monthly_cost"], ",.0f")
+    gpus, cost = option["total_gpus"], "$" + format(option["monthly_gpu_cost"], ",.0f")
     return (f"{option['gpu_type']:<15} TP{option['tensor_parallel']} {option['precision']:<4} "
             f"{gpus:>4} GPU{'s' if gpus != 1 else ' '} {option['cloud']:<9} {cost:>10}/month")
 

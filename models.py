@@ -1080,13 +1080,20 @@ class LatencyPlan(_Result):
 @dataclass(frozen=True)
 class InferenceCost(_Result):
     monthly_gpu_cost: float
+    """What renting the plan's GPUs costs a month (the seed's ``Monthly GPU Cost``): whole instances of the quoted
+    instance type, the one that bills least for them; what options are ranked by."""
     cost_per_replica_month: float
+    """One replica's GPUs at the GPU-hour price."""
     cost_per_million_tokens: float
-    """USD per million output tokens at the planned load (the seed's ``Cost per 1M Tokens``)."""
+    """USD per million output tokens at the planned load (the seed's ``Cost per 1M Tokens``), on the monthly bill."""
     cost_per_million_total_tokens: float
     tokens_counted: str
     usd_per_gpu_hour: float
+    gpu_hours_monthly_cost: float
+    """The GPUs alone at the GPU-hour price (below ``monthly_gpu_cost`` when an instance holds GPUs the plan does
+    not use)."""
     whole_instance_monthly_cost: float
+    """The same bill as ``monthly_gpu_cost`` (the name plans have carried since whole instances were first priced)."""
     price: PriceQuote
 
 

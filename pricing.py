@@ -597,25 +597,29 @@ def inference_cost(total_gpus: int, gpus_per_replica: int, output_tokens_per_s: 
     -------
     InferenceCost
         ``cost_per_million_tokens`` is per million output tokens; ``cost_per_million_total_tokens``
-        per million input + output tokens; ``whole_instance_monthly_cost`` rounds up to whole instances.
+        per million input + output tokens, both on ``monthly_gpu_cost``: whole instances (the GPUs alone at the
+        GPU-hour price: ``gpu_hours_monthly_cost``).
 
     Notes
     -----
-    USD per million tokens = GPUs x USD per GPU-hour / (tokens per s x 3600) x 1e6.
+    USD per million tokens = instances x USD per instance-hour / (tokens per s x 3600) x 1e6.
     """
     check_number("output_tokens_per_s", output_tokens_per_s)
     check_number("total_tokens_per_s", total_tokens_per_s)
-    usd_per_hour = total_gpus * quote.usd_per_gpu_hour
+    billed = whole_instance_monthly_cost_usd(total_gpus, quote)
+    usd_per_hour = billed / hours_per_month()
     return InferenceCost(
-        monthly_gpu_cost=monthly_cost_usd(total_gpus, quote),
+        monthly_gpu_cost=billed,
         cost_per_replica_month=monthly_cost_usd(gpus_per_replica, quote),
         cost_per_million_tokens=usd_per_hour / (output_tokens_per_s * SECONDS_PER_HOUR) * TOKENS_PER_MILLION,
         cost_per_million_total_tokens=usd_per_hour / (total_tokens_per_s * SECONDS_PER_HOUR) * TOKENS_PER_MILLION,
         tokens_counted=(f"cost_per_million_tokens counts generated (output) tokens only, {output_tokens_per_s:,.0f}/s "
                         f"at the planned load; cost_per_million_total_tokens counts input + output tokens, "
-                        f"{total_tokens_per_s:,.0f}/s; both for {total_gpus} GPUs billed every hour."),
+                        f"{total_tokens_per_s:,.0f}/s; both on the monthly bill for {total_gpus} GPUs in whole "
+                        "instances, every hour."),
         usd_per_gpu_hour=quote.usd_per_gpu_hour,
-        whole_instance_monthly_cost=whole_instance_monthly_cost_usd(total_gpus, quote),
+        gpu_hours_monthly_cost=monthly_cost_usd(total_gpus, quote),
+        whole_instance_monthly_cost=billed,
         price=quote,
     )
 

@@ -193,7 +193,7 @@ def _whole(value: float) -> str:
 COMPARE_COLUMNS = (  # drop_rank: what goes first on a narrow terminal, so that the note keeps a readable width
     Column("gpu_type", "GPU"), Column("tensor_parallel", "TP"), Column("precision", "Prec.", drop_rank=1),
     Column("replicas", "Repl.", drop_rank=5), Column("total_gpus", "GPUs"), Column("cloud", "Cloud"),
-    Column("usd_per_gpu_hour", "$/GPU-h", _money, drop_rank=4), Column("whole_instance_monthly_cost", "$/month", _money),
+    Column("usd_per_gpu_hour", "$/GPU-h", _money, drop_rank=4), Column("monthly_gpu_cost", "$/month", _money),
     Column("ttft_ms", "TTFT ms", _whole), Column("itl_ms", "ITL ms", _one_decimal),
     Column("max_rps_per_replica", "RPS/repl.", _one_decimal, drop_rank=6),
     Column("cost_per_million_tokens", "$/1M tok", _money, drop_rank=7),
@@ -455,14 +455,13 @@ def _price_text(price) -> str:
 def _inference_cost(cost, res) -> Any:
     price = cost.price
     instances = -(-res.total_gpus // price.gpus_per_instance) if price.gpus_per_instance else 0
-    rented = (f"{_usd(cost.whole_instance_monthly_cost)} per month for {plural(instances, 'instance')} of "
+    rented = (f"{_usd(cost.monthly_gpu_cost)} per month for {plural(instances, 'instance')} of "
               f"{price.instance_type or 'the listed size'} ({plural(price.gpus_per_instance, 'GPU')} each)"
-              if instances else f"{_usd(cost.whole_instance_monthly_cost)} per month")
+              if instances else f"{_usd(cost.monthly_gpu_cost)} per month")
     return _section("COST ESTIMATES", [
-        ("Monthly Cost", rented),
-        ("Monthly GPU Cost", f"{_usd(cost.monthly_gpu_cost)} for the {plural(res.total_gpus, 'GPU')} alone "
-                             f"({_usd(cost.cost_per_replica_month)} per replica, {_usd(cost.usd_per_gpu_hour)} "
-                             "per GPU-hour)"),
+        ("Monthly GPU Cost", rented),
+        ("GPUs Alone", f"{_usd(cost.gpu_hours_monthly_cost)} for the {plural(res.total_gpus, 'GPU')} at "
+                       f"{_usd(cost.usd_per_gpu_hour)} per GPU-hour ({_usd(cost.cost_per_replica_month)} per replica)"),
         ("Cost per 1M Tokens", f"{_usd(cost.cost_per_million_tokens, 4)} per 1M output tokens"),
         ("Cost per 1M All Tokens", f"{_usd(cost.cost_per_million_total_tokens, 4)} per 1M input + output tokens"),
         ("Price", _price_text(price)),
@@ -886,7 +885,7 @@ def _(plan: InferencePlan) -> list[str]:
     lines = [f"{plural(res.total_gpus, 'GPU')} x {res.gpu_type}: {plural(res.replicas, 'replica')} of "
              f"{res.gpus_per_replica}; TTFT {_num(lat.ttft_ms, 0)} ms, ITL {_num(lat.itl_ms, 1)} ms"]
     if plan.cost is not None:
-        lines.append(f"{_usd(plan.cost.whole_instance_monthly_cost)} per month")
+        lines.append(f"{_usd(plan.cost.monthly_gpu_cost)} per month")
     return lines
 
 

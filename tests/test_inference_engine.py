@@ -234,10 +234,10 @@ def test_planner_picks_cheapest_gpu_when_none_named():
 
 def test_comparison_is_sorted_and_explains_rejections():
     options = ENGINE.compare_gpu_options(SEED_WORKLOAD, SEED_MODEL)
-    billed = [o["whole_instance_monthly_cost"] for o in options]  # ranked by what is billed: whole instances
+    billed = [o["monthly_gpu_cost"] for o in options]  # ranked by what is billed: whole instances
     assert billed == sorted(billed) and len(options) >= 5
     # whole instances never bill less than the GPUs alone (instance and GPU-hour prices agree within 1%)
-    assert all(o["whole_instance_monthly_cost"] >= 0.99 * o["monthly_gpu_cost"] for o in options)
+    assert all(o["monthly_gpu_cost"] >= 0.99 * o["gpu_hours_monthly_cost"] for o in options)
     assert all(r["reason"] for r in options.rejected)
     t4 = [r for r in options.rejected if r["gpu_type"] == "T4-16GB" and r["precision"] == "FP16"]
     assert "does not fit" in t4[0]["reason"]
@@ -378,7 +378,10 @@ def test_comparison_rows_carry_latencies_prices_and_targets():
     for row in options:
         assert row["ttft_ms"] > 0 and 0 < row["itl_ms"] <= 50
         assert row["usd_per_gpu_hour"] > 0 and row["total_gpus"] >= 1
-        assert row["monthly_gpu_cost"] == pytest.approx(row["usd_per_gpu_hour"] * row["total_gpus"] * 730, abs=0.01)
+        # the GPUs alone at the GPU-hour price, 730 h a month; the bill rents whole instances, never less
+        assert row["gpu_hours_monthly_cost"] == pytest.approx(row["usd_per_gpu_hour"] * row["total_gpus"] * 730,
+                                                              abs=0.01)
+        assert row["monthly_gpu_cost"] >= 0.99 * row["gpu_hours_monthly_cost"]
         assert row["slo"]["itl_ms"] == {"target": 50, "predicted": row["itl_ms"], "met": True}
 
 
@@ -416,6 +419,6 @@ def test_a_cheaper_gpu_costs_what_a_plan_on_it_costs():
     assert suggested != "A100-80GB"
     quoted = float(re.search(r"GPUs, \$([\d,]+)/month\)", asked.gpu_resources.recommendation_reason)[1].replace(",", ""))
     on_it = ENGINE.generate_inference_plan(SEED_WORKLOAD, SEED_MODEL, GPUConfig(gpu_type=suggested), include_cost=True)
-    assert on_it.cost.whole_instance_monthly_cost == pytest.approx(quoted, abs=0.5)
-    assert on_it.cost.whole_instance_monthly_cost < asked.cost.whole_instance_monthly_cost
+    assert on_it.cost.monthly_gpu_cost == pytest.approx(quoted, abs=0.5)
+    assert on_it.cost.monthly_gpu_cost < asked.cost.monthly_gpu_cost
     assert on_it.gpu_resources.recommended_gpu == suggested  # nothing cheaper again

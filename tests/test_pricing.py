@@ -317,11 +317,13 @@ def test_whole_instances_are_the_fewest_that_hold_the_gpus(gpus, per_instance):
 
 def test_inference_cost_per_million_tokens():
     cost = pricing.inference_cost(6, 2, output_tokens_per_s=750.0, total_tokens_per_s=3000.0, quote=make_quote())
-    # $2/GPU-h x 6 GPUs = $12/h; 750 tokens/s = 2.7M tokens/h -> $4.444 per million output tokens
-    assert cost.cost_per_million_tokens == pytest.approx(12 / 2.7)
-    assert cost.cost_per_million_total_tokens == pytest.approx(12 / 10.8)
-    assert (cost.monthly_gpu_cost, cost.cost_per_replica_month) == pytest.approx((6 * 2 * 730, 2 * 2 * 730))
-    assert cost.whole_instance_monthly_cost == pytest.approx(16.0 * 730)  # 6 GPUs rent one 8-GPU instance
+    # 6 GPUs rent one 8-GPU instance at $16/h: the bill; 750 tokens/s = 2.7M tokens/h -> $5.926 per million
+    # output tokens on that bill
+    assert cost.cost_per_million_tokens == pytest.approx(16 / 2.7)
+    assert cost.cost_per_million_total_tokens == pytest.approx(16 / 10.8)
+    assert cost.monthly_gpu_cost == cost.whole_instance_monthly_cost == pytest.approx(16.0 * 730)
+    # the GPUs alone: $2/GPU-h x 6 GPUs = $12/h; one replica's 2 GPUs $4/h
+    assert (cost.gpu_hours_monthly_cost, cost.cost_per_replica_month) == pytest.approx((6 * 2 * 730, 2 * 2 * 730))
     assert "output" in cost.tokens_counted and "input + output" in cost.tokens_counted
     assert cost.price.provider == "aws"
     with pytest.raises(InputError, match="output_tokens_per_s: got 0"):

@@ -89,9 +89,9 @@ def test_runners_up_note_keeps_a_readable_width_at_80_columns():
     from test_reports import fixed_plan
 
     alternatives = [{"gpu_type": "A100-80GB", "tensor_parallel": 2, "precision": "FP16", "total_gpus": 18,
-                     "replicas": 9, "monthly_gpu_cost": 35478.0, "usd_per_gpu_hour": 2.7,
-                     # 18 GPUs in 3 instances of 8: 24 x $2.70 x 730 h
-                     "whole_instance_monthly_cost": 47304.0, "ttft_ms": 322.0,
+                     "replicas": 9, "usd_per_gpu_hour": 2.7,
+                     "monthly_gpu_cost": 47304.0,  # 18 GPUs in 3 instances of 8: 24 x $2.70 x 730 h
+                     "ttft_ms": 322.0,
                      "itl_ms": 86.0, "feasible": True, "reason": ""},
                     {"gpu_type": "A100-80GB", "tensor_parallel": 1, "precision": "FP16", "feasible": False,
                      "reason": NOTE}]

@@ -44,7 +44,7 @@ def fixed_plan(**changes) -> InferencePlan:
         latency=Latency(ttft_ms=120.5, itl_ms=61.2, e2e_ms=6360.5, prefill_ms=80.0, queueing_ms=40.5),
         cost=InferenceCost(monthly_gpu_cost=17520.0, cost_per_replica_month=8760.0, cost_per_million_tokens=2.2222,
                            cost_per_million_total_tokens=0.6349, tokens_counted="output", usd_per_gpu_hour=3.0,
-                           whole_instance_monthly_cost=17520.0,
+                           gpu_hours_monthly_cost=17520.0, whole_instance_monthly_cost=17520.0,
                            price=PriceQuote(gpu_type="H100-80GB", usd_per_gpu_hour=3.0, provider="aws",
                                             instance_type="p5.48xlarge", gpus_per_instance=8,
                                             usd_per_instance_hour=24.0, pricing="on-demand", region="us-east-1",
@@ -54,11 +54,9 @@ def fixed_plan(**changes) -> InferencePlan:
         slo=SLOReport(ttft_ms=SLOTarget(target=None, predicted=120.5, met=None),
                       itl_ms=SLOTarget(target=50.0, predicted=61.2, met=False)),
         alternatives=[{"gpu_type": "H200-141GB", "tensor_parallel": 2, "precision": "FP16", "total_gpus": 4,
-                       "replicas": 2, "monthly_gpu_cost": 20000.0,
-                       "whole_instance_monthly_cost": 20000.0, "feasible": True, "reason": ""},
+                       "replicas": 2, "monthly_gpu_cost": 20000.0, "feasible": True, "reason": ""},
                       {"gpu_type": "A100-80GB", "tensor_parallel": 4, "precision": "FP16", "total_gpus": 16,
-                       "replicas": 4, "monthly_gpu_cost": 23360.0,
-                       "whole_instance_monthly_cost": 23360.0, "feasible": True, "reason": ""}],
+                       "replicas": 4, "monthly_gpu_cost": 23360.0, "feasible": True, "reason": ""}],
     )
     return InferencePlan(**{**plan.__dict__, **changes})
 
@@ -106,9 +104,8 @@ LATENCY
    End to End:  6,360.5 ms per request
 
 COST ESTIMATES
-   Monthly Cost:            $17,520.00 per month for 1 instance of p5.48xlarge (8 GPUs each)
-   Monthly GPU Cost:        $17,520.00 for the 8 GPUs alone ($8,760.00 per replica, $3.00 per
-                            GPU-hour)
+   Monthly GPU Cost:        $17,520.00 per month for 1 instance of p5.48xlarge (8 GPUs each)
+   GPUs Alone:              $17,520.00 for the 8 GPUs at $3.00 per GPU-hour ($8,760.00 per replica)
    Cost per 1M Tokens:      $2.2222 per 1M output tokens
    Cost per 1M All Tokens:  $0.6349 per 1M input + output tokens
    Price:                   $3.00 per GPU-hour (aws, p5.48xlarge, on-demand, us-east-1; as of
@@ -161,8 +158,8 @@ REAL_PLAN_LABELS = [
     ("Max RPS Capacity", r"[\d,.]+ req/s"),
     ("Est. TTFT", r"[\d,.]+ ms"),
     ("Est. ITL", r"[\d,.]+ ms \(target <= 40\.0 ms: met\)"),
-    ("Monthly Cost", r"\$[\d,.]+ per month for \d+ instances? of "),
-    ("Monthly GPU Cost", r"\$[\d,.]+ for the \d+ GPUs alone"),
+    ("Monthly GPU Cost", r"\$[\d,.]+ per month for \d+ instances? of "),
+    ("GPUs Alone", r"\$[\d,.]+ for the \d+ GPUs? at \$[\d.]+ per GPU-hour"),
     ("Cost per 1M Tokens", r"\$[\d.]+ per 1M output tokens"),
 ]
 

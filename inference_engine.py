@@ -687,11 +687,12 @@ def _tp_candidates(arch: ModelArchitecture, gpu: GPUSpec, gpu_cfg: GPUConfig) ->
 
 
 def _ranking_key(option: Option):
-    """Feasible first (cheapest, fewest GPUs, smallest TP); then those that only miss the latency targets, closest
-    first; then the rest by largest TP (their reason is the most telling)."""
+    """Feasible first (the smallest monthly bill, then the fewest GPUs: the spare GPUs of a whole instance stay free
+    for other work, then the smallest TP); then those that only miss the latency targets, closest first; then the
+    rest by largest TP (their reason is the most telling)."""
     if option.feasible:
-        billed = option.monthly_gpu_cost
-        return (0, billed if billed is not None else math.inf, option.total_gpus, option.tensor_parallel)
+        billed = option.monthly_gpu_cost if option.monthly_gpu_cost is not None else math.inf
+        return (0, billed, option.total_gpus, option.tensor_parallel)
     if option.misses_targets:
         return (1, option.shortfall, option.total_gpus, option.tensor_parallel)
     return (2, 0.0, 0, -(option.tensor_parallel or 0))
@@ -795,15 +796,18 @@ def _cloud_rows(option: Option, workload: LLMWorkloadInput, cost) -> list[dict]:
     rows = []
     for quote in pricing.offers(option.gpu_type, cost, gpus_per_replica=option.tensor_parallel,
                                 total_gpus=option.total_gpus):
+        bill = round(pricing.whole_instance_monthly_cost_usd(option.total_gpus, quote), 2)
         rows.append(_option_row(option, workload) | {
             "meets_targets": True, "cloud": quote.provider, "instance_type": quote.instance_type,
             "pricing": quote.pricing, "usd_per_gpu_hour": quote.usd_per_gpu_hour,
-            "monthly_gpu_cost": round(pricing.whole_instance_monthly_cost_usd(option.total_gpus, quote), 2),
+            "monthly_gpu_cost": bill, "whole_instance_monthly_cost": bill,
             "gpu_hours_monthly_cost": round(pricing.monthly_cost_usd(option.total_gpus, quote), 2),
-            "whole_instance_monthly_cost": round(pricing.whole_instance_monthly_cost_usd(option.total_gpus, quote), 2),
+            "cost_per_million_tokens": round(pricing.usd_per_million_tokens(
+                bill, workload.requests_per_second * workload.avg_output_tokens), 4),
             "price_as_of": quote.as_of_date, "price_age_days": quote.age_days,
         })
     return rows
+
 
 
 def _chosen(options: list[Option], arch: ModelArchitecture, fixed_gpu: bool, workload: LLMWorkloadInput) -> Option:

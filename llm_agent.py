@@ -353,7 +353,7 @@ class Wizard:
     def _ask_history(self, current: Any) -> str:
         traces = shipped_traces()
         path, columns = self.ask.text("Traffic history CSV (timestamp, value) or request log:", parse_history,
-                                      current, parse_default=True, completer=traces,
+                                      current, parse_default=True, completer=traces or None,
                                       meta=dict.fromkeys(traces, "shipped trace"))
         self._columns[path] = columns
         return path

@@ -580,6 +580,11 @@ def whole_instance_monthly_cost_usd(gpus: int, quote: PriceQuote) -> float:
     return instances_needed(gpus, quote.gpus_per_instance) * quote.usd_per_instance_hour * hours_per_month()
 
 
+def usd_per_million_tokens(monthly_usd: float, tokens_per_s: float) -> float:
+    """USD per million tokens of a monthly bill: monthly USD / hours a month / (tokens per s x 3600) x 1e6."""
+    return monthly_usd / hours_per_month() / (tokens_per_s * SECONDS_PER_HOUR) * TOKENS_PER_MILLION
+
+
 def inference_cost(total_gpus: int, gpus_per_replica: int, output_tokens_per_s: float,
                    total_tokens_per_s: float, quote: PriceQuote) -> InferenceCost:
     """Monthly and per-token cost of serving on ``total_gpus`` GPUs.
@@ -607,12 +612,11 @@ def inference_cost(total_gpus: int, gpus_per_replica: int, output_tokens_per_s: 
     check_number("output_tokens_per_s", output_tokens_per_s)
     check_number("total_tokens_per_s", total_tokens_per_s)
     billed = whole_instance_monthly_cost_usd(total_gpus, quote)
-    usd_per_hour = billed / hours_per_month()
     return InferenceCost(
         monthly_gpu_cost=billed,
         cost_per_replica_month=monthly_cost_usd(gpus_per_replica, quote),
-        cost_per_million_tokens=usd_per_hour / (output_tokens_per_s * SECONDS_PER_HOUR) * TOKENS_PER_MILLION,
-        cost_per_million_total_tokens=usd_per_hour / (total_tokens_per_s * SECONDS_PER_HOUR) * TOKENS_PER_MILLION,
+        cost_per_million_tokens=usd_per_million_tokens(billed, output_tokens_per_s),
+        cost_per_million_total_tokens=usd_per_million_tokens(billed, total_tokens_per_s),
         tokens_counted=(f"cost_per_million_tokens counts generated (output) tokens only, {output_tokens_per_s:,.0f}/s "
                         f"at the planned load; cost_per_million_total_tokens counts input + output tokens, "
                         f"{total_tokens_per_s:,.0f}/s; both on the monthly bill for {total_gpus} GPUs in whole "

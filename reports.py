@@ -203,8 +203,8 @@ COMPARE_COLUMNS = (  # drop_rank: what goes first on a narrow terminal, so that 
     Column("reason", "Note"),
 )
 """Runners-up and GPU comparisons. A row that does not fit or misses the targets says so in its note (and shows
-``-`` for what it cannot have), so the OK columns and what the others imply (the price per GPU-hour is the monthly
-cost over the GPUs) go before the note is squeezed."""
+``-`` for what it cannot have), so the OK columns and what the others imply go before the note is squeezed. ``$/month``
+is the monthly bill in whole instances (``monthly_gpu_cost``)."""
 
 
 def _cell(value: Any) -> str:
@@ -606,7 +606,10 @@ def _unit_words(unit: str, frequency: str) -> str:
         return unit
     import pandas as pd
 
-    seconds = pd.to_timedelta(pd.tseries.frequencies.to_offset(frequency)).total_seconds()
+    try:
+        seconds = pd.to_timedelta(pd.tseries.frequencies.to_offset(frequency)).total_seconds()
+    except ValueError:  # a calendar step (months) has no fixed length
+        return unit
     period = {60: "minute", 3600: "hour", 86_400: "day"}.get(int(seconds), f"{frequency} period")
     return f"requests per {period}, / {seconds:,.0f} = req/s"
 
@@ -882,8 +885,11 @@ def in_short(result: Any) -> list[str]:
 @in_short.register
 def _(plan: InferencePlan) -> list[str]:
     res, lat = plan.gpu_resources, plan.latency
+    missed = [name for name, target in (("TTFT", plan.slo and plan.slo.ttft_ms), ("ITL", plan.slo and plan.slo.itl_ms))
+              if target and target.met is False]
     lines = [f"{plural(res.total_gpus, 'GPU')} x {res.gpu_type}: {plural(res.replicas, 'replica')} of "
-             f"{res.gpus_per_replica}; TTFT {_num(lat.ttft_ms, 0)} ms, ITL {_num(lat.itl_ms, 1)} ms"]
+             f"{res.gpus_per_replica}; TTFT {_num(lat.ttft_ms, 0)} ms, ITL {_num(lat.itl_ms, 1)} ms"
+             + (f" ({' and '.join(missed)} target missed)" if missed else "")]
     if plan.cost is not None:
         lines.append(f"{_usd(plan.cost.monthly_gpu_cost)} per month")
     return lines

@@ -86,6 +86,29 @@ def test_no_cloud_takes_the_cheapest_provider_and_names_the_others():
 # --------------------------------------------------------------------------- selection rules on controlled rows
 
 
+def test_the_instance_that_bills_least_for_the_gpus_wins(tmp_path):
+    """aws sells 1-GPU instances at $3/h and 8-GPU ones at $2.50/GPU-h ($20/h); gcp 4-GPU ones at $10/h."""
+    path = write_csv(tmp_path / "p.csv", [
+        dict(instance_type="one", gpus_per_instance="1", usd_per_instance_hour="3", usd_per_gpu_hour="3"),
+        dict(instance_type="eight", gpus_per_instance="8", usd_per_instance_hour="20", usd_per_gpu_hour="2.5"),
+        dict(provider="gcp", instance_type="four", gpus_per_instance="4", usd_per_instance_hour="10",
+             usd_per_gpu_hour="2.5", region="us-central1"),
+    ])
+    cost = CostOptions(price_file=path)
+    # by hand, $/h: 2 GPUs: two 1-GPU $6 < one 4-GPU $10 < one 8-GPU $20 -> aws "one"
+    #               4 GPUs: one 4-GPU $10 < four 1-GPU $12 < one 8-GPU $20 -> gcp "four"
+    #               8 GPUs: one 8-GPU $20 = two 4-GPU $20 (ties: cheaper per GPU-hour, then provider) -> aws "eight"
+    #              16 GPUs: two 8-GPU $40 = four 4-GPU $40 -> aws "eight"
+    for gpus, (provider, instance) in {2: ("aws", "one"), 4: ("gcp", "four"), 8: ("aws", "eight"),
+                                       16: ("aws", "eight")}.items():
+        q = pricing.quote("H100-80GB", cost, TODAY, total_gpus=gpus)
+        assert (q.provider, q.instance_type) == (provider, instance), gpus
+    q = pricing.quote("H100-80GB", CostOptions(cloud="aws", price_file=path), TODAY, total_gpus=2)
+    assert "cheapest for 2 GPUs in whole instances" in q.selection
+    # without a GPU count: the cheapest per GPU-hour, as before
+    assert pricing.quote("H100-80GB", CostOptions(cloud="aws", price_file=path), TODAY).instance_type == "eight"
+
+
 def test_newest_date_wins_then_cheapest_then_smaller_instance(tmp_path):
     path = write_csv(tmp_path / "p.csv", [
         dict(usd_per_gpu_hour="3.0", as_of_date="2026-01-01"),  # cheapest, but older

@@ -388,10 +388,10 @@ def test_static_batch_latency_mode_through_the_cli(cli):
 
 def test_in_short_states_the_plans_answer_in_two_lines():
     """The wizard's foot-of-report recap: the fixture's 8 GPUs (2 replicas of 4 H100s), TTFT 120.5 ms, ITL
-    61.2 ms, $17,520 a month; a result without one answer has none."""
-    assert reports.in_short(fixed_plan()) == ["8 GPUs x H100-80GB: 2 replicas of 4; TTFT 120 ms, ITL 61.2 ms",
-                                              "$17,520.00 per month"]
-    assert reports.in_short(fixed_plan(cost=None)) == ["8 GPUs x H100-80GB: 2 replicas of 4; TTFT 120 ms, ITL 61.2 ms"]
+    61.2 ms against a 50 ms target (missed), $17,520 a month; a result without one answer has none."""
+    line = "8 GPUs x H100-80GB: 2 replicas of 4; TTFT 120 ms, ITL 61.2 ms (ITL target missed)"
+    assert reports.in_short(fixed_plan()) == [line, "$17,520.00 per month"]
+    assert reports.in_short(fixed_plan(cost=None, slo=None)) == [line.replace(" (ITL target missed)", "")]
     assert reports.in_short({"anything": 1}) == []
 
 
@@ -404,3 +404,15 @@ def test_a_count_forecast_says_how_it_reads_as_req_per_s(frequency, words):
     """The forecast table counts requests per period; the schedule below it is in req/s."""
     assert reports._unit_words("requests per period", frequency) == words
     assert reports._unit_words("rps", frequency) == "rps"
+
+
+def test_the_bill_and_the_gpus_alone_are_not_swapped():
+    """The bill (one 8-GPU $24/h instance, 24 x 730 = $17,520) set apart from the GPUs alone ($13,140, as when an
+    instance holds GPUs the plan does not use): the headline and the recap show the bill."""
+    import dataclasses
+
+    plan = fixed_plan(cost=dataclasses.replace(fixed_plan().cost, gpu_hours_monthly_cost=13140.0))
+    text = render_text(plan)
+    assert re.search(r"Monthly GPU Cost: +\$17,520\.00 per month for 1 instance", text)
+    assert re.search(r"GPUs Alone: +\$13,140\.00 for the 8 GPUs", text)
+    assert reports.in_short(plan)[1] == "$17,520.00 per month"

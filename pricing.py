@@ -577,7 +577,7 @@ def monthly_cost_usd(gpus: int, quote: PriceQuote) -> float:
 
 def whole_instance_monthly_cost_usd(gpus: int, quote: PriceQuote) -> float:
     """USD a month when only whole instances of ``quote.gpus_per_instance`` GPUs can be rented."""
-    return instances_needed(gpus, quote.gpus_per_instance) * quote.usd_per_instance_hour * hours_per_month()
+    return _billed_per_hour(quote, gpus) * hours_per_month()
 
 
 def usd_per_million_tokens(monthly_usd: float, tokens_per_s: float) -> float:
